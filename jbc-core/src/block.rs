@@ -1,0 +1,87 @@
+//! [`Block`]: the JSON form of a block (SPEC §3).
+
+use alloc::string::String;
+use serde::{Deserialize, Serialize};
+
+use crate::hash::BlockHash;
+use crate::header::Header;
+
+/// Largest allowed `data`, in bytes of UTF-8.
+pub const MAX_DATA_BYTES: usize = 4096;
+
+/// A block as it travels between nodes: exactly seven JSON fields.
+///
+/// Parsing rejects unknown and missing fields; it does *not* check the size of
+/// `data` or the `hash`, which are rules of validation (SPEC §5) with their own
+/// error codes ([`crate::BlockError::DataTooLarge`], [`crate::BlockError::BadHash`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Block {
+    /// Height; genesis is 0.
+    pub index: u64,
+    /// Milliseconds since the Unix epoch (JSON name `timestamp`).
+    #[serde(rename = "timestamp")]
+    pub timestamp_ms: u64,
+    /// Free text, at most [`MAX_DATA_BYTES`] bytes of UTF-8.
+    pub data: String,
+    /// Hash of the parent.
+    pub prev_hash: BlockHash,
+    /// Leading zero bits required of `hash`.
+    pub difficulty: u32,
+    /// The nonce that makes `hash` meet `difficulty`.
+    pub nonce: u64,
+    /// The claimed hash of the header; checked by validation.
+    pub hash: BlockHash,
+}
+
+impl Block {
+    /// Builds a block from its fields and fills in the correct `hash`.
+    pub fn new(
+        index: u64,
+        timestamp_ms: u64,
+        data: String,
+        prev_hash: BlockHash,
+        difficulty: u32,
+        nonce: u64,
+    ) -> Block {
+        let mut block = Block {
+            index,
+            timestamp_ms,
+            data,
+            prev_hash,
+            difficulty,
+            nonce,
+            hash: BlockHash::ZERO,
+        };
+        block.hash = block.header().hash();
+        block
+    }
+
+    /// The header built from the fields (everything but `hash`).
+    pub fn header(&self) -> Header {
+        Header {
+            index: self.index,
+            timestamp_ms: self.timestamp_ms,
+            difficulty: self.difficulty,
+            prev_hash: self.prev_hash,
+            data_hash: BlockHash::sha256(self.data.as_bytes()),
+            nonce: self.nonce,
+        }
+    }
+
+    /// Whether the `hash` field equals the hash of the header.
+    pub fn hash_is_correct(&self) -> bool {
+        self.header().hash() == self.hash
+    }
+
+    /// Parses the JSON of SPEC §3.
+    pub fn from_json(json: &str) -> Result<Block, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// Serialises to the JSON of SPEC §3.
+    pub fn to_json(&self) -> String {
+        // Serialising a struct of strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

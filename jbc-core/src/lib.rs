@@ -1,0 +1,60 @@
+//! # jbc-core: the JBC1 rules
+//!
+//! The 96-byte [`Header`], [`Block`]s and their JSON, proof of work with a
+//! stepwise [`mine_round`], the validity rules of SPEC §5, difficulty
+//! retargeting, and a sans-IO block tree ([`Chain`]) with fork choice by most
+//! work. `no_std` + `alloc`: the same code runs in the native node, in a
+//! browser tab (wasm32) and in tests. It never reads a clock, a file or a
+//! socket; callers pass the time in.
+//!
+//! ```
+//! use jbc_core::{Chain, Params, Status, genesis, mine_round, RoundResult};
+//!
+//! // A tiny network where a block needs 8 leading zero bits.
+//! let params = Params { network: "doc".into(), initial_difficulty: 8,
+//!                       min_difficulty: 8, ..Params::default() };
+//! let mut chain = Chain::new(params.clone());
+//! assert_eq!(chain.tip(), &genesis(&params));
+//!
+//! // Ask what to mine next, then mine it in rounds of 10 000 nonces.
+//! let now_ms = 1_700_000_000_000;
+//! let candidate = chain.next_template("Mined by the docs".into(), now_ms);
+//! let template = candidate.template();
+//! let mut start = 0;
+//! let block = loop {
+//!     match mine_round(&template, start, 10_000) {
+//!         RoundResult::Found { nonce, .. } => break candidate.block(nonce),
+//!         RoundResult::Exhausted { next_nonce } => start = next_nonce.unwrap(),
+//!     }
+//! };
+//!
+//! let accepted = chain.accept(block.clone(), now_ms).unwrap();
+//! assert_eq!(accepted.status, Status::NewTip);
+//! assert_eq!(chain.height(), 1);
+//! assert_eq!(chain.tip(), &block);
+//! ```
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod block;
+pub mod chain;
+pub mod difficulty;
+pub mod hash;
+pub mod header;
+pub mod legacy;
+pub mod params;
+pub mod peer;
+pub mod pow;
+pub mod validation;
+
+pub use block::{Block, MAX_DATA_BYTES};
+pub use chain::{Accepted, Candidate, Chain, LoadError, Status};
+pub use hash::BlockHash;
+pub use header::Header;
+pub use params::{Params, genesis};
+pub use pow::{RoundResult, Template, mine_round};
+pub use validation::{BlockError, NextRules};

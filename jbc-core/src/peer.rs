@@ -1,0 +1,132 @@
+//! [`Peer`]: the node HTTP API of SPEC §7 as an async trait, with the JSON
+//! types both sides share. jbc-core holds no HTTP client: jbc-node implements
+//! the trait with reqwest, jbc-web with the browser's `fetch`, tests in memory.
+//!
+//! # Send or not
+//! A tokio node needs `Send` futures; a wasm page cannot produce them (its
+//! JS values are not `Send`). The trait's futures are bounded by
+//! [`MaybeSend`], which is `Send` on every target except `wasm32`, where it
+//! is implemented for every type (the "maybe-Send" pattern of
+//! rust-lightning). Generic code in this crate only ever asks for `MaybeSend`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::hash::BlockHash;
+use crate::params::Params;
+use crate::validation::NextRules;
+
+/// `Send` on native targets, nothing on `wasm32`.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+
+/// `Send` on native targets, nothing on `wasm32`.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// Most blocks one `GET /blocks` page may hold.
+pub const MAX_PAGE: u32 = 500;
+
+/// The body of `GET /tip`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipInfo {
+    /// Height of the best tip.
+    pub height: u64,
+    /// Hash of the best tip.
+    pub hash: BlockHash,
+    /// Total work of the best chain (a decimal string in JSON).
+    #[serde(with = "work_string")]
+    pub work: u128,
+    /// The network's params.
+    pub params: Params,
+    /// What the next block must look like.
+    pub next: NextRules,
+}
+
+/// The 200 body of `POST /mined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitReply {
+    /// `accepted`, `reorg`, `side`, `duplicate` or `orphan` (see [`crate::Status::as_str`]).
+    pub status: String,
+    /// Height of the submitted block.
+    pub height: u64,
+    /// Hash of the submitted block.
+    pub hash: BlockHash,
+}
+
+/// Every error body of the API: `{"error": code, "message": text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A SPEC code: a §5 code, `malformed`, `not_found`, `too_large`, ….
+    pub error: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+/// Why a call to a peer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// The peer could not be reached, or timed out.
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
+    /// The peer answered with an API error.
+    #[error("peer answered {status} {}: {}", body.error, body.message)]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        body: ErrorBody,
+    },
+    /// The peer's answer could not be understood (bad JSON, too large, …).
+    #[error("peer sent an invalid answer: {0}")]
+    BadAnswer(String),
+}
+
+/// A JBC node reached over its API (SPEC §7), seen from a client.
+pub trait Peer {
+    /// `GET /tip`.
+    fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend;
+    /// `GET /blocks?from=H&limit=N`: best-chain blocks from height `from`
+    /// (callers must not trust the peer to respect `limit`).
+    fn blocks(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Block>, PeerError>> + MaybeSend;
+    /// `GET /blocks/{hash}`: `Ok(None)` on 404 `not_found`.
+    fn block(
+        &self,
+        hash: BlockHash,
+    ) -> impl Future<Output = Result<Option<Block>, PeerError>> + MaybeSend;
+    /// `POST /mined`.
+    fn submit(&self, block: &Block)
+    -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend;
+}
+
+/// Serde helpers for chain work, a `u128` written as a decimal string.
+pub mod work_string {
+    use alloc::string::String;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    /// Writes `work` as a decimal string.
+    pub fn serialize<S: Serializer>(work: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(work)
+    }
+
+    /// Reads a decimal string into a `u128`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(D::Error::custom("work must be a decimal string"));
+        }
+        s.parse().map_err(D::Error::custom)
+    }
+}

@@ -1,0 +1,1 @@
+//! The JBC native node (filled in by the node issue).
