@@ -1,1 +1,85 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
+//!
+//! - `test`: install what the tests need, build once, run every test suite.
+//! - `demo`: a local network of nodes plus the browser miner page.
+//! - `web`: build jbc-web to WebAssembly into `www/pkg`.
+//! - `bench`: mining kernels beside reference hash rates.
+//! - `bench-web`: the browser miner's hash rate in headless Chromium.
+
+mod bench;
+mod demo;
+mod setup;
+mod test;
+mod web;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match task.as_str() {
+        "test" => test::run(rest),
+        "demo" => demo::run(rest),
+        "web" => web::run(rest),
+        "bench" => bench::run(rest),
+        "bench-web" => web::bench(rest),
+        "setup" => setup::all(),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown task {other:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask {task}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+  test                 install test tools, then fmt, clippy, wasm build, all tests
+  demo [--check --secs N]  three local nodes (5000-5002) and the browser page
+  web                  build the browser miner into www/pkg
+  bench                mining kernels vs naive loop, Python JBC and openssl
+  bench-web            browser miner hash rate in headless Chromium
+  setup                install wasm target, wasm-bindgen-cli, Chromium (root), npm packages";
+
+/// Result of a task: a message for the user on failure.
+pub type TaskResult = Result<(), String>;
+
+/// The workspace root (the parent of this crate's directory).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
+}
+
+/// Runs `cmd` from the workspace root, echoing it; fails on a non-zero exit.
+pub fn run_cmd(cmd: &mut Command) -> TaskResult {
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    eprintln!("+ {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed: {status}", cmd.get_program()))
+    }
+}
+
+/// A `cargo` command, using the cargo that runs xtask.
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
