@@ -11,11 +11,13 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::future::Future;
+use core::cell::{Cell, Ref, RefCell};
+use core::future::{Future, ready};
 
 use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
+use crate::chain::Chain;
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::validation::NextRules;
@@ -107,8 +109,110 @@ pub trait Peer {
         hash: BlockHash,
     ) -> impl Future<Output = Result<Option<Block>, PeerError>> + MaybeSend;
     /// `POST /mined`.
-    fn submit(&self, block: &Block)
-    -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend;
+    fn submit(
+        &self,
+        block: &Block,
+    ) -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend;
+}
+
+/// A [`Peer`] that is a [`Chain`] in memory: a test and demo helper, not a
+/// network client. It answers like a node (SPEC §7): `blocks` caps `limit`
+/// at [`MAX_PAGE`], `submit` runs [`Chain::accept`] and maps a rejection to a
+/// 422 [`PeerError::Api`] with the §5 code.
+///
+/// Its futures are ready at once and `Send`, but the peer itself is not
+/// `Sync` (it uses a `RefCell` so that `submit` works through `&self`); drive
+/// it with a single-threaded executor such as `futures::executor::block_on`.
+#[derive(Debug)]
+pub struct MemoryPeer {
+    chain: RefCell<Chain>,
+    now_ms: Cell<u64>,
+}
+
+impl MemoryPeer {
+    /// A peer serving `chain`. Its clock, used to judge submitted blocks, is
+    /// set to `u64::MAX` (no block is "in the future") until
+    /// [`MemoryPeer::set_now_ms`] says otherwise.
+    pub fn new(chain: Chain) -> MemoryPeer {
+        MemoryPeer {
+            chain: RefCell::new(chain),
+            now_ms: Cell::new(u64::MAX),
+        }
+    }
+
+    /// Sets the clock used by `submit`, in milliseconds since the epoch.
+    pub fn set_now_ms(&self, now_ms: u64) {
+        self.now_ms.set(now_ms);
+    }
+
+    /// The chain behind the peer.
+    pub fn chain(&self) -> Ref<'_, Chain> {
+        self.chain.borrow()
+    }
+
+    /// Gives the chain back.
+    pub fn into_chain(self) -> Chain {
+        self.chain.into_inner()
+    }
+
+    /// The `GET /tip` answer of a chain.
+    pub fn tip_of(chain: &Chain) -> TipInfo {
+        TipInfo {
+            height: chain.height(),
+            hash: chain.tip().hash,
+            work: chain.best_work(),
+            params: chain.params().clone(),
+            next: chain.next_rules(),
+        }
+    }
+}
+
+impl Peer for MemoryPeer {
+    fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
+        ready(Ok(MemoryPeer::tip_of(&self.chain.borrow())))
+    }
+
+    fn blocks(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Block>, PeerError>> + MaybeSend {
+        let limit = limit.min(MAX_PAGE) as usize;
+        let chain = self.chain.borrow();
+        ready(Ok(chain.blocks_from(from, limit).cloned().collect()))
+    }
+
+    fn block(
+        &self,
+        hash: BlockHash,
+    ) -> impl Future<Output = Result<Option<Block>, PeerError>> + MaybeSend {
+        ready(Ok(self.chain.borrow().block(&hash).cloned()))
+    }
+
+    fn submit(
+        &self,
+        block: &Block,
+    ) -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend {
+        let (height, hash) = (block.index, block.hash);
+        let result = self
+            .chain
+            .borrow_mut()
+            .accept(block.clone(), self.now_ms.get());
+        ready(match result {
+            Ok(accepted) => Ok(SubmitReply {
+                status: String::from(accepted.status.as_str()),
+                height,
+                hash,
+            }),
+            Err(error) => Err(PeerError::Api {
+                status: 422,
+                body: ErrorBody {
+                    error: String::from(error.code()),
+                    message: alloc::format!("{error}"),
+                },
+            }),
+        })
+    }
 }
 
 /// Serde helpers for chain work, a `u128` written as a decimal string.
