@@ -1,8 +1,62 @@
-//! `cargo xtask test`: what `.ci/run` calls.
+//! `cargo xtask test`: what `.ci/run` calls. On a fresh machine with only
+//! Rust it installs what the tests need (see `setup`), then checks formatting
+//! and lints, proves jbc-core builds for wasm32 without std, builds the
+//! browser miner, and runs every test suite: the Rust workspace tests and the
+//! end-to-end browser tests.
+//!
+//! `--no-e2e` skips the browser tests (and the Chromium install).
 
-use crate::TaskResult;
+use std::process::Command;
+
+use crate::{TaskResult, cargo, root, run_cmd, setup};
 
 /// Installs tools and runs every check and test.
-pub fn run(_args: &[String]) -> TaskResult {
-    Err("not built yet".into())
+pub fn run(args: &[String]) -> TaskResult {
+    let e2e = !args.iter().any(|a| a == "--no-e2e");
+    setup::wasm_target()?;
+    setup::wasm_bindgen_cli()?;
+    let e2e_dir = root().join("tests-e2e");
+    let have_e2e = e2e && e2e_dir.join("package.json").exists();
+    if have_e2e {
+        setup::chromium()?;
+        setup::npm_packages(&e2e_dir)?;
+    }
+
+    run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // jbc-core is no_std: it must build for wasm32 and without default features.
+    run_cmd(cargo().args([
+        "build",
+        "-p",
+        "jbc-core",
+        "--no-default-features",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    run_cmd(cargo().args(["build", "-p", "jbc-core", "--no-default-features"]))?;
+    run_cmd(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+
+    // Build every test binary once, then run them all.
+    run_cmd(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
+    run_cmd(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run_cmd(cargo().args(["test", "--workspace", "--doc"]))?;
+
+    if have_e2e {
+        // The browser tests need the wasm build in www/pkg and the node binary.
+        crate::web::run(&[])?;
+        run_cmd(cargo().args(["build", "-p", "jbc-node"]))?;
+        run_cmd(
+            Command::new("npm")
+                .args(["test", "--silent"])
+                .current_dir(&e2e_dir),
+        )?;
+    }
+    Ok(())
 }
