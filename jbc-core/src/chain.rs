@@ -167,7 +167,10 @@ impl OrphanPool {
         }
         self.hashes.insert(block.hash);
         self.order.push_back((block.prev_hash, block.hash));
-        self.by_parent.entry(block.prev_hash).or_default().push(block);
+        self.by_parent
+            .entry(block.prev_hash)
+            .or_default()
+            .push(block);
     }
 
     fn remove(&mut self, parent: &BlockHash, hash: &BlockHash) {

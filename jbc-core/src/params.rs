@@ -43,7 +43,9 @@ impl Default for Params {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
     /// `min_difficulty <= initial_difficulty <= max_difficulty <= 64` does not hold.
-    #[error("difficulties must satisfy min <= initial <= max <= 64 (got min {min}, initial {initial}, max {max})")]
+    #[error(
+        "difficulties must satisfy min <= initial <= max <= 64 (got min {min}, initial {initial}, max {max})"
+    )]
     Difficulty {
         /// `min_difficulty`
         min: u32,

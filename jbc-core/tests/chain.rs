@@ -43,7 +43,12 @@ fn mine_on(chain: &Chain, parent: Option<BlockHash>, data: &str, timestamp_ms: u
 }
 
 fn snapshot(chain: &Chain) -> (BlockHash, usize, usize, u128) {
-    (chain.tip().hash, chain.len(), chain.orphan_count(), chain.best_work())
+    (
+        chain.tip().hash,
+        chain.len(),
+        chain.orphan_count(),
+        chain.best_work(),
+    )
 }
 
 #[test]
@@ -53,7 +58,10 @@ fn template_mines_an_acceptable_block_with_a_raised_timestamp() {
     chain.accept(b1.clone(), NOW_MS).unwrap();
     // A clock behind the median time past is raised to median + 1.
     let candidate = chain.next_template("two".into(), 5);
-    assert_eq!(candidate.header.timestamp_ms, chain.next_rules().min_timestamp_ms);
+    assert_eq!(
+        candidate.header.timestamp_ms,
+        chain.next_rules().min_timestamp_ms
+    );
     assert_eq!(candidate.header.prev_hash, b1.hash);
     let template = candidate.template();
     let RoundResult::Found { nonce, hash } = mine_round(&template, 0, 1 << 20) else {
@@ -86,7 +94,14 @@ fn orphan_path_rejections_change_nothing() {
     // An orphan without the proof of work it claims.
     let mut lazy = b2.clone();
     while lazy.hash.leading_zero_bits() >= lazy.difficulty {
-        lazy = Block::new(2, lazy.timestamp_ms, "two".into(), b1.hash, 4, lazy.nonce + 1);
+        lazy = Block::new(
+            2,
+            lazy.timestamp_ms,
+            "two".into(),
+            b1.hash,
+            4,
+            lazy.nonce + 1,
+        );
     }
     assert_eq!(chain.accept(lazy, NOW_MS), Err(BlockError::BadPow));
     // An orphan whose hash field lies.
@@ -96,8 +111,14 @@ fn orphan_path_rejections_change_nothing() {
     assert_eq!(snapshot(&chain), before);
 
     // The honest orphan is kept, and connects when its parent arrives.
-    assert_eq!(chain.accept(b2.clone(), NOW_MS).unwrap().status, Status::Orphan);
-    assert_eq!(chain.accept(b2.clone(), NOW_MS).unwrap().status, Status::Duplicate);
+    assert_eq!(
+        chain.accept(b2.clone(), NOW_MS).unwrap().status,
+        Status::Orphan
+    );
+    assert_eq!(
+        chain.accept(b2.clone(), NOW_MS).unwrap().status,
+        Status::Duplicate
+    );
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
     assert_eq!(accepted.stored, vec![b1.hash, b2.hash]);
     assert_eq!(chain.tip(), &b2);
@@ -111,7 +132,10 @@ fn orphan_that_turns_out_invalid_is_dropped() {
     let mut scratch = Chain::new(params());
     scratch.accept(b1.clone(), NOW_MS).unwrap();
     let future = mine_on(&scratch, None, "future", NOW_MS + 10_000_000);
-    assert_eq!(chain.accept(future.clone(), NOW_MS).unwrap().status, Status::Orphan);
+    assert_eq!(
+        chain.accept(future.clone(), NOW_MS).unwrap().status,
+        Status::Orphan
+    );
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
     assert_eq!(accepted.stored, vec![b1.hash]);
     assert_eq!(chain.tip(), &b1);
@@ -151,9 +175,15 @@ fn reorg_reports_disconnected_and_connected_in_order() {
     chain.accept(a2.clone(), NOW_MS).unwrap();
     let genesis = chain.genesis().hash;
     let b1 = mine_on(&chain, Some(genesis), "b1", NOW_MS);
-    assert_eq!(chain.accept(b1.clone(), NOW_MS).unwrap().status, Status::Side);
+    assert_eq!(
+        chain.accept(b1.clone(), NOW_MS).unwrap().status,
+        Status::Side
+    );
     let b2 = mine_on(&chain, Some(b1.hash), "b2", NOW_MS + 1);
-    assert_eq!(chain.accept(b2.clone(), NOW_MS).unwrap().status, Status::Side);
+    assert_eq!(
+        chain.accept(b2.clone(), NOW_MS).unwrap().status,
+        Status::Side
+    );
     let b3 = mine_on(&chain, Some(b2.hash), "b3", NOW_MS + 2);
     let reorg = chain.accept(b3.clone(), NOW_MS).unwrap();
     assert_eq!(reorg.status, Status::Reorg);
@@ -190,7 +220,10 @@ fn trusted_load_refuses_inconsistent_blocks_and_changes_nothing() {
         })
     ));
     assert_eq!(snapshot(&store), before);
-    assert_eq!(store.insert_trusted(b1.clone()).unwrap().status, Status::NewTip);
+    assert_eq!(
+        store.insert_trusted(b1.clone()).unwrap().status,
+        Status::NewTip
+    );
     assert_eq!(store.insert_trusted(b1).unwrap().status, Status::Duplicate);
 }
 

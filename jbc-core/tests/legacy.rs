@@ -5,7 +5,10 @@ use jbc_core::{Block, BlockHash};
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/jbc-legacy-v1.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/jbc-legacy-v1.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -42,7 +45,10 @@ fn altered_blocks_fail() {
     let v = vectors();
     let zeros = v["difficulty_hex_zeros"].as_u64().unwrap() as usize;
     for case in v["invalid_blocks"].as_array().unwrap() {
-        assert_eq!(legacy(&case["block"]).verify(zeros), Err(LegacyError::BadHash));
+        assert_eq!(
+            legacy(&case["block"]).verify(zeros),
+            Err(LegacyError::BadHash)
+        );
     }
     let mut broken = chain(&v["valid_chain"]);
     broken.swap(1, 2);

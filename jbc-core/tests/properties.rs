@@ -10,16 +10,24 @@ fn hash() -> impl Strategy<Value = BlockHash> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (any::<u64>(), any::<u64>(), any::<u32>(), hash(), hash(), any::<u64>()).prop_map(
-        |(index, timestamp_ms, difficulty, prev_hash, data_hash, nonce)| Header {
-            index,
-            timestamp_ms,
-            difficulty,
-            prev_hash,
-            data_hash,
-            nonce,
-        },
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        hash(),
+        hash(),
+        any::<u64>(),
     )
+        .prop_map(
+            |(index, timestamp_ms, difficulty, prev_hash, data_hash, nonce)| Header {
+                index,
+                timestamp_ms,
+                difficulty,
+                prev_hash,
+                data_hash,
+                nonce,
+            },
+        )
 }
 
 fn block() -> impl Strategy<Value = Block> {

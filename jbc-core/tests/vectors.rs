@@ -40,9 +40,15 @@ const NOW_MS: u64 = 1_800_000_000_000;
 /// A chain holding `blocks[1..]` (blocks[0] must be its genesis).
 fn chain_of(params: &Params, blocks: &[Block]) -> Chain {
     let mut chain = Chain::new(params.clone());
-    assert_eq!(chain.genesis(), &blocks[0], "vector genesis equals derived genesis");
+    assert_eq!(
+        chain.genesis(),
+        &blocks[0],
+        "vector genesis equals derived genesis"
+    );
     for block in &blocks[1..] {
-        chain.accept(block.clone(), NOW_MS).expect("valid vector block");
+        chain
+            .accept(block.clone(), NOW_MS)
+            .expect("valid vector block");
     }
     chain
 }
@@ -71,7 +77,10 @@ fn chain_of_21_blocks_with_difficulties_and_work() {
     let chain = chain_of(&p, &chain_blocks);
     assert_eq!(chain.height(), 20);
     assert_eq!(chain.tip(), chain_blocks.last().unwrap());
-    let difficulties: Vec<u64> = chain.best_chain().map(|b| u64::from(b.difficulty)).collect();
+    let difficulties: Vec<u64> = chain
+        .best_chain()
+        .map(|b| u64::from(b.difficulty))
+        .collect();
     let expected: Vec<u64> = v["chain_difficulties"]
         .as_array()
         .unwrap()
@@ -79,10 +88,7 @@ fn chain_of_21_blocks_with_difficulties_and_work() {
         .map(|d| d.as_u64().unwrap())
         .collect();
     assert_eq!(difficulties, expected);
-    assert_eq!(
-        chain.best_work(),
-        work_of(&v["chain_work"])
-    );
+    assert_eq!(chain.best_work(), work_of(&v["chain_work"]));
     // Each block's difficulty is also what the chain expected before it arrived.
     let mut replay = Chain::new(p);
     for block in &chain_blocks[1..] {
@@ -165,7 +171,12 @@ fn fork() -> (Params, Vec<Block>, Vec<Block>, Vec<Block>, Value) {
 fn feed(chain: &mut Chain, blocks: &[Block]) -> Vec<Status> {
     blocks[1..]
         .iter()
-        .map(|b| chain.accept(b.clone(), NOW_MS).expect("valid fork block").status)
+        .map(|b| {
+            chain
+                .accept(b.clone(), NOW_MS)
+                .expect("valid fork block")
+                .status
+        })
         .collect()
 }
 
@@ -181,7 +192,10 @@ fn fork_most_work_wins_whichever_arrives_first() {
     assert!(statuses.iter().all(|s| *s == Status::Side));
     assert_eq!(chain.tip(), a.last().unwrap());
     assert!(chain.contains(&b.last().unwrap().hash));
-    assert_eq!(chain.chain_work(&b.last().unwrap().hash), Some(work("work_b")));
+    assert_eq!(
+        chain.chain_work(&b.last().unwrap().hash),
+        Some(work("work_b"))
+    );
 
     // B first, then A: A takes over by a reorganisation, all or nothing.
     let mut chain = Chain::new(p);
@@ -214,7 +228,10 @@ fn equal_work_does_not_replace_the_first_seen() {
         let statuses = feed(&mut chain, second);
         assert!(statuses.iter().all(|s| *s == Status::Side), "{statuses:?}");
         assert_eq!(chain.tip(), first.last().unwrap());
-        assert_eq!(chain.best_work(), chain.chain_work(&second.last().unwrap().hash).unwrap());
+        assert_eq!(
+            chain.best_work(),
+            chain.chain_work(&second.last().unwrap().hash).unwrap()
+        );
     }
 }
 

@@ -57,10 +57,7 @@ pub type TaskResult = Result<(), String>;
 /// The workspace root (the parent of this crate's directory).
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest)
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
 /// Runs `cmd` from the workspace root, echoing it; fails on a non-zero exit.

@@ -27,7 +27,10 @@ fn output_of(cmd: &mut Command) -> Option<String> {
 pub fn wasm_target() -> TaskResult {
     let installed = output_of(Command::new("rustup").args(["target", "list", "--installed"]))
         .unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
     run_cmd(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
@@ -39,7 +42,10 @@ pub fn pinned_wasm_bindgen() -> Result<String, String> {
         .map_err(|e| format!("reading jbc-web/Cargo.toml: {e}"))?;
     manifest
         .lines()
-        .filter(|l| l.trim_start().starts_with("wasm-bindgen ") || l.trim_start().starts_with("wasm-bindgen="))
+        .filter(|l| {
+            l.trim_start().starts_with("wasm-bindgen ")
+                || l.trim_start().starts_with("wasm-bindgen=")
+        })
         .find_map(|l| {
             let start = l.find("\"=")? + 2;
             let end = start + l[start..].find('"')?;

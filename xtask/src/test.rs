@@ -41,7 +41,11 @@ pub fn run(args: &[String]) -> TaskResult {
         "wasm32-unknown-unknown",
     ]))?;
     run_cmd(cargo().args(["build", "-p", "jbc-core", "--no-default-features"]))?;
-    run_cmd(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    run_cmd(
+        cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
 
     // Build every test binary once, then run them all.
     run_cmd(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
