@@ -6,6 +6,15 @@
 //! it once into a *midstate*. The second block holds the rest of data_hash,
 //! the nonce and the SHA-256 padding, so each nonce costs exactly one
 //! compression of that block.
+//!
+//! How that compression runs is up to a [`Kernel`]: [`mine_round`] uses the
+//! fastest one this CPU supports ([`Kernel::best`], named by [`kernel_name`]);
+//! [`mine_round_with`] picks one explicitly. All kernels give identical
+//! results.
+
+mod kernel;
+
+pub use kernel::Kernel;
 
 use crate::hash::BlockHash;
 use crate::header::{HEADER_LEN, Header};
@@ -36,6 +45,7 @@ pub struct Template {
     header: Header,
     midstate: [u32; 8],
     tail: [u8; 64],
+    pre: kernel::Precomputed,
 }
 
 /// What one call of [`mine_round`] found.
@@ -72,6 +82,7 @@ impl Template {
             header: *header,
             midstate,
             tail,
+            pre: kernel::Precomputed::new(midstate, &tail),
         }
     }
 
@@ -150,7 +161,8 @@ pub(crate) fn exhausted_after(last: u64) -> RoundResult {
 /// them, never past `u64::MAX`) and returns the first whose hash meets the
 /// template's difficulty, or where to continue.
 ///
-/// After the template's midstate each nonce costs one SHA-256 compression.
+/// After the template's midstate each nonce costs one SHA-256 compression,
+/// run by the fastest [`Kernel`] available ([`kernel_name`] tells which).
 ///
 /// ```
 /// use jbc_core::{Header, BlockHash, pow::{mine_round, Template, RoundResult}};
@@ -166,29 +178,37 @@ pub(crate) fn exhausted_after(last: u64) -> RoundResult {
 /// }
 /// ```
 pub fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    let Some(last) = last_nonce(start_nonce, rounds) else {
-        return RoundResult::Exhausted {
-            next_nonce: Some(start_nonce),
-        };
-    };
-    let difficulty = template.difficulty();
-    let mut block = template.tail;
-    let mut nonce = start_nonce;
-    loop {
-        block[NONCE_OFFSET..NONCE_OFFSET + 8].copy_from_slice(&nonce.to_be_bytes());
-        let mut state = template.midstate;
-        sha2::block_api::compress256(&mut state, core::slice::from_ref(&block));
-        if state_meets(&state, difficulty) {
-            return RoundResult::Found {
-                nonce,
-                hash: state_to_hash(&state),
-            };
-        }
-        if nonce == last {
-            return exhausted_after(last);
-        }
-        nonce += 1;
-    }
+    Kernel::best()
+        .mine_round(template, start_nonce, rounds)
+        .unwrap_or_else(|| kernel::portable::mine_round(template, start_nonce, rounds))
+}
+
+/// [`mine_round`] with a chosen kernel; `None` if that kernel cannot run on
+/// this CPU or target (see [`Kernel::is_available`]).
+///
+/// ```
+/// use jbc_core::{Header, BlockHash, pow::{mine_round, mine_round_with, Kernel, Template}};
+/// let header = Header { index: 1, timestamp_ms: 1, difficulty: 6,
+///     prev_hash: BlockHash::ZERO, data_hash: BlockHash::ZERO, nonce: 0 };
+/// let template = Template::new(&header);
+/// for kernel in Kernel::available() {
+///     assert_eq!(mine_round_with(kernel, &template, 0, 5_000), Some(mine_round(&template, 0, 5_000)));
+/// }
+/// ```
+pub fn mine_round_with(
+    kernel: Kernel,
+    template: &Template,
+    start_nonce: u64,
+    rounds: u64,
+) -> Option<RoundResult> {
+    kernel.mine_round(template, start_nonce, rounds)
+}
+
+/// The name of the kernel [`mine_round`] uses here, e.g. `"sha-ni"`,
+/// `"avx2"`, `"simd128"` or `"portable"`: for logs, the node's `/status`
+/// and the miner page.
+pub fn kernel_name() -> &'static str {
+    Kernel::best().name()
 }
 
 /// The reference loop that [`mine_round`] must agree with: build the whole

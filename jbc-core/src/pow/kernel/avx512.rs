@@ -1,0 +1,146 @@
+//! The AVX-512 kernel: sixteen nonces, one per 32-bit lane of a 512-bit
+//! register. Needs only AVX-512F: `vprord` rotates in one instruction and
+//! `vpternlogd` does `Ch`, `Maj` and three-way XORs in one.
+//!
+//! Like the AVX2 kernel it keeps only the first output word. Not run on the
+//! development machine (an AMD EPYC without AVX-512): its results are checked
+//! by the same equality tests wherever the CPU has AVX-512F.
+
+use core::arch::x86_64::{
+    __m512i, _mm512_add_epi32, _mm512_loadu_si512, _mm512_ror_epi32, _mm512_set1_epi32,
+    _mm512_srli_epi32, _mm512_storeu_si512, _mm512_ternarylogic_epi32,
+};
+
+use super::{Lanes, Precomputed, compress_tail, nonce_words, scan};
+use crate::pow::{RoundResult, Template};
+
+/// Nonces per batch.
+const LANES: usize = 16;
+
+/// Sixteen `u32` lanes. Values of this type are only created inside
+/// [`batch`], which runs only on CPUs with AVX-512F; that is what makes the
+/// intrinsic calls in its methods sound.
+#[derive(Clone, Copy)]
+struct V(__m512i);
+
+/// `vpternlogd` truth tables: bit `4a + 2b + c` of the immediate is the result.
+const XOR3: i32 = 0x96;
+/// `a ? b : c`.
+const CHOOSE: i32 = 0xCA;
+/// At least two of three bits set.
+const MAJORITY: i32 = 0xE8;
+
+impl Lanes for V {
+    #[inline(always)]
+    fn splat(x: u32) -> V {
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe { _mm512_set1_epi32(x as i32) })
+    }
+    #[inline(always)]
+    fn add(self, other: V) -> V {
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe { _mm512_add_epi32(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn ch(e: V, f: V, g: V) -> V {
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe { _mm512_ternarylogic_epi32::<CHOOSE>(e.0, f.0, g.0) })
+    }
+    #[inline(always)]
+    fn maj(a: V, b: V, c: V) -> V {
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe { _mm512_ternarylogic_epi32::<MAJORITY>(a.0, b.0, c.0) })
+    }
+    #[inline(always)]
+    fn bsig0(self) -> V {
+        let x = self.0;
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe {
+            _mm512_ternarylogic_epi32::<XOR3>(
+                _mm512_ror_epi32::<2>(x),
+                _mm512_ror_epi32::<13>(x),
+                _mm512_ror_epi32::<22>(x),
+            )
+        })
+    }
+    #[inline(always)]
+    fn bsig1(self) -> V {
+        let x = self.0;
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe {
+            _mm512_ternarylogic_epi32::<XOR3>(
+                _mm512_ror_epi32::<6>(x),
+                _mm512_ror_epi32::<11>(x),
+                _mm512_ror_epi32::<25>(x),
+            )
+        })
+    }
+    #[inline(always)]
+    fn ssig0(self) -> V {
+        let x = self.0;
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe {
+            _mm512_ternarylogic_epi32::<XOR3>(
+                _mm512_ror_epi32::<7>(x),
+                _mm512_ror_epi32::<18>(x),
+                _mm512_srli_epi32::<3>(x),
+            )
+        })
+    }
+    #[inline(always)]
+    fn ssig1(self) -> V {
+        let x = self.0;
+        // SAFETY: a `V` only exists inside `batch`, on a CPU with AVX-512F.
+        V(unsafe {
+            _mm512_ternarylogic_epi32::<XOR3>(
+                _mm512_ror_epi32::<17>(x),
+                _mm512_ror_epi32::<19>(x),
+                _mm512_srli_epi32::<10>(x),
+            )
+        })
+    }
+}
+
+/// The first word of the final state for the nonces `base + i`, `i < LANES`.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; LANES]) {
+    let mut hi = [0u32; LANES];
+    let mut lo = [0u32; LANES];
+    for lane in 0..LANES {
+        (hi[lane], lo[lane]) = nonce_words(base.wrapping_add(lane as u64));
+    }
+    // SAFETY: `hi` and `lo` are 16 `u32`s = 64 bytes; `loadu` needs no alignment.
+    let (w6, w7) = unsafe {
+        (
+            V(_mm512_loadu_si512(hi.as_ptr().cast())),
+            V(_mm512_loadu_si512(lo.as_ptr().cast())),
+        )
+    };
+    let state = compress_tail(pre, w6, w7);
+    // SAFETY: `out` is 16 `u32`s = 64 bytes; `storeu` needs no alignment.
+    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), state[0].0) };
+}
+
+/// [`crate::pow::mine_round`] sixteen nonces at a time. Called only when
+/// `Kernel::Avx512.is_available()`.
+pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+    scan::<LANES>(template, start_nonce, rounds, |base, words| {
+        // SAFETY: the only caller, `Kernel::mine_round`, checked that the
+        // CPU has AVX-512F (`Kernel::is_available`).
+        unsafe { batch(&template.pre, base, words) }
+    })
+}
+
+/// First words for `out.len() <= LANES` nonces from `base`. Called only
+/// when `Kernel::Avx512.is_available()`.
+pub(super) fn first_words(pre: &Precomputed, base: u64, out: &mut [u32]) {
+    let mut words = [0; LANES];
+    // SAFETY: the only caller, `Kernel::first_words`, checked that the CPU
+    // has AVX-512F (`Kernel::is_available`).
+    unsafe { batch(pre, base, &mut words) };
+    let n = out.len();
+    out.copy_from_slice(&words[..n]);
+}
