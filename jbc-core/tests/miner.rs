@@ -263,6 +263,7 @@ fn range_end_is_respected() {
     );
     assert_eq!(handle.hashes(), 260);
     // An empty range does nothing.
+    #[allow(clippy::reversed_empty_ranges)] // empty on purpose
     let config = MinerConfig {
         nonces: 5..=4,
         ..MinerConfig::default()
