@@ -1,6 +1,7 @@
 //! [`Peer`]: the node HTTP API of SPEC §7 as an async trait, with the JSON
 //! types both sides share. jbc-core holds no HTTP client: jbc-node implements
-//! the trait with reqwest, jbc-web with the browser's `fetch`, tests in memory.
+//! the trait with reqwest, jbc-web with the browser's `fetch`, tests in memory
+//! ([`MemoryPeer`]).
 //!
 //! # Send or not
 //! A tokio node needs `Send` futures; a wasm page cannot produce them (its

@@ -760,3 +760,68 @@ fn sync_future_is_send_for_a_sync_peer() {
     assert_eq!(report.outcome, SyncOutcome::Synced);
     assert_eq!(ours.height(), 5);
 }
+
+/// A network where a block needs 1 leading zero bit: forks are cheap to mine.
+fn cheap_params() -> Params {
+    Params {
+        network: "cheap".into(),
+        initial_difficulty: 1,
+        min_difficulty: 1,
+        retarget_window: 100_000,
+        ..Params::default()
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever the fork geometry and the bounds, repeated syncs end with the
+    /// chain of most work as our best chain (ours on a tie), each sync finds
+    /// the ancestor in a logarithmic number of probes, and a long fork
+    /// fetched over several bounded syncs resumes instead of starting over.
+    #[test]
+    fn repeated_bounded_syncs_reach_the_chain_of_most_work(
+        base in 0u64..60,
+        our_extra in 0u64..40,
+        their_extra in 0u64..80,
+        page_blocks in 1u32..25,
+        max_pages in 1u32..4,
+    ) {
+        let common = chain_of(cheap_params(), base, "base");
+        let mut ours = common.clone();
+        extend(&mut ours, our_extra, 1_000, "ours");
+        let mut theirs = common;
+        extend(&mut theirs, their_extra, 1_000, "theirs");
+        let now_ms = now_for(&ours).max(now_for(&theirs));
+        let their_tip = tip_hash(&theirs);
+        let expected_tip = if theirs.best_work() > ours.best_work() {
+            their_tip
+        } else {
+            tip_hash(&ours)
+        };
+        let peer = MemoryPeer::new(theirs);
+        let config = SyncConfig { page_blocks, max_pages, max_blocks: 1_000 };
+        let mut received = 0;
+        let mut syncs = 0;
+        let outcome = loop {
+            syncs += 1;
+            proptest::prop_assert!(syncs <= 200, "sync never finished");
+            let report = run(&peer, &mut ours, now_ms, &config);
+            // Gallop (≤ 2 log2 + 2) and bisect (≤ log2) over at most 140 heights.
+            proptest::prop_assert!(report.stats.probes <= 30, "{} probes", report.stats.probes);
+            received += report.stats.blocks_received;
+            if report.outcome != SyncOutcome::LimitReached {
+                break report.outcome;
+            }
+        };
+        proptest::prop_assert!(
+            matches!(outcome, SyncOutcome::Synced | SyncOutcome::UpToDate),
+            "{:?}", outcome
+        );
+        proptest::prop_assert_eq!(tip_hash(&ours), expected_tip);
+        // Every block was fetched once: resumed syncs do not fetch again.
+        let fetched = if outcome == SyncOutcome::UpToDate { 0 } else { their_extra };
+        proptest::prop_assert_eq!(received, fetched);
+        proptest::prop_assert!(ours.contains(&their_tip) || outcome == SyncOutcome::UpToDate);
+    }
+}
