@@ -74,9 +74,16 @@ fn hashes_per_sec(f: impl Fn(u64, u64), batch: u64) -> f64 {
 fn reference_report() {
     let header = unreachable_header();
     let template = Template::new(&header);
-    let mine = hashes_per_sec(|n, r| drop(black_box(mine_round(&template, n, r))), 100_000);
+    let mine = hashes_per_sec(
+        |n, r| {
+            black_box(mine_round(&template, n, r));
+        },
+        100_000,
+    );
     let naive = hashes_per_sec(
-        |n, r| drop(black_box(mine_round_naive(&header, n, r))),
+        |n, r| {
+            black_box(mine_round_naive(&header, n, r));
+        },
         20_000,
     );
     println!("CPU: {}", cpu_name());
