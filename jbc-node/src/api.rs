@@ -1,0 +1,319 @@
+//! The HTTP API of SPEC §7: [`app`] builds the axum [`Router`], and
+//! [`ApiError`] is every error answer (`{"error": code, "message": text}`).
+//!
+//! Limits: request bodies at most [`MAX_BODY_BYTES`] (413 `too_large`),
+//! every request answered within [`REQUEST_TIMEOUT`] (408 `timeout`; event
+//! streams are long-lived by design and only their opening is bounded),
+//! pages of at most [`MAX_PAGE`] blocks. CORS allows any origin on every
+//! route, private-network preflights included. `POST` bodies are read as
+//! JSON whatever their `Content-Type`, so a page can post without a
+//! preflight.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::Stream;
+use jbc_core::peer::{ErrorBody, MAX_PAGE, SubmitReply};
+use jbc_core::{Block, BlockError, BlockHash};
+use serde::{Deserialize, Serialize};
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::ServeDir;
+
+use crate::events::{Event, Source};
+use crate::node::{AcceptError, Node};
+
+/// Largest request body.
+pub const MAX_BODY_BYTES: usize = 32 * 1024;
+/// Longest time to answer a request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `limit` of `GET /blocks`.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Interval of SSE keep-alive comments.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Every error the API answers.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 422 with the SPEC §5 code.
+    Invalid(BlockError),
+    /// 400 `malformed`.
+    Malformed(String),
+    /// 404 `not_found`.
+    NotFound(String),
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 413 `too_large`.
+    TooLarge,
+    /// 408 `timeout`.
+    Timeout,
+    /// 503 `unavailable`: the node is stopping (after a storage failure).
+    Unavailable(String),
+}
+
+impl ApiError {
+    /// Status and SPEC code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
+            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Invalid(e) => e.to_string(),
+            ApiError::Malformed(m) | ApiError::NotFound(m) | ApiError::Unavailable(m) => m.clone(),
+            ApiError::MethodNotAllowed => "this route does not take that method".into(),
+            ApiError::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            ApiError::Timeout => format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        }
+    }
+
+    fn from_body(rejection: BytesRejection) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::Malformed(format!("cannot read the body: {}", rejection.body_text()))
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = ErrorBody {
+            error: code.into(),
+            message: self.message(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<AcceptError> for ApiError {
+    fn from(e: AcceptError) -> ApiError {
+        match e {
+            AcceptError::Invalid(e) => ApiError::Invalid(e),
+            AcceptError::Storage(e) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+type Shared = State<Arc<Node>>;
+
+/// The router of a node: SPEC §7 routes, limits, CORS; `www` is served at `/`.
+pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(Any)
+        .allow_private_network(true)
+        .max_age(Duration::from_secs(3600));
+    let timeout = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            ApiError::Timeout
+        }))
+        .timeout(REQUEST_TIMEOUT);
+    let www = www.map(|dir| Arc::new(ServeDir::new(dir)));
+    Router::new()
+        .route("/blockchain.json", get(blockchain))
+        .route("/blocks", get(blocks))
+        .route("/blocks/{hash}", get(block))
+        .route("/tip", get(tip))
+        .route("/mined", post(mined))
+        .route("/events", get(events))
+        .route("/status", get(status))
+        .route("/peers", get(peers).post(add_peer))
+        .fallback(move |request: Request| static_page(www.clone(), request))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(node)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(timeout)
+        .layer(cors)
+}
+
+/// `GET /blockchain.json`: the best chain, genesis first.
+async fn blockchain(State(node): Shared) -> Response {
+    // Serialise outside the lock: copy the blocks first.
+    let blocks: Vec<Block> = node.chain().best_chain().cloned().collect();
+    Json(blocks).into_response()
+}
+
+/// Query of `GET /blocks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    from: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// `GET /blocks?from=H&limit=N`.
+async fn blocks(
+    State(node): Shared,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Vec<Block>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let from = query.from.unwrap_or(0);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE) as usize;
+    let page = node.chain().blocks_from(from, limit).cloned().collect();
+    Ok(Json(page))
+}
+
+/// `GET /blocks/{hash}`: any branch.
+async fn block(State(node): Shared, Path(hash): Path<String>) -> Result<Json<Block>, ApiError> {
+    let hash: BlockHash = hash
+        .parse()
+        .map_err(|e| ApiError::Malformed(format!("bad block hash: {e}")))?;
+    node.chain()
+        .block(&hash)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no block {hash}")))
+}
+
+/// `GET /tip`.
+async fn tip(State(node): Shared) -> Response {
+    Json(node.tip_info()).into_response()
+}
+
+/// `GET /status`.
+async fn status(State(node): Shared) -> Response {
+    Json(node.status()).into_response()
+}
+
+/// `POST /mined`.
+async fn mined(
+    State(node): Shared,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SubmitReply>, ApiError> {
+    let body = body.map_err(ApiError::from_body)?;
+    let block: Block = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("not a block: {e}")))?;
+    let (height, hash) = (block.index, block.hash);
+    let accepted = node.submit(block, Source::Submitted).await?;
+    Ok(Json(SubmitReply {
+        status: accepted.status.as_str().into(),
+        height,
+        hash,
+    }))
+}
+
+/// The body of `GET /peers` and `POST /peers`.
+#[derive(Debug, Serialize)]
+struct PeersBody {
+    peers: Vec<crate::peers::PeerView>,
+}
+
+/// `GET /peers`.
+async fn peers(State(node): Shared) -> Json<PeersBody> {
+    Json(PeersBody {
+        peers: node.peers().views(),
+    })
+}
+
+/// Body of `POST /peers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPeer {
+    url: String,
+}
+
+/// `POST /peers` with `{"url": "http://host:port"}`.
+async fn add_peer(
+    State(node): Shared,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PeersBody>, ApiError> {
+    let body = body.map_err(ApiError::from_body)?;
+    let NewPeer { url } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::Malformed(format!("expected {{\"url\": \"http://host:port\"}}: {e}"))
+    })?;
+    let added = node
+        .peers()
+        .add(&url)
+        .map_err(|e| ApiError::Malformed(e.0))?;
+    if added {
+        node.wake_sync();
+    }
+    Ok(Json(PeersBody {
+        peers: node.peers().views(),
+    }))
+}
+
+/// `GET /events`: Server-Sent Events until the client leaves or the node
+/// shuts down; a `status` event first, keep-alive comments in between.
+async fn events(State(node): Shared) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let receiver = node.subscribe();
+    let hello = node.hello_event();
+    let shutdown = node.shutdown_token().clone();
+    let first = futures::stream::once(async move { Ok(to_sse(&hello)) });
+    let rest = futures::stream::unfold(
+        (receiver, shutdown),
+        |(mut receiver, shutdown)| async move {
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    next = receiver.recv() => next,
+                };
+                match next {
+                    Ok(event) => return Some((Ok(to_sse(&event)), (receiver, shutdown))),
+                    // A slow client missed some events; carry on with the next.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    use futures::StreamExt;
+    Sse::new(first.chain(rest)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+fn to_sse(event: &Event) -> SseEvent {
+    SseEvent::default().event(event.name()).data(event.data())
+}
+
+/// Everything else: the page directory for `GET`/`HEAD`, else 404 JSON.
+async fn static_page(www: Option<Arc<ServeDir>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let not_found = || ApiError::NotFound(format!("no route {path}")).into_response();
+    let Some(www) = www else {
+        return not_found();
+    };
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return ApiError::MethodNotAllowed.into_response();
+    }
+    match www.as_ref().clone().oneshot(request).await {
+        Ok(response) if response.status().is_success() || response.status().is_redirection() => {
+            let (mut parts, body) = response.into_parts();
+            // wasm must be served with its MIME type for streaming compilation.
+            if path.ends_with(".wasm") {
+                parts.headers.insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/wasm"),
+                );
+            }
+            Response::from_parts(parts, Body::new(body))
+        }
+        Ok(response) if response.status() == StatusCode::NOT_MODIFIED => response.map(Body::new),
+        _ => not_found(),
+    }
+}

@@ -1,0 +1,125 @@
+//! [`Config`]: the command line of `jbc-node` (clap), also used by tests.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use jbc_core::Params;
+
+/// Command line of the JBC node.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "jbc-node",
+    version,
+    about = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores every \
+             block durably, relays blocks and syncs with its peers.",
+    after_help = "Example: three nodes on one machine\n  \
+        jbc-node -p 5000 -m --peer http://127.0.0.1:5001\n  \
+        jbc-node -p 5001 -m --peer http://127.0.0.1:5000 --peer http://127.0.0.1:5002\n  \
+        jbc-node -p 5002 --peer http://127.0.0.1:5001\n\
+        Logs go to stderr; RUST_LOG=debug shows more."
+)]
+pub struct Config {
+    /// TCP port of the HTTP API (0 picks a free port).
+    #[arg(short = 'p', long, default_value_t = 5000)]
+    pub port: u16,
+
+    /// Address to listen on (0.0.0.0 to accept other machines).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Mine blocks on this node.
+    #[arg(short = 'm', long)]
+    pub mine: bool,
+
+    /// Mining threads [default: all cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// A peer's base URL, e.g. http://127.0.0.1:5001 (repeat for several).
+    #[arg(long = "peer", value_name = "URL")]
+    pub peers: Vec<String>,
+
+    /// Where the block database lives [default: ./chaindata-<port>].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Name in mined blocks: their data is "Mined by NAME" [default: node on port <port>].
+    #[arg(long, value_name = "NAME")]
+    pub miner: Option<String>,
+
+    /// Network name (part of genesis; nodes with different params never agree).
+    #[arg(long, default_value = "main")]
+    pub network: String,
+
+    /// Initial difficulty, in leading zero bits of the block hash.
+    #[arg(long, default_value_t = 24)]
+    pub difficulty: u32,
+
+    /// Target time between blocks, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub block_time_ms: u64,
+
+    /// Retarget window: difficulty may change every this many blocks.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 10)]
+    pub retarget_window: u64,
+
+    /// Lowest difficulty retargeting may reach.
+    #[arg(long, default_value_t = 1)]
+    pub min_difficulty: u32,
+
+    /// Directory of the browser miner page served at / [default: ./www, else the repo's www/, when present].
+    #[arg(long, value_name = "DIR")]
+    pub www: Option<PathBuf>,
+}
+
+impl Config {
+    /// The network params these flags define (max difficulty is always 64).
+    pub fn params(&self) -> Params {
+        Params {
+            network: self.network.clone(),
+            initial_difficulty: self.difficulty,
+            target_block_ms: self.block_time_ms,
+            retarget_window: self.retarget_window,
+            min_difficulty: self.min_difficulty,
+            ..Params::default()
+        }
+    }
+
+    /// The data dir, defaulting to `./chaindata-<port>`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("chaindata-{}", self.port)))
+    }
+
+    /// The data of mined blocks: `Mined by NAME`.
+    pub fn block_data(&self) -> String {
+        match &self.miner {
+            Some(name) => format!("Mined by {name}"),
+            None => format!("Mined by node on port {}", self.port),
+        }
+    }
+
+    /// Number of mining threads: `--threads`, else every core.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// The page directory: `--www`, else `./www`, else the repo's `www/`,
+    /// whichever exists.
+    pub fn www_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.www {
+            return Some(dir.clone());
+        }
+        let here = PathBuf::from("www");
+        if here.is_dir() {
+            return Some(here);
+        }
+        let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../www"));
+        repo.is_dir().then_some(repo)
+    }
+}

@@ -1,0 +1,303 @@
+//! [`Store`]: every accepted block, durable, in a redb database in the data dir.
+//!
+//! # Layout
+//! One file, `<data dir>/chain.redb`, with two tables:
+//! - `meta` (`&str` → `&str`): `format` (the layout version) and `params`
+//!   (the network's params as JSON). A database made for other params is
+//!   refused, never rewritten.
+//! - `blocks` (`u64` → bytes): every block the chain stored, side branches
+//!   included, keyed by an acceptance sequence number and written as the
+//!   block JSON of SPEC §3. Genesis is derived from the params, never stored.
+//!
+//! # Durability
+//! [`Store::append`] commits one redb transaction. With `durable = true` the
+//! commit is fsynced before it returns (the node answers 200 and relays only
+//! after that); sync writes pages with `durable = false` and then calls
+//! [`Store::flush`], whose fsync makes every earlier commit durable too.
+//!
+//! # Restart
+//! [`Store::open`] replays the blocks in sequence order through
+//! [`Chain::insert_trusted`], which rebuilds the same tree and best tip (ties
+//! included, because the order is the acceptance order) without re-hashing.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jbc_core::{Block, Chain, Params};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+
+/// The layout version written in `meta.format`.
+pub const FORMAT: &str = "jbc-node-store-1";
+
+/// File name of the database inside the data dir.
+pub const FILE_NAME: &str = "chain.redb";
+
+/// Why the store cannot be opened or written.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The data dir or database file cannot be created or opened (including
+    /// a file that is not a redb database, or one another process holds).
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What redb or the OS said.
+        reason: String,
+    },
+    /// The database belongs to another network: its params differ.
+    OtherNetwork {
+        /// The database file.
+        path: PathBuf,
+        /// Params stored in the database.
+        stored: Box<Params>,
+        /// Params this node was started with.
+        configured: Box<Params>,
+    },
+    /// The database opened but its content is damaged or not ours.
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A read or write failed while running.
+    Io(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { path, reason } => {
+                write!(f, "cannot open the database {}: {reason}", path.display())
+            }
+            StoreError::OtherNetwork {
+                path,
+                stored,
+                configured,
+            } => write!(
+                f,
+                "the database {} belongs to another network: it was made with {}, but this node \
+                 runs {}; start with the same network flags or another --data-dir (nothing was \
+                 changed)",
+                path.display(),
+                params_line(stored),
+                params_line(configured)
+            ),
+            StoreError::Corrupt { path, reason } => write!(
+                f,
+                "the database {} is damaged: {reason}; it was left untouched (move it away to \
+                 start afresh)",
+                path.display()
+            ),
+            StoreError::Io(reason) => write!(f, "storage failure: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Params as the flags that set them, for messages.
+fn params_line(p: &Params) -> String {
+    format!(
+        "--network {} --difficulty {} --block-time-ms {} --retarget-window {} --min-difficulty {} \
+         (max {})",
+        p.network,
+        p.initial_difficulty,
+        p.target_block_ms,
+        p.retarget_window,
+        p.min_difficulty,
+        p.max_difficulty
+    )
+}
+
+fn io(e: impl fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// What [`Store::open`] found.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadStats {
+    /// Blocks replayed from the database (genesis not counted).
+    pub blocks: u64,
+    /// Time spent opening and replaying.
+    pub elapsed: Duration,
+}
+
+/// The block database of one node.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    /// The next acceptance sequence number. Writers hold this lock for the
+    /// whole transaction, so sequence order is commit order.
+    next_seq: Mutex<u64>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` for `params` and rebuilds the
+    /// chain from it. Never deletes or rewrites existing blocks.
+    pub fn open(dir: &Path, params: &Params) -> Result<(Store, Chain, LoadStats), StoreError> {
+        let started = Instant::now();
+        let path = dir.join(FILE_NAME);
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            reason: format!("cannot create the data dir: {e}"),
+        })?;
+        let db = Database::create(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+
+        // The params: written on first use, compared afterwards.
+        let stored_params = {
+            let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
+            match read.open_table(META) {
+                Ok(meta) => {
+                    let format = meta
+                        .get("format")
+                        .map_err(|e| corrupt(e.to_string()))?
+                        .map(|v| v.value().to_string());
+                    if let Some(format) = &format
+                        && format != FORMAT
+                    {
+                        return Err(corrupt(format!(
+                            "unknown layout {format:?} (this node writes {FORMAT:?})"
+                        )));
+                    }
+                    let params = meta
+                        .get("params")
+                        .map_err(|e| corrupt(e.to_string()))?
+                        .map(|v| v.value().to_string());
+                    if format.is_none() != params.is_none() {
+                        return Err(corrupt("the meta table is incomplete".into()));
+                    }
+                    params
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(corrupt(e.to_string())),
+            }
+        };
+        match stored_params {
+            Some(json) => {
+                let stored: Params = serde_json::from_str(&json)
+                    .map_err(|e| corrupt(format!("stored params are unreadable: {e}")))?;
+                if &stored != params {
+                    return Err(StoreError::OtherNetwork {
+                        path,
+                        stored: Box::new(stored),
+                        configured: Box::new(params.clone()),
+                    });
+                }
+            }
+            None => {
+                let json = serde_json::to_string(params).map_err(io)?;
+                let write = db.begin_write().map_err(io)?;
+                {
+                    let mut meta = write.open_table(META).map_err(io)?;
+                    meta.insert("format", FORMAT).map_err(io)?;
+                    meta.insert("params", json.as_str()).map_err(io)?;
+                    write.open_table(BLOCKS).map_err(io)?;
+                }
+                write.commit().map_err(io)?;
+            }
+        }
+
+        // Replay the blocks in acceptance order.
+        let mut chain = Chain::new(params.clone());
+        let mut next_seq = 0;
+        let mut count = 0;
+        {
+            let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
+            let table = read
+                .open_table(BLOCKS)
+                .map_err(|e| corrupt(e.to_string()))?;
+            for entry in table.iter().map_err(|e| corrupt(e.to_string()))? {
+                let (seq, bytes) = entry.map_err(|e| corrupt(e.to_string()))?;
+                let seq = seq.value();
+                let block: Block = serde_json::from_slice(bytes.value())
+                    .map_err(|e| corrupt(format!("block #{seq} is unreadable: {e}")))?;
+                chain
+                    .insert_trusted(block)
+                    .map_err(|e| corrupt(format!("block #{seq}: {e}")))?;
+                next_seq = seq + 1;
+                count += 1;
+            }
+        }
+        let store = Store {
+            db,
+            path,
+            next_seq: Mutex::new(next_seq),
+        };
+        let stats = LoadStats {
+            blocks: count,
+            elapsed: started.elapsed(),
+        };
+        Ok((store, chain, stats))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `blocks` (parents first) in one transaction. With `durable`
+    /// the commit is on disk when this returns.
+    pub fn append(&self, blocks: &[Block], durable: bool) -> Result<(), StoreError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let mut next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let mut write = self.db.begin_write().map_err(io)?;
+        if !durable {
+            write.set_durability(Durability::None).map_err(io)?;
+        }
+        let mut seq = *next_seq;
+        {
+            let mut table = write.open_table(BLOCKS).map_err(io)?;
+            for block in blocks {
+                let json = block.to_json();
+                table.insert(seq, json.as_bytes()).map_err(io)?;
+                seq += 1;
+            }
+        }
+        write.commit().map_err(io)?;
+        *next_seq = seq;
+        Ok(())
+    }
+
+    /// Makes every earlier commit durable (one fsynced, empty commit).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let write = self.db.begin_write().map_err(io)?;
+        {
+            // A real (tiny) write, so the commit cannot be skipped as empty.
+            let mut meta = write.open_table(META).map_err(io)?;
+            meta.insert("flushed_blocks", next_seq.to_string().as_str())
+                .map_err(io)?;
+        }
+        write.commit().map_err(io)
+    }
+
+    /// Number of stored blocks (genesis not counted).
+    pub fn len(&self) -> u64 {
+        *self.next_seq.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether no block is stored yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
