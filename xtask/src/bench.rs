@@ -1,8 +1,280 @@
-//! `cargo xtask bench` (owned by the kernels issue).
+//! `cargo xtask bench [--secs S]`: the mining kernels side by side with the
+//! references, all measured in the same run on this machine.
+//!
+//! - each kernel available here (`jbc_core::pow::Kernel`), one thread;
+//! - `mine_round_naive` (a full SHA-256 of the 96-byte header per nonce);
+//! - the original Python JBC loop (`tools/legacy_miner.py`);
+//! - `openssl speed -evp sha256`, 16 KiB blocks: single-stream SHA-256
+//!   compressions per second (bytes per second ÷ 64), the reference that the
+//!   kernel targets are ratios of;
+//! - the kernel `mine_round` uses on two threads against one.
+//!
+//! The Rust figures come from `jbc-core/examples/kernel_bench.rs`, built with
+//! `--release`. Each rate is given per second of wall-clock time and per
+//! second of CPU time (what the code achieves while it runs; `openssl speed`
+//! also divides by CPU time by default). Ratios use CPU time, so that other
+//! work on a shared machine does not distort them. Every child process has a
+//! time limit.
 
-use crate::TaskResult;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// Kernels beside the references.
-pub fn run(_args: &[String]) -> TaskResult {
-    Err("not built yet".into())
+use crate::{TaskResult, cargo, root};
+
+/// Targets from the kernels issue, as ratios to OpenSSL's single stream.
+const SHA_NI_TARGET: f64 = 1.8;
+const AVX512_TARGET: f64 = 3.5;
+const TWO_THREADS_TARGET: f64 = 1.9;
+
+/// One measured rate in hashes (compressions) per second.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Runs the benchmark and prints the table.
+pub fn run(args: &[String]) -> TaskResult {
+    let secs = match args.iter().position(|a| a == "--secs") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 30.0)
+            .ok_or("--secs takes a number of seconds in (0, 30]")?,
+        None => 1.0,
+    };
+    let root = root();
+
+    eprintln!("building the kernel benchmark (release)…");
+    let mut build = cargo();
+    build
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "jbc-core",
+            "--example",
+            "kernel_bench",
+        ])
+        .current_dir(&root);
+    run_with_timeout(&mut build, Duration::from_secs(1200), false)?;
+    let exe = root
+        .join("target/release/examples")
+        .join(format!("kernel_bench{}", std::env::consts::EXE_SUFFIX));
+
+    eprintln!("measuring the kernels ({secs} s each)…");
+    let rust = run_with_timeout(
+        Command::new(&exe).args(["--secs", &secs.to_string()]),
+        Duration::from_secs_f64(secs * 40.0 + 60.0),
+        true,
+    )?;
+    eprintln!("measuring openssl speed -evp sha256…");
+    let openssl = openssl_compressions_per_sec();
+    eprintln!("measuring the Python JBC loop…");
+    let python = python_rate(&root, secs.max(2.0));
+
+    let mut kernels: Vec<(String, Rate)> = Vec::new();
+    let mut naive = None;
+    let mut threads: Vec<(String, u32, Rate)> = Vec::new();
+    for line in rust.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [what, name, count, wall, cpu] = fields[..] else {
+            continue;
+        };
+        let (Ok(count), Ok(wall), Ok(cpu)) = (count.parse(), wall.parse(), cpu.parse()) else {
+            continue;
+        };
+        let rate = Rate { wall, cpu };
+        match what {
+            "kernel" => kernels.push((name.to_string(), rate)),
+            "naive" => naive = Some(rate),
+            "threads" => threads.push((name.to_string(), count, rate)),
+            _ => {}
+        }
+    }
+    if kernels.is_empty() {
+        return Err(format!(
+            "no kernel figures in the benchmark output:\n{rust}"
+        ));
+    }
+
+    println!();
+    println!("CPU: {}", cpu_name());
+    println!(
+        "{:<34} {:>12} {:>12} {:>10} {:>10}",
+        "what (1 thread unless said)", "MH/s (wall)", "MH/s (cpu)", "x openssl", "x python"
+    );
+    let reference = openssl.as_ref().ok().copied();
+    let python_cpu = python.as_ref().ok().map(|r| r.cpu);
+    let row = |label: &str, r: Rate| {
+        let vs = |base: Option<f64>| match base {
+            Some(b) if b > 0.0 => format!("{:.2}", r.cpu / b),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<34} {:>12.2} {:>12.2} {:>10} {:>10}",
+            label,
+            r.wall / 1e6,
+            r.cpu / 1e6,
+            vs(reference),
+            vs(python_cpu)
+        );
+    };
+    for (name, rate) in &kernels {
+        row(&format!("kernel {name}"), *rate);
+    }
+    if let Some(rate) = naive {
+        row("mine_round_naive (2 x sha2 per nonce)", rate);
+    }
+    match &python {
+        Ok(rate) => row("python legacy loop (hashlib)", *rate),
+        Err(e) => println!("python legacy loop: not measured ({e})"),
+    }
+    match &openssl {
+        Ok(c) => row(
+            "openssl speed -evp sha256 (16 KiB)",
+            Rate { wall: *c, cpu: *c },
+        ),
+        Err(e) => println!("openssl: not measured ({e})"),
+    }
+    for (name, count, rate) in &threads {
+        row(&format!("mine_round ({name}), {count} thread(s)"), *rate);
+    }
+
+    println!();
+    let best = kernels
+        .iter()
+        .max_by(|a, b| a.1.cpu.total_cmp(&b.1.cpu))
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default();
+    println!("fastest kernel here: {best}");
+    if let Some(reference) = reference {
+        for (name, rate) in &kernels {
+            let target = match name.as_str() {
+                "sha-ni" => Some(SHA_NI_TARGET),
+                "avx512" => Some(AVX512_TARGET),
+                _ => None,
+            };
+            if let Some(target) = target {
+                let ratio = rate.cpu / reference;
+                println!(
+                    "{name}: {ratio:.2}x openssl single stream (target {target}x): {}",
+                    if ratio >= target { "met" } else { "NOT met" }
+                );
+            }
+        }
+    }
+    let one = threads.iter().find(|t| t.1 == 1).map(|t| t.2);
+    let two = threads.iter().find(|t| t.1 == 2).map(|t| t.2);
+    if let (Some(one), Some(two)) = (one, two) {
+        let wall = two.wall / one.wall;
+        let cpu = two.cpu / one.cpu;
+        println!(
+            "2 threads vs 1: {wall:.2}x wall-clock, {cpu:.2}x summed per-thread CPU-time rate \
+             (target {TWO_THREADS_TARGET}x; wall-clock needs two otherwise idle cores)"
+        );
+    }
+    Ok(())
+}
+
+/// Single-stream SHA-256 compressions per second from `openssl speed`.
+fn openssl_compressions_per_sec() -> Result<f64, String> {
+    let out = run_with_timeout(
+        Command::new("openssl").args([
+            "speed", "-seconds", "2", "-bytes", "16384", "-evp", "sha256",
+        ]),
+        Duration::from_secs(60),
+        true,
+    )?;
+    // The last line: "sha256  1410284.31k" (thousands of bytes per second).
+    let value = out
+        .lines()
+        .rev()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?;
+            if !name.eq_ignore_ascii_case("sha256") {
+                return None;
+            }
+            fields.last()?.strip_suffix('k')?.parse::<f64>().ok()
+        })
+        .ok_or_else(|| format!("cannot read openssl speed output:\n{out}"))?;
+    Ok(value * 1000.0 / 64.0)
+}
+
+/// Rate of the original Python loop.
+fn python_rate(root: &std::path::Path, secs: f64) -> Result<Rate, String> {
+    let out = run_with_timeout(
+        Command::new("python3")
+            .arg(root.join("tools/legacy_miner.py"))
+            .args(["--secs", &secs.to_string()]),
+        Duration::from_secs_f64(secs + 60.0),
+        true,
+    )?;
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    match fields[..] {
+        ["legacy_python", wall, cpu, ..] => match (wall.parse(), cpu.parse()) {
+            (Ok(wall), Ok(cpu)) => Ok(Rate { wall, cpu }),
+            _ => Err(format!("cannot read {out:?}")),
+        },
+        _ => Err(format!("cannot read {out:?}")),
+    }
+}
+
+/// The CPU's model name from /proc/cpuinfo, where there is one.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| format!("unknown ({})", std::env::consts::ARCH))
+}
+
+/// Runs `cmd`, killing it after `limit`; returns its stdout when `capture`
+/// (else lets it print) and fails on a non-zero exit.
+fn run_with_timeout(cmd: &mut Command, limit: Duration, capture: bool) -> Result<String, String> {
+    eprintln!("+ {cmd:?}");
+    if capture {
+        cmd.stdout(Stdio::piped());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    // Read stdout on a thread so a full pipe never blocks the child.
+    let reader = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        })
+    });
+    let began = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if began.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{:?} took longer than {limit:?}",
+                    cmd.get_program()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {:?}: {e}", cmd.get_program())),
+        }
+    };
+    let text = reader
+        .map(|r| r.join().unwrap_or_default())
+        .unwrap_or_default();
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{:?} failed: {status}", cmd.get_program()))
+    }
 }

@@ -47,6 +47,9 @@ pub(crate) const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
+/// Independent nonce streams interleaved by the SHA-NI kernel.
+pub(crate) const SHA_NI_STREAMS: usize = 4;
+
 /// Index of the first message word that depends on the nonce (the nonce's
 /// high half); word 7 is its low half.
 pub(crate) const NONCE_WORD: usize = 6;
@@ -292,7 +295,7 @@ impl Kernel {
     pub fn lanes(self) -> usize {
         match self {
             Kernel::Portable => 1,
-            Kernel::ShaNi => 4,
+            Kernel::ShaNi => SHA_NI_STREAMS,
             Kernel::Avx2 => 8,
             Kernel::Avx512 => 16,
             Kernel::Simd128 => 4,

@@ -18,7 +18,7 @@ use super::{K, Precomputed, nonce_words, scan};
 use crate::pow::{RoundResult, Template};
 
 /// Nonces hashed together, one per independent stream.
-pub(super) const STREAMS: usize = 4;
+const STREAMS: usize = super::SHA_NI_STREAMS;
 
 /// Packs `[x0, x1, x2, x3]` as the lanes 0..3 of a vector.
 #[inline(always)]
@@ -32,6 +32,7 @@ fn pack(x0: u32, x1: u32, x2: u32, x3: u32) -> __m128i {
 /// # Safety
 /// The CPU must support `sha`, `sse2`, `ssse3` and `sse4.1`.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+#[inline]
 unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; STREAMS]) {
     // The round constants, four per vector: `k[i]` holds K[4i..4i+4].
     let k: [__m128i; 16] = core::array::from_fn(|i| {
@@ -116,14 +117,25 @@ unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; STREAMS]) {
     }
 }
 
+/// The whole round loop, compiled with the SHA extensions so that [`batch`]
+/// is inlined into it.
+///
+/// # Safety
+/// The CPU must support `sha`, `sse2`, `ssse3` and `sse4.1`.
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+    scan::<STREAMS>(template, start_nonce, rounds, |base, words| {
+        // SAFETY: `run` itself requires these CPU features.
+        unsafe { batch(&template.pre, base, words) }
+    })
+}
+
 /// [`crate::pow::mine_round`] with [`STREAMS`] interleaved SHA-NI streams.
 /// Called only when `Kernel::ShaNi.is_available()`.
 pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    scan::<STREAMS>(template, start_nonce, rounds, |base, words| {
-        // SAFETY: the only caller, `Kernel::mine_round`, checked that the
-        // CPU has the SHA extensions and SSE4.1 (`Kernel::is_available`).
-        unsafe { batch(&template.pre, base, words) }
-    })
+    // SAFETY: the only caller, `Kernel::mine_round`, checked that the CPU
+    // has the SHA extensions and SSE4.1 (`Kernel::is_available`).
+    unsafe { run(template, start_nonce, rounds) }
 }
 
 /// First words for `out.len() <= STREAMS` nonces from `base`. Called only
