@@ -1,2 +1,36 @@
-//! JBC in the browser (filled in by the web issue).
-#![no_std]
+//! # jbc-web: JBC mining in a browser tab
+//!
+//! jbc-core compiled to WebAssembly: a [`job::Job`] built from the `next`
+//! object of a node's `GET /tip`, mined in rounds with jbc-core's
+//! `mine_round` (nonces below 2^53, so JavaScript reads them exactly), and,
+//! on wasm32, the JavaScript API of the `js` module and jbc-core's `Peer`
+//! over `fetch` (`fetch::FetchPeer`). The page in `www/` runs one module Web
+//! Worker per mining thread.
+//!
+//! The mining code is plain Rust, so it also runs (and is tested) natively:
+//!
+//! ```
+//! use jbc_core::{BlockHash, NextRules, RoundResult};
+//! use jbc_web::job::Job;
+//!
+//! let next = NextRules { index: 1, prev_hash: BlockHash::ZERO, difficulty: 4,
+//!                        min_timestamp_ms: 1 };
+//! let job = Job::new(&next, "Mined by browser doc".into(), 1_700_000_000_000).unwrap();
+//! let RoundResult::Found { nonce, hash } = job.mine(0, 10_000).unwrap() else {
+//!     panic!("1 in 16 nonces meets difficulty 4");
+//! };
+//! let block = job.block(nonce);
+//! assert_eq!(block.hash, hash);
+//! assert!(hash.leading_zero_bits() >= 4);
+//! ```
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod job;
+pub mod random;
+
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
+#[cfg(target_arch = "wasm32")]
+pub mod js;

@@ -1,13 +1,428 @@
-//! `cargo xtask web` and `cargo xtask bench-web` (owned by the web issue).
+//! `cargo xtask web` and `cargo xtask bench-web`.
+//!
+//! `web` builds jbc-web for `wasm32-unknown-unknown` in release twice — a
+//! scalar build and a `simd128` build (its own target dir, so the two never
+//! invalidate each other) — runs `wasm-bindgen --target web`, then `wasm-opt`
+//! (npm binaryen) when it is installed, into `www/pkg/scalar` and
+//! `www/pkg/simd`. The page picks `simd` when the browser validates a SIMD
+//! module.
+//!
+//! `bench-web` builds, starts a jbc-node that serves `www/` and does not
+//! mine, opens the page in headless Chromium with N workers for a few
+//! seconds, and prints the hash rate per worker beside the single-stream
+//! native reference `openssl speed -evp sha256` (16 KiB column ÷ 64 bytes per
+//! compression), and saves a screenshot to `docs/browser-miner.png`.
 
-use crate::TaskResult;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// Builds jbc-web into `www/pkg`.
-pub fn run(_args: &[String]) -> TaskResult {
-    Err("not built yet".into())
+use crate::{TaskResult, cargo, root, run_cmd, setup};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// One build of the wasm module.
+struct Flavor {
+    /// Directory under `www/pkg`.
+    name: &'static str,
+    /// Extra RUSTFLAGS.
+    rustflags: &'static str,
+    /// CARGO_TARGET_DIR relative to the root (`None`: the shared `target`).
+    target_dir: Option<&'static str>,
+    /// Extra wasm-opt feature flag.
+    wasm_opt_features: &'static [&'static str],
 }
 
-/// Browser hash rate in headless Chromium.
-pub fn bench(_args: &[String]) -> TaskResult {
-    Err("not built yet".into())
+const FLAVORS: [Flavor; 2] = [
+    Flavor {
+        name: "scalar",
+        rustflags: "",
+        target_dir: None,
+        wasm_opt_features: &[],
+    },
+    Flavor {
+        name: "simd",
+        rustflags: "-C target-feature=+simd128",
+        target_dir: Some("target/wasm-simd"),
+        wasm_opt_features: &["--enable-simd"],
+    },
+];
+
+/// Features that rustc's default wasm32 target emits, which wasm-opt must accept.
+const WASM_OPT_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Builds jbc-web into `www/pkg/{scalar,simd}`. `--scalar-only` skips the SIMD build.
+pub fn run(args: &[String]) -> TaskResult {
+    setup::wasm_target()?;
+    setup::wasm_bindgen_cli()?;
+    let scalar_only = args.iter().any(|a| a == "--scalar-only");
+    let root = root();
+    let wasm_opt = find_wasm_opt(&root);
+    if wasm_opt.is_none() {
+        eprintln!(
+            "note: wasm-opt not found (npm binaryen in tests-e2e/node_modules, or on PATH); \
+             the wasm is not size/speed optimised"
+        );
+    }
+    for flavor in FLAVORS
+        .iter()
+        .filter(|f| !scalar_only || f.name == "scalar")
+    {
+        build_flavor(&root, flavor, wasm_opt.as_deref())?;
+    }
+    eprintln!(
+        "browser miner built into {}",
+        root.join("www/pkg").display()
+    );
+    Ok(())
+}
+
+fn build_flavor(root: &Path, flavor: &Flavor, wasm_opt: Option<&Path>) -> TaskResult {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "-p",
+        "jbc-web",
+        "--release",
+        "--target",
+        WASM_TARGET,
+    ]);
+    // An inherited RUSTFLAGS would change (and invalidate) both builds.
+    build.env("RUSTFLAGS", flavor.rustflags);
+    build.env_remove("CARGO_ENCODED_RUSTFLAGS");
+    let target_dir = match flavor.target_dir {
+        Some(dir) => {
+            build.env("CARGO_TARGET_DIR", root.join(dir));
+            root.join(dir)
+        }
+        None => {
+            build.env_remove("CARGO_TARGET_DIR");
+            root.join("target")
+        }
+    };
+    run_cmd(&mut build)?;
+    let wasm = target_dir.join(WASM_TARGET).join("release/jbc_web.wasm");
+    let out_dir = root.join("www/pkg").join(flavor.name);
+    if out_dir.exists() {
+        std::fs::remove_dir_all(&out_dir)
+            .map_err(|e| format!("cannot clear {}: {e}", out_dir.display()))?;
+    }
+    run_cmd(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(&out_dir)
+            .arg(&wasm),
+    )?;
+    if let Some(wasm_opt) = wasm_opt {
+        let file = out_dir.join("jbc_web_bg.wasm");
+        let optimised = out_dir.join("jbc_web_bg.opt.wasm");
+        let result = run_cmd(
+            Command::new(wasm_opt)
+                .arg("-O3")
+                .args(WASM_OPT_FEATURES)
+                .args(flavor.wasm_opt_features)
+                .arg(&file)
+                .arg("-o")
+                .arg(&optimised),
+        );
+        match result {
+            Ok(()) => std::fs::rename(&optimised, &file)
+                .map_err(|e| format!("cannot replace {}: {e}", file.display()))?,
+            // The unoptimised module works; say so rather than fail the build.
+            Err(e) => eprintln!("warning: wasm-opt failed ({e}); keeping the unoptimised module"),
+        }
+    }
+    Ok(())
+}
+
+/// `wasm-opt` from npm binaryen (tests-e2e or www tool dirs) or PATH.
+fn find_wasm_opt(root: &Path) -> Option<PathBuf> {
+    let local = root.join("tests-e2e/node_modules/.bin/wasm-opt");
+    if local.exists() {
+        return Some(local);
+    }
+    let on_path = Command::new("wasm-opt")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    on_path.then(|| PathBuf::from("wasm-opt"))
+}
+
+/// Options of `bench-web`.
+struct BenchArgs {
+    workers: usize,
+    secs: u64,
+    kernel: String,
+    screenshot: bool,
+}
+
+fn parse_bench_args(args: &[String]) -> Result<BenchArgs, String> {
+    let mut parsed = BenchArgs {
+        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        secs: 8,
+        kernel: "auto".into(),
+        screenshot: true,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let mut value = |name: &str| {
+            iter.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--workers" => {
+                parsed.workers = value("--workers")?
+                    .parse()
+                    .map_err(|e| format!("--workers: {e}"))?
+            }
+            "--secs" => {
+                parsed.secs = value("--secs")?
+                    .parse()
+                    .map_err(|e| format!("--secs: {e}"))?
+            }
+            "--kernel" => parsed.kernel = value("--kernel")?,
+            "--no-screenshot" => parsed.screenshot = false,
+            other => {
+                return Err(format!(
+                    "unknown option {other:?} (use --workers N --secs S --kernel auto|scalar|simd --no-screenshot)"
+                ));
+            }
+        }
+    }
+    if !(1..=64).contains(&parsed.workers) || !(1..=120).contains(&parsed.secs) {
+        return Err("--workers must be 1..=64 and --secs 1..=120".into());
+    }
+    if !["auto", "scalar", "simd"].contains(&parsed.kernel.as_str()) {
+        return Err("--kernel must be auto, scalar or simd".into());
+    }
+    Ok(parsed)
+}
+
+/// A child process killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Browser hash rate in headless Chromium beside openssl's single stream.
+pub fn bench(args: &[String]) -> TaskResult {
+    let opts = parse_bench_args(args)?;
+    let root = root();
+    setup::chromium()?;
+    setup::npm_packages(&root.join("tests-e2e"))?;
+    run(&[])?;
+    run_cmd(cargo().args(["build", "-p", "jbc-node"]))?;
+
+    // The node serves the page; a difficulty of 40 means no block is found
+    // while measuring, so the workers never pause.
+    let port = free_port()?;
+    let data_dir = std::env::temp_dir().join(format!("jbc-bench-web-{}", std::process::id()));
+    let node = Command::new(root.join("target/debug/jbc-node"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--network",
+            "benchweb",
+            "--difficulty",
+            "40",
+            "--min-difficulty",
+            "40",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--www")
+        .arg(root.join("www"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start jbc-node: {e}"))?;
+    let node = Guard(node);
+    let url = format!("http://127.0.0.1:{port}/");
+    wait_for_port(port, Duration::from_secs(20))?;
+
+    let reference = openssl_compressions_per_sec()?;
+    let mut script = Command::new("node");
+    script
+        .arg(root.join("tests-e2e/bench.mjs"))
+        .args(["--url", &url])
+        .args(["--workers", &opts.workers.to_string()])
+        .args(["--secs", &opts.secs.to_string()])
+        .args(["--kernel", &opts.kernel]);
+    if opts.screenshot {
+        script
+            .arg("--screenshot")
+            .arg(root.join("docs/browser-miner.png"));
+    }
+    let output = script
+        .current_dir(root.join("tests-e2e"))
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run node tests-e2e/bench.mjs: {e}"))?;
+    drop(node);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    if !output.status.success() {
+        return Err(format!("tests-e2e/bench.mjs failed: {}", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result = BrowserResult::parse(&stdout)?;
+
+    println!("CPU: {}", cpu_name());
+    println!(
+        "native reference (openssl speed -evp sha256, 16 KiB, one stream): {:.2} M compressions/s",
+        reference / 1e6
+    );
+    println!(
+        "browser: headless Chromium {}, {} build, {} workers, {} s",
+        result.browser, result.kernel, opts.workers, opts.secs
+    );
+    for (i, rate) in result.per_worker.iter().enumerate() {
+        println!(
+            "  worker {i}: {:.2} MH/s = {:.2}x reference",
+            rate / 1e6,
+            rate / reference
+        );
+    }
+    let total: f64 = result.per_worker.iter().sum();
+    let mean = total / result.per_worker.len().max(1) as f64;
+    println!(
+        "  total {:.2} MH/s; mean per worker {:.2} MH/s = {:.2}x reference (target >= 0.25x)",
+        total / 1e6,
+        mean / 1e6,
+        mean / reference
+    );
+    if opts.screenshot {
+        println!("screenshot: docs/browser-miner.png");
+    }
+    Ok(())
+}
+
+/// What bench.mjs prints on its last line: `kernel browser rate rate …`.
+struct BrowserResult {
+    kernel: String,
+    browser: String,
+    per_worker: Vec<f64>,
+}
+
+impl BrowserResult {
+    fn parse(stdout: &str) -> Result<BrowserResult, String> {
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("RESULT "))
+            .ok_or_else(|| format!("bench.mjs printed no RESULT line:\n{stdout}"))?;
+        let mut fields = line.split_whitespace().skip(1);
+        let kernel = fields.next().unwrap_or("?").to_string();
+        let browser = fields.next().unwrap_or("?").to_string();
+        let per_worker = fields
+            .map(|f| f.parse::<f64>().map_err(|e| format!("bad rate {f:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if per_worker.is_empty() {
+            return Err(format!("no worker rates in {line:?}"));
+        }
+        Ok(BrowserResult {
+            kernel,
+            browser,
+            per_worker,
+        })
+    }
+}
+
+/// A port that was free a moment ago (bound on port 0, then released).
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind a port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> TaskResult {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "jbc-node did not listen on port {port} within {timeout:?}"
+    ))
+}
+
+/// SHA-256 compressions per second of one openssl stream: the 16 KiB
+/// column of `openssl speed -evp sha256` (in 1000s of bytes/s) ÷ 64.
+fn openssl_compressions_per_sec() -> Result<f64, String> {
+    let output = Command::new("openssl")
+        .args([
+            "speed", "-seconds", "3", "-bytes", "16384", "-evp", "sha256",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run openssl: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let kbytes = parse_openssl(&stdout)
+        .ok_or_else(|| format!("cannot read openssl speed output:\n{stdout}"))?;
+    Ok(kbytes * 1000.0 / 64.0)
+}
+
+/// The last column of the `sha256` result line, in 1000s of bytes per second.
+fn parse_openssl(stdout: &str) -> Option<f64> {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().starts_with("sha256"))?
+        .split_whitespace()
+        .last()?
+        .trim_end_matches('k')
+        .parse()
+        .ok()
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_openssl_speed_output() {
+        let out = "Doing sha256 for 3s on 16384 size blocks: 100 sha256's in 3.00s\n\
+                   type             16384 bytes\n\
+                   sha256          1850000.50k\n";
+        assert_eq!(parse_openssl(out), Some(1_850_000.5));
+        assert_eq!(parse_openssl("nothing"), None);
+    }
+
+    #[test]
+    fn reads_the_result_line() {
+        let r = BrowserResult::parse("log\nRESULT scalar Chromium/120 1500000 1600000\n").unwrap();
+        assert_eq!(r.kernel, "scalar");
+        assert_eq!(r.per_worker, vec![1_500_000.0, 1_600_000.0]);
+        assert!(BrowserResult::parse("RESULT scalar x\n").is_err());
+    }
 }

@@ -1,0 +1,235 @@
+//! [`Job`]: one block to mine, built from the `next` object of a node's
+//! `GET /tip`, mined in rounds with nonces that JavaScript reads exactly.
+
+use alloc::string::String;
+use core::fmt;
+
+use jbc_core::header::MAX_DIFFICULTY;
+use jbc_core::{
+    Block, BlockHash, Candidate, Header, MAX_DATA_BYTES, NextRules, RoundResult, Template,
+    mine_round,
+};
+
+/// The largest nonce a browser miner uses: 2^53 − 1 (`Number.MAX_SAFE_INTEGER`),
+/// so every nonce survives the trip through a JavaScript number.
+pub const MAX_NONCE: u64 = (1 << 53) - 1;
+
+/// Why a job cannot be built or mined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    /// The `next` object is not valid JSON of SPEC §7, or its difficulty is above 64.
+    Malformed(String),
+    /// The data is over 4096 bytes (SPEC §5 `data_too_large`).
+    DataTooLarge(usize),
+    /// A nonce or timestamp given by JavaScript is not an integer in range.
+    BadNumber(String),
+}
+
+impl JobError {
+    /// The SPEC code closest to this error (`malformed`, `data_too_large`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            JobError::Malformed(_) | JobError::BadNumber(_) => "malformed",
+            JobError::DataTooLarge(_) => "data_too_large",
+        }
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::Malformed(why) => write!(f, "invalid mining template: {why}"),
+            JobError::DataTooLarge(len) => {
+                write!(
+                    f,
+                    "data is {len} bytes; at most {MAX_DATA_BYTES} are allowed"
+                )
+            }
+            JobError::BadNumber(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Reads a JavaScript number as a nonce: an integer in `0..=MAX_NONCE`.
+pub fn nonce_from_f64(value: f64) -> Result<u64, JobError> {
+    integer_from_f64(value, MAX_NONCE, "nonce")
+}
+
+/// Reads a JavaScript number as milliseconds since the epoch (an integer ≥ 0
+/// that a JavaScript number holds exactly).
+pub fn timestamp_from_f64(value: f64) -> Result<u64, JobError> {
+    integer_from_f64(value, MAX_NONCE, "timestamp")
+}
+
+fn integer_from_f64(value: f64, max: u64, what: &str) -> Result<u64, JobError> {
+    // `max` is below 2^53, so it converts to f64 exactly.
+    if value.is_finite() && value >= 0.0 && value <= max as f64 && value == (value as u64) as f64 {
+        Ok(value as u64)
+    } else {
+        Err(JobError::BadNumber(alloc::format!(
+            "{what} must be an integer from 0 to {max}, got {value}"
+        )))
+    }
+}
+
+/// A block to mine: the candidate (header with nonce 0, and data) and its
+/// midstate [`Template`].
+#[derive(Debug, Clone)]
+pub struct Job {
+    candidate: Candidate,
+    template: Template,
+}
+
+impl Job {
+    /// The child described by `next` (the `next` object of `GET /tip`) with
+    /// `data`, stamped `timestamp_ms` raised to `next.min_timestamp` when the
+    /// clock is behind (as [`jbc_core::Chain::next_template`] does).
+    pub fn new(next: &NextRules, data: String, timestamp_ms: u64) -> Result<Job, JobError> {
+        if data.len() > MAX_DATA_BYTES {
+            return Err(JobError::DataTooLarge(data.len()));
+        }
+        if next.difficulty > MAX_DIFFICULTY {
+            return Err(JobError::Malformed(alloc::format!(
+                "difficulty {} is above {MAX_DIFFICULTY}",
+                next.difficulty
+            )));
+        }
+        let header = Header {
+            index: next.index,
+            timestamp_ms: timestamp_ms.max(next.min_timestamp_ms),
+            difficulty: next.difficulty,
+            prev_hash: next.prev_hash,
+            data_hash: BlockHash::sha256(data.as_bytes()),
+            nonce: 0,
+        };
+        let candidate = Candidate { header, data };
+        let template = candidate.template();
+        Ok(Job {
+            candidate,
+            template,
+        })
+    }
+
+    /// Like [`Job::new`], reading `next` from its JSON.
+    pub fn from_next_json(
+        next_json: &str,
+        data: String,
+        timestamp_ms: u64,
+    ) -> Result<Job, JobError> {
+        let next: NextRules = serde_json::from_str(next_json)
+            .map_err(|e| JobError::Malformed(alloc::format!("{e}")))?;
+        Job::new(&next, data, timestamp_ms)
+    }
+
+    /// The header being mined (nonce 0).
+    pub fn header(&self) -> &Header {
+        &self.candidate.header
+    }
+
+    /// The data the block carries.
+    pub fn data(&self) -> &str {
+        &self.candidate.data
+    }
+
+    /// Tries up to `count` nonces from `start_nonce`, never past [`MAX_NONCE`]:
+    /// jbc-core's [`mine_round`] on this job's template. When the range
+    /// reaches [`MAX_NONCE`] without a find, `next_nonce` is `None` and the
+    /// caller picks a new start.
+    pub fn mine(&self, start_nonce: u64, count: u32) -> Result<RoundResult, JobError> {
+        if start_nonce > MAX_NONCE {
+            return Err(JobError::BadNumber(alloc::format!(
+                "nonce must be at most {MAX_NONCE}, got {start_nonce}"
+            )));
+        }
+        let rounds = u64::from(count).min(MAX_NONCE - start_nonce + 1);
+        Ok(match mine_round(&self.template, start_nonce, rounds) {
+            RoundResult::Exhausted { next_nonce } => RoundResult::Exhausted {
+                next_nonce: next_nonce.filter(|n| *n <= MAX_NONCE),
+            },
+            found => found,
+        })
+    }
+
+    /// The block with `nonce`, its hash filled in.
+    pub fn block(&self, nonce: u64) -> Block {
+        self.candidate.block(nonce)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn next(difficulty: u32) -> NextRules {
+        NextRules {
+            index: 7,
+            prev_hash: BlockHash::sha256(b"parent"),
+            difficulty,
+            min_timestamp_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn numbers_from_javascript_are_checked() {
+        assert_eq!(nonce_from_f64(0.0), Ok(0));
+        assert_eq!(nonce_from_f64(9_007_199_254_740_991.0), Ok(MAX_NONCE));
+        for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
+            assert!(nonce_from_f64(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamp_is_raised_to_the_minimum() {
+        let job = Job::new(&next(1), "x".to_string(), 10).unwrap();
+        assert_eq!(job.header().timestamp_ms, 1_000);
+        let job = Job::new(&next(1), "x".to_string(), 5_000).unwrap();
+        assert_eq!(job.header().timestamp_ms, 5_000);
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        let big = "a".repeat(MAX_DATA_BYTES + 1);
+        assert_eq!(
+            Job::new(&next(1), big, 0).unwrap_err(),
+            JobError::DataTooLarge(MAX_DATA_BYTES + 1)
+        );
+        assert_eq!(
+            Job::new(&next(65), "x".to_string(), 0).unwrap_err().code(),
+            "malformed"
+        );
+        assert!(Job::from_next_json("{\"index\":1}", "x".to_string(), 0).is_err());
+    }
+
+    #[test]
+    fn rounds_stop_at_the_largest_safe_nonce() {
+        // 64 zero bits essentially never happen in 10 tries.
+        let job = Job::new(&next(64), "x".to_string(), 0).unwrap();
+        assert_eq!(
+            job.mine(MAX_NONCE - 9, 1_000).unwrap(),
+            RoundResult::Exhausted { next_nonce: None }
+        );
+        assert_eq!(
+            job.mine(5, 10).unwrap(),
+            RoundResult::Exhausted {
+                next_nonce: Some(15)
+            }
+        );
+        assert!(job.mine(MAX_NONCE + 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_found_nonce_makes_a_valid_block() {
+        let rules = next(8);
+        let job = Job::new(&rules, "Mined by browser test".to_string(), 2_000).unwrap();
+        let RoundResult::Found { nonce, hash } = job.mine(0, 1 << 20).unwrap() else {
+            panic!("2^20 tries at difficulty 8 find a block");
+        };
+        let block = job.block(nonce);
+        assert_eq!(block.hash, hash);
+        assert_eq!(
+            jbc_core::validation::validate(&block, &rules, 2_000),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The JavaScript API (wasm32 only): [`MiningJob`] and [`Round`] for the
+//! workers, [`Node`] (the [`FetchPeer`]) for the page, and randomness.
+//!
+//! Numbers cross as JavaScript numbers (nonces stay below 2^53), hashes as
+//! hex strings, blocks and API answers as JSON strings. Every error is a JS
+//! `Error` named `JbcError` with a `code` property: a SPEC code (`bad_pow`,
+//! `malformed`, …), or `unreachable` / `bad_answer` for the transport, or
+//! `panic` for a bug in this crate (the panic hook turns Rust panics into
+//! such exceptions instead of an opaque `RuntimeError: unreachable`).
+
+use alloc::string::{String, ToString};
+
+use jbc_core::peer::{Peer, PeerError};
+use jbc_core::{Block, RoundResult};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::fetch::FetchPeer;
+use crate::job::{self, Job, JobError};
+use crate::random;
+
+/// Installs the panic hook when the module is instantiated.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(alloc::boxed::Box::new(|info| {
+        let error = js_error("panic", &alloc::format!("jbc-web panicked: {info}"), None);
+        wasm_bindgen::throw_val(error)
+    }));
+}
+
+/// A JS `Error` named `JbcError` with `code` (and `status` for HTTP errors).
+fn js_error(code: &str, message: &str, status: Option<u16>) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("JbcError");
+    // Setting a property on a fresh plain Error cannot fail.
+    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    if let Some(status) = status {
+        let _ = js_sys::Reflect::set(&error, &"status".into(), &status.into());
+    }
+    error.into()
+}
+
+impl From<JobError> for JsValue {
+    fn from(error: JobError) -> JsValue {
+        js_error(error.code(), &error.to_string(), None)
+    }
+}
+
+fn peer_error(error: PeerError) -> JsValue {
+    match &error {
+        PeerError::Unreachable(_) => js_error("unreachable", &error.to_string(), None),
+        PeerError::Api { status, body } => js_error(&body.error, &body.message, Some(*status)),
+        PeerError::BadAnswer(_) => js_error("bad_answer", &error.to_string(), None),
+    }
+}
+
+/// The mining kernel of this build, from jbc-core: `"simd128"` in the SIMD
+/// build, `"portable"` in the scalar one.
+#[wasm_bindgen]
+pub fn kernel() -> String {
+    jbc_core::pow::kernel_name().into()
+}
+
+/// The largest nonce used: 2^53 − 1.
+#[wasm_bindgen(js_name = maxNonce)]
+pub fn max_nonce() -> f64 {
+    job::MAX_NONCE as f64
+}
+
+/// A random start nonce below 2^53 from `crypto.getRandomValues`.
+#[wasm_bindgen(js_name = randomStartNonce)]
+pub fn random_start_nonce() -> Result<f64, JsValue> {
+    random::random_start_nonce()
+        .map(|n| n as f64)
+        .map_err(|e| js_error("no_randomness", &e.0, None))
+}
+
+/// A random miner id of 8 hex characters, for `Mined by browser <id>`.
+#[wasm_bindgen(js_name = randomMinerId)]
+pub fn random_miner_id() -> Result<String, JsValue> {
+    random::random_miner_id().map_err(|e| js_error("no_randomness", &e.0, None))
+}
+
+/// One block to mine (see [`Job`]).
+#[wasm_bindgen]
+pub struct MiningJob {
+    job: Job,
+}
+
+#[wasm_bindgen]
+impl MiningJob {
+    /// `nextJson`: the `next` object of `GET /tip` as JSON; `data`: the
+    /// block's data; `timestampMs`: the block's time (raised to
+    /// `next.min_timestamp` if lower).
+    #[wasm_bindgen(constructor)]
+    pub fn new(next_json: &str, data: String, timestamp_ms: f64) -> Result<MiningJob, JsValue> {
+        let timestamp_ms = job::timestamp_from_f64(timestamp_ms)?;
+        Ok(MiningJob {
+            job: Job::from_next_json(next_json, data, timestamp_ms)?,
+        })
+    }
+
+    /// Tries up to `count` nonces from `startNonce` (never past 2^53 − 1).
+    pub fn mine(&self, start_nonce: f64, count: u32) -> Result<Round, JsValue> {
+        let start = job::nonce_from_f64(start_nonce)?;
+        Ok(match self.job.mine(start, count)? {
+            RoundResult::Found { nonce, hash } => Round {
+                hashes: (nonce - start + 1) as f64,
+                nonce: Some(nonce as f64),
+                hash: Some(hash.to_string()),
+                next_nonce: None,
+            },
+            RoundResult::Exhausted { next_nonce } => Round {
+                hashes: next_nonce.map_or(job::MAX_NONCE + 1, |n| n) as f64 - start as f64,
+                nonce: None,
+                hash: None,
+                next_nonce: next_nonce.map(|n| n as f64),
+            },
+        })
+    }
+
+    /// The block JSON (SPEC §3) with `nonce`.
+    #[wasm_bindgen(js_name = blockJson)]
+    pub fn block_json(&self, nonce: f64) -> Result<String, JsValue> {
+        Ok(self.job.block(job::nonce_from_f64(nonce)?).to_json())
+    }
+
+    /// Height of the block being mined.
+    #[wasm_bindgen(getter)]
+    pub fn index(&self) -> f64 {
+        self.job.header().index as f64
+    }
+
+    /// Required leading zero bits.
+    #[wasm_bindgen(getter)]
+    pub fn difficulty(&self) -> u32 {
+        self.job.header().difficulty
+    }
+
+    /// The parent's hash, hex.
+    #[wasm_bindgen(getter, js_name = prevHash)]
+    pub fn prev_hash(&self) -> String {
+        self.job.header().prev_hash.to_string()
+    }
+
+    /// The block's timestamp in milliseconds.
+    #[wasm_bindgen(getter, js_name = timestampMs)]
+    pub fn timestamp_ms(&self) -> f64 {
+        self.job.header().timestamp_ms as f64
+    }
+
+    /// The block's data.
+    #[wasm_bindgen(getter)]
+    pub fn data(&self) -> String {
+        self.job.data().into()
+    }
+}
+
+/// What one [`MiningJob::mine`] call did.
+#[wasm_bindgen]
+pub struct Round {
+    hashes: f64,
+    nonce: Option<f64>,
+    hash: Option<String>,
+    next_nonce: Option<f64>,
+}
+
+#[wasm_bindgen]
+impl Round {
+    /// Whether a nonce meeting the difficulty was found.
+    #[wasm_bindgen(getter)]
+    pub fn found(&self) -> bool {
+        self.nonce.is_some()
+    }
+
+    /// How many nonces were hashed.
+    #[wasm_bindgen(getter)]
+    pub fn hashes(&self) -> f64 {
+        self.hashes
+    }
+
+    /// The winning nonce, when found.
+    #[wasm_bindgen(getter)]
+    pub fn nonce(&self) -> Option<f64> {
+        self.nonce
+    }
+
+    /// The winning hash (hex), when found.
+    #[wasm_bindgen(getter)]
+    pub fn hash(&self) -> Option<String> {
+        self.hash.clone()
+    }
+
+    /// Where to continue when nothing was found; `undefined` at the end of
+    /// the nonce space (pick a new random start).
+    #[wasm_bindgen(getter, js_name = nextNonce)]
+    pub fn next_nonce(&self) -> Option<f64> {
+        self.next_nonce
+    }
+}
+
+/// A node's API over `fetch` (jbc-core's `Peer`); answers are JSON strings.
+#[wasm_bindgen]
+pub struct Node {
+    peer: FetchPeer,
+}
+
+#[wasm_bindgen]
+impl Node {
+    /// A node at `url` (`http://host:port`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: &str) -> Result<Node, JsValue> {
+        FetchPeer::new(url)
+            .map(|peer| Node { peer })
+            .map_err(|message| js_error("malformed", &message, None))
+    }
+
+    /// The node's base URL.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.peer.url().into()
+    }
+
+    /// `GET /tip`, as JSON.
+    pub fn tip(&self) -> js_sys::Promise {
+        let peer = self.peer.clone();
+        future_to_promise(async move {
+            let tip = peer.tip().await.map_err(peer_error)?;
+            Ok(to_json(&tip).into())
+        })
+    }
+
+    /// `GET /blocks?from=H&limit=N`, as a JSON array.
+    pub fn blocks(&self, from: f64, limit: u32) -> js_sys::Promise {
+        let peer = self.peer.clone();
+        future_to_promise(async move {
+            let from = job::timestamp_from_f64(from)
+                .map_err(|_| js_error("malformed", "from must be a height", None))?;
+            let blocks = peer.blocks(from, limit).await.map_err(peer_error)?;
+            Ok(to_json(&blocks).into())
+        })
+    }
+
+    /// `POST /mined` with a block's JSON; resolves to the reply
+    /// `{"status", "height", "hash"}` as JSON, rejects with the node's code
+    /// (e.g. `bad_pow`) when it refuses the block.
+    pub fn submit(&self, block_json: String) -> js_sys::Promise {
+        let peer = self.peer.clone();
+        future_to_promise(async move {
+            let block = Block::from_json(&block_json)
+                .map_err(|e| js_error("malformed", &alloc::format!("not a block: {e}"), None))?;
+            let reply = peer.submit(&block).await.map_err(peer_error)?;
+            Ok(to_json(&reply).into())
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // The API types are strings and integers: serialising them cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
