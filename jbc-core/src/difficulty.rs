@@ -9,7 +9,7 @@ pub const MEDIAN_SPAN: usize = 11;
 /// `height >= 2W` and `height` a multiple of W.
 pub fn is_retarget_height(params: &Params, height: u64) -> bool {
     let w = params.retarget_window;
-    w > 0 && height >= 2 * w && height % w == 0
+    w > 0 && height >= 2 * w && height.is_multiple_of(w)
 }
 
 /// The difficulty a retarget block must have, given its parent's difficulty
