@@ -159,10 +159,11 @@ impl Peer for Liar {
 /// Replaces the block at `height` in a page by `f(block)`.
 fn tamper_at(height: u64, f: impl Fn(&Block) -> Block + 'static) -> Tamper {
     Box::new(move |from, _, page| {
-        if let Some(i) = height.checked_sub(from).map(|i| i as usize) {
-            if let Some(block) = page.get_mut(i) {
-                *block = f(block);
-            }
+        if let Some(block) = height
+            .checked_sub(from)
+            .and_then(|i| page.get_mut(i as usize))
+        {
+            *block = f(block);
         }
     })
 }
@@ -517,10 +518,8 @@ fn a_page_longer_than_asked_is_refused_whole() {
 
     // Pages get one block too many (a copy of the last one).
     let padded = Liar::new(theirs.clone(), |_, limit, page| {
-        if limit > 1 {
-            if let Some(last) = page.last().cloned() {
-                page.push(last);
-            }
+        if let Some(last) = page.last().cloned().filter(|_| limit > 1) {
+            page.push(last);
         }
     });
     let mut ours = base.clone();
