@@ -9,8 +9,11 @@
 //! - Writers (accept + persist, and template refreshes) are serialised by one
 //!   mutex, so the order of the database is the order of acceptance, and the
 //!   miner's template always follows the latest tip.
-//! - The chain lock is held only for in-memory work, never across I/O or an
-//!   `.await`; readers (the API) are never blocked by the network.
+//! - The chain lock is never held across an `.await` or network I/O, so the
+//!   API is never blocked by a peer. It is held while newly accepted blocks
+//!   are written, so readers never see a block of the miner or of
+//!   `POST /mined` that is not on disk yet. (Blocks fetched by sync are
+//!   written without fsync and flushed once the sync ends, before relay.)
 //! - A storage failure is fatal: the node stops (non-zero exit) rather than
 //!   acknowledge blocks it could not keep.
 
@@ -296,7 +299,10 @@ impl Node {
                 "the node is stopping after a storage failure".into(),
             )));
         }
-        let (accepted, stored) = {
+        let accepted = {
+            // The chain lock is held while the new blocks are written (an
+            // fsync, a few ms), so no reader ever sees a block of
+            // `POST /mined` or of the miner that is not yet on disk.
             let mut chain = self.chain.write().unwrap_or_else(|p| p.into_inner());
             let accepted = chain.accept(block, now_ms).map_err(AcceptError::Invalid)?;
             let stored: Vec<Block> = accepted
@@ -304,12 +310,13 @@ impl Node {
                 .iter()
                 .filter_map(|hash| chain.block(hash).cloned())
                 .collect();
-            (accepted, stored)
+            if let Err(e) = self.store.append(&stored, durable) {
+                drop(chain);
+                self.fail(&e);
+                return Err(AcceptError::Storage(e));
+            }
+            accepted
         };
-        if let Err(e) = self.store.append(&stored, durable) {
-            self.fail(&e);
-            return Err(AcceptError::Storage(e));
-        }
         if accepted.tip_changed() {
             self.announce(&accepted, source);
         }
