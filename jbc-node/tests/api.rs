@@ -15,7 +15,11 @@ async fn snapshot(url: &str) -> (TipInfo, u64, Vec<Block>) {
     let tip: TipInfo = get_json(&format!("{url}/tip")).await;
     let status: serde_json::Value = get_json(&format!("{url}/status")).await;
     let chain: Vec<Block> = get_json(&format!("{url}/blockchain.json")).await;
-    (tip, status["blocks_stored"].as_u64().expect("blocks_stored"), chain)
+    (
+        tip,
+        status["blocks_stored"].as_u64().expect("blocks_stored"),
+        chain,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +44,9 @@ async fn invalid_blocks_get_422_with_their_code_and_change_nothing() {
         assert_eq!(before.1, 4);
 
         // Each invalid block of the vectors: 422 with the code of its key.
-        let invalid = vectors["invalid_after_block_4"].as_object().expect("object");
+        let invalid = vectors["invalid_after_block_4"]
+            .as_object()
+            .expect("object");
         let mut checked = 0;
         for (code, block) in invalid.iter().filter(|(k, _)| *k != "note") {
             assert!(BlockError::from_code(code).is_some(), "unknown code {code}");
@@ -51,7 +57,11 @@ async fn invalid_blocks_get_422_with_their_code_and_change_nothing() {
             assert!(!body.message.is_empty());
             assert_eq!(snapshot(&url).await, before, "{code} changed the chain");
             let hash = block["hash"].as_str().expect("hash");
-            let lookup = client().get(format!("{url}/blocks/{hash}")).send().await.expect("GET");
+            let lookup = client()
+                .get(format!("{url}/blocks/{hash}"))
+                .send()
+                .await
+                .expect("GET");
             assert_eq!(lookup.status(), 404, "{code} was stored");
             checked += 1;
         }
@@ -60,7 +70,10 @@ async fn invalid_blocks_get_422_with_their_code_and_change_nothing() {
         // A timestamp too far in the future (rule 7, against our real clock).
         let future = mine(&before.0.next, "from the future", now_ms() + 600_000);
         let (status, body) = post(&format!("{url}/mined"), future.to_json()).await;
-        assert_eq!((status, body["error"].as_str()), (422, Some("timestamp_in_future")));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("timestamp_in_future"))
+        );
         assert_eq!(snapshot(&url).await, before);
 
         // Malformed JSON, wrong types, unknown fields: 400 malformed.
@@ -82,7 +95,11 @@ async fn invalid_blocks_get_422_with_their_code_and_change_nothing() {
             upper.to_string(),
         ] {
             let (status, body) = post(&format!("{url}/mined"), bad.clone()).await;
-            assert_eq!((status, body["error"].as_str()), (400, Some("malformed")), "{bad}");
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (400, Some("malformed")),
+                "{bad}"
+            );
         }
         assert_eq!(snapshot(&url).await, before);
 
@@ -104,10 +121,18 @@ async fn invalid_blocks_get_422_with_their_code_and_change_nothing() {
         let next = before.0.next;
         let heavy = mine(&next, &data, now_ms().max(next.min_timestamp_ms));
         let json = heavy.to_json();
-        assert!(json.len() > 6 * 4096, "data is escaped: {} bytes", json.len());
+        assert!(
+            json.len() > 6 * 4096,
+            "data is escaped: {} bytes",
+            json.len()
+        );
         assert!(json.len() <= 32 * 1024);
         let (status, body) = post(&format!("{url}/mined"), json).await;
-        assert_eq!((status, body["status"].as_str()), (200, Some("accepted")), "{body}");
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("accepted")),
+            "{body}"
+        );
         let tip: TipInfo = get_json(&format!("{url}/tip")).await;
         assert_eq!(tip.hash, heavy.hash);
         let served: Block = get_json(&format!("{url}/blocks/{}", heavy.hash)).await;
@@ -153,7 +178,11 @@ async fn orphans_side_blocks_pages_and_lookups() {
             .expect("branch_a diverges");
         assert!(chain.iter().any(|c| c.hash == side.prev_hash));
         let (status, body) = post(&format!("{url}/mined"), side.to_json()).await;
-        assert_eq!((status, body["status"].as_str()), (200, Some("side")), "{body}");
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("side")),
+            "{body}"
+        );
         let served: Block = get_json(&format!("{url}/blocks/{}", side.hash)).await;
         assert_eq!(&served, side);
         let tip: TipInfo = get_json(&format!("{url}/tip")).await;
@@ -223,13 +252,26 @@ async fn cors_peers_status_and_events() {
                 .send()
                 .await
                 .expect("GET");
-            assert_eq!(response.headers()["access-control-allow-origin"], "*", "{path}");
+            assert_eq!(
+                response.headers()["access-control-allow-origin"],
+                "*",
+                "{path}"
+            );
         }
 
         // Peers: bad URLs are malformed, a known one again is fine.
-        for bad in [r#"{"url": "ftp://x"}"#, r#"{"url": 5}"#, "nope", r#"{"url": "localhost:1"}"#] {
+        for bad in [
+            r#"{"url": "ftp://x"}"#,
+            r#"{"url": 5}"#,
+            "nope",
+            r#"{"url": "localhost:1"}"#,
+        ] {
             let (status, body) = post(&format!("{url}/peers"), bad).await;
-            assert_eq!((status, body["error"].as_str()), (400, Some("malformed")), "{bad}");
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (400, Some("malformed")),
+                "{bad}"
+            );
         }
         for _ in 0..2 {
             let (status, body) =
@@ -249,7 +291,12 @@ async fn cors_peers_status_and_events() {
         // Events: a status event first, then one block event per new tip.
         let response = c.get(format!("{url}/events")).send().await.expect("events");
         assert_eq!(response.status(), 200);
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
         let mut stream = response.bytes_stream();
         let mut text = String::new();
         let mut read_until = async |needle: &str, text: &mut String| {

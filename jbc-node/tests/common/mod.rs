@@ -73,7 +73,10 @@ pub fn params_of(args: &[&str]) -> Params {
 
 /// `jbc-core/tests/vectors/jbc1-v1.json`.
 pub fn vectors() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../jbc-core/tests/vectors/jbc1-v1.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../jbc-core/tests/vectors/jbc1-v1.json"
+    );
     let text = std::fs::read_to_string(path).expect("read vectors");
     serde_json::from_str(&text).expect("vectors are JSON")
 }
