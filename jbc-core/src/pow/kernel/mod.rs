@@ -145,30 +145,52 @@ pub(crate) fn compress_tail<V: Lanes>(pre: &Precomputed, w6: V, w7: V) -> [V; 8]
     for (slot, word) in w[16..21].iter_mut().zip(pre.w16_20) {
         *slot = V::splat(word);
     }
-    for t in 21..64 {
-        w[t] = w[t - 2]
-            .ssig1()
-            .add(w[t - 7])
-            .add(w[t - 15].ssig0())
-            .add(w[t - 16]);
+    // One round, written for the variables in the roles a..h; the caller
+    // rotates the names instead of moving eight values every round.
+    macro_rules! round {
+        ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $t:expr) => {
+            if $t >= 21 {
+                w[$t] = w[$t - 2]
+                    .ssig1()
+                    .add(w[$t - 7])
+                    .add(w[$t - 15].ssig0())
+                    .add(w[$t - 16]);
+            }
+            let t1 = $h
+                .add($e.bsig1())
+                .add(V::ch($e, $f, $g))
+                .add(V::splat(K[$t]))
+                .add(w[$t]);
+            $d = $d.add(t1);
+            $h = t1.add($a.bsig0().add(V::maj($a, $b, $c)));
+        };
+    }
+    macro_rules! rounds8 {
+        ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $t:expr) => {
+            round!($a, $b, $c, $d, $e, $f, $g, $h, $t);
+            round!($h, $a, $b, $c, $d, $e, $f, $g, $t + 1);
+            round!($g, $h, $a, $b, $c, $d, $e, $f, $t + 2);
+            round!($f, $g, $h, $a, $b, $c, $d, $e, $t + 3);
+            round!($e, $f, $g, $h, $a, $b, $c, $d, $t + 4);
+            round!($d, $e, $f, $g, $h, $a, $b, $c, $t + 5);
+            round!($c, $d, $e, $f, $g, $h, $a, $b, $t + 6);
+            round!($b, $c, $d, $e, $f, $g, $h, $a, $t + 7);
+        };
     }
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = pre.state6.map(V::splat);
-    for t in NONCE_WORD..64 {
-        let t1 = h
-            .add(e.bsig1())
-            .add(V::ch(e, f, g))
-            .add(V::splat(K[t]))
-            .add(w[t]);
-        let t2 = a.bsig0().add(V::maj(a, b, c));
-        h = g;
-        g = f;
-        f = e;
-        e = d.add(t1);
-        d = c;
-        c = b;
-        b = a;
-        a = t1.add(t2);
-    }
+    // Rounds 6 and 7, then seven blocks of eight; after round 7 the roles
+    // a..h are held by g, h, a, b, c, d, e, f, and every block of eight
+    // rounds brings them back to that order.
+    round!(a, b, c, d, e, f, g, h, 6);
+    round!(h, a, b, c, d, e, f, g, 7);
+    rounds8!(g, h, a, b, c, d, e, f, 8);
+    rounds8!(g, h, a, b, c, d, e, f, 16);
+    rounds8!(g, h, a, b, c, d, e, f, 24);
+    rounds8!(g, h, a, b, c, d, e, f, 32);
+    rounds8!(g, h, a, b, c, d, e, f, 40);
+    rounds8!(g, h, a, b, c, d, e, f, 48);
+    rounds8!(g, h, a, b, c, d, e, f, 56);
+    let (a, b, c, d, e, f, g, h) = (g, h, a, b, c, d, e, f);
     let m = pre.midstate.map(V::splat);
     [
         a.add(m[0]),
