@@ -8,8 +8,11 @@
 //! `<what> <name> <threads> <per_wall_sec> <per_cpu_sec> <best_call_per_sec>`:
 //! every available kernel on one thread, `mine_round_naive` (full SHA-256 of
 //! the 96-byte header per nonce), and the kernel `mine_round` uses on one and
-//! on two threads. Every measurement is a fixed wall-clock time, so the
-//! program always ends.
+//! on two threads; `reference sha2-compress256`: single-stream SHA-256
+//! compressions (sha2's, SHA-NI where present, like `openssl speed`); and
+//! `ratio <kernel> 1 <total> <best>`: the kernel's speed over that reference
+//! when the two are called in turn. Every measurement is a fixed wall-clock
+//! time, so the program always ends.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -93,6 +96,32 @@ fn rate(secs: f64, round_len: u64, start: u64, mut round: impl FnMut(u64, u64)) 
     }
 }
 
+/// Speed of `a` relative to `b`, measured by calling them in turn for
+/// `secs` seconds (each call hashes `ROUND` items), so that both see the same
+/// machine load: (ratio of total rates, ratio of fastest calls).
+fn interleaved_ratio(secs: f64, mut a: impl FnMut(u64), mut b: impl FnMut(u64)) -> (f64, f64) {
+    let budget = Duration::from_secs_f64(secs);
+    let began = Instant::now();
+    let (mut time_a, mut time_b) = (Duration::ZERO, Duration::ZERO);
+    let (mut best_a, mut best_b) = (Duration::MAX, Duration::MAX);
+    let mut nonce = 0u64;
+    while began.elapsed() < budget {
+        let call = Instant::now();
+        a(nonce);
+        let took_a = call.elapsed();
+        let call = Instant::now();
+        b(nonce);
+        let took_b = call.elapsed();
+        time_a += took_a;
+        time_b += took_b;
+        best_a = best_a.min(took_a);
+        best_b = best_b.min(took_b);
+        nonce = nonce.wrapping_add(ROUND);
+    }
+    let ratio = |x: Duration, y: Duration| y.as_secs_f64() / x.as_secs_f64().max(1e-12);
+    (ratio(time_a, time_b), ratio(best_a, best_b))
+}
+
 /// The combined rate of `threads` threads mining disjoint nonce ranges.
 fn threaded_rate(secs: f64, threads: u64) -> Rate {
     let template = Template::new(&header());
@@ -144,13 +173,28 @@ fn main() {
     // 64-byte block at a time (SHA-NI where the CPU has it, like OpenSSL).
     let blocks = [[0x5au8; 64]; 64];
     let mut state = [0u32; 8];
-    let single = rate(secs, 64 * 256, 0, |_, _| {
-        for _ in 0..256 {
+    let single = rate(secs, ROUND, 0, |_, _| {
+        for _ in 0..ROUND / 64 {
             sha2::block_api::compress256(&mut state, black_box(&blocks));
         }
     });
-    black_box(state);
     println!("reference sha2-compress256 1 {}", single.line());
+    // Each kernel against that reference, called in turn.
+    for kernel in Kernel::available() {
+        let (total, best) = interleaved_ratio(
+            secs,
+            |n| {
+                black_box(mine_round_with(kernel, black_box(&template), n, ROUND));
+            },
+            |_| {
+                for _ in 0..ROUND / 64 {
+                    sha2::block_api::compress256(&mut state, black_box(&blocks));
+                }
+            },
+        );
+        println!("ratio {} 1 {total:.3} {best:.3}", kernel.name());
+    }
+    black_box(state);
     for threads in [1, 2] {
         let hps = threaded_rate(secs, threads);
         println!("threads {} {threads} {}", kernel_name(), hps.line());

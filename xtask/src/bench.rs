@@ -80,9 +80,16 @@ pub fn run(args: &[String]) -> TaskResult {
     let mut kernels: Vec<(String, Rate)> = Vec::new();
     let mut naive = None;
     let mut single_stream = None;
+    let mut ratios: Vec<(String, f64, f64)> = Vec::new();
     let mut threads: Vec<(String, u32, Rate)> = Vec::new();
     for line in rust.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
+        if let ["ratio", name, _, total, best] = fields[..] {
+            if let (Ok(total), Ok(best)) = (total.parse(), best.parse()) {
+                ratios.push((name.to_string(), total, best));
+            }
+            continue;
+        }
         let [what, name, count, wall, cpu, best] = fields[..] else {
             continue;
         };
@@ -167,6 +174,13 @@ pub fn run(args: &[String]) -> TaskResult {
          x ossl = cpu / openssl, x ossl* = best / openssl."
     );
 
+    println!();
+    println!(
+        "each kernel called in turn with sha2's single-stream compression (same load for both):"
+    );
+    for (name, total, best) in &ratios {
+        println!("  {name:<10} {total:.2}x overall, {best:.2}x fastest call vs fastest call");
+    }
     println!();
     let best = kernels
         .iter()
