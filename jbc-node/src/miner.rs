@@ -1,5 +1,5 @@
 //! [`Miner`]: N OS threads mining the current template on disjoint nonce
-//! ranges, with jbc-core's [`mine_blocking`] in short rounds (about 2 ms).
+//! ranges, with jbc-core's [`mine_blocking`] in short rounds (about 1 ms, [`ROUND_US`]).
 //!
 //! [`Miner::set_work`] starts a new generation of jbc-core's
 //! [`MinerHandle`]; every thread checks its [`Job`] after each round, so all
@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 use jbc_core::miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine_blocking, split_nonces};
 use jbc_core::{Block, Candidate, Template};
 use tokio::sync::mpsc;
+
+/// Target length of one mining round, in microseconds: a thread notices new
+/// work within about this long (plus scheduling), and the check between
+/// rounds costs nothing measurable at this size.
+pub const ROUND_US: u64 = 1_000;
 
 /// A block found by a mining thread.
 #[derive(Debug, Clone)]
@@ -127,6 +132,21 @@ impl Miner {
             .all(|g| g.load(Ordering::Acquire) >= generation)
     }
 
+    /// Blocks until every thread works on `generation` or `limit` passes;
+    /// returns how long that took from the call (checked every 50 µs).
+    pub fn wait_threads_on(&self, generation: u64, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        loop {
+            if self.threads_on(generation) {
+                return Some(started.elapsed());
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
     /// Number of mining threads.
     pub fn thread_count(&self) -> usize {
         self.shared.on_generation.len()
@@ -176,6 +196,7 @@ fn mine_loop(
 ) {
     let config = MinerConfig {
         nonces,
+        target_round_us: ROUND_US,
         ..MinerConfig::default()
     };
     let clock_us = || started.elapsed().as_micros() as u64;

@@ -718,7 +718,7 @@ async fn status_loop(node: Arc<Node>) {
             }
             last = (now, hashes);
         }
-        if ticks % (STATUS_EVERY.as_secs() / SAMPLE_EVERY.as_secs()).max(1) == 0 {
+        if ticks.is_multiple_of((STATUS_EVERY.as_secs() / SAMPLE_EVERY.as_secs()).max(1)) {
             if node.miner.is_some() {
                 tracing::info!(
                     "hash rate {:.2} MH/s on {} threads, height {}",

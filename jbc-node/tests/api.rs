@@ -299,17 +299,21 @@ async fn cors_peers_status_and_events() {
         );
         let mut stream = response.bytes_stream();
         let mut text = String::new();
-        let mut read_until = async |needle: &str, text: &mut String| {
-            while !text.contains(needle) {
+        let mut read_until = async |done: &dyn Fn(&str) -> bool, text: &mut String| {
+            while !done(text) {
                 let chunk = stream.next().await.expect("stream open").expect("chunk");
                 text.push_str(&String::from_utf8_lossy(&chunk));
             }
         };
-        read_until("event: status", &mut text).await;
+        read_until(&|t| t.contains("event: status"), &mut text).await;
         let (status, _) = post(&format!("{url}/mined"), chain[1].to_json()).await;
         assert_eq!(status, 200);
-        read_until("event: block", &mut text).await;
-        read_until("\n\n", &mut text).await;
+        // The whole block event: its name, its data line, the blank line.
+        let block_event = |t: &str| {
+            t.split_once("event: block")
+                .is_some_and(|(_, rest)| rest.contains("\n\n"))
+        };
+        read_until(&block_event, &mut text).await;
         let data = text
             .lines()
             .skip_while(|l| *l != "event: block")
@@ -318,7 +322,6 @@ async fn cors_peers_status_and_events() {
         let event: serde_json::Value = serde_json::from_str(data).expect("JSON data");
         assert_eq!(event["source"], "submitted");
         assert_eq!(event["block"]["hash"], chain[1].hash.to_string());
-        drop(read_until);
 
         // Shutdown ends the stream (and the node stops in bounded time).
         let shutdown = tokio::spawn(node.shutdown());

@@ -1,8 +1,416 @@
-//! `cargo xtask demo` (owned by the node issue).
+//! `cargo xtask demo [--check] [--secs N] [--base-port P]`: a local JBC
+//! network of three nodes plus the browser miner page.
+//!
+//! - Builds the page (`cargo xtask web`; a failure is only a warning) and
+//!   `jbc-node` in release.
+//! - Starts three nodes on ports P, P+1, P+2 (default 5000–5002), all peered
+//!   with each other: `alice` and `bob` mine, `carol` only relays and serves
+//!   the page. Data lives under `target/demo/<network>/`.
+//! - Interactive (default): prints the URLs, prefixes each node's log lines
+//!   with its port, and stops every node on Ctrl-C.
+//! - `--check --secs N`: runs N seconds (default 30) at a lower difficulty
+//!   with fresh data, then exits non-zero unless all three nodes agree on one
+//!   tip and the best chain holds blocks of more than one miner.
 
-use crate::TaskResult;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{TaskResult, cargo, root, run_cmd};
+
+/// Interactive network: a browser can still find blocks at this difficulty,
+/// and retargeting raises it towards 2 s blocks.
+const DEMO_PARAMS: [&str; 10] = [
+    "--network",
+    "demo",
+    "--difficulty",
+    "18",
+    "--block-time-ms",
+    "2000",
+    "--retarget-window",
+    "10",
+    "--min-difficulty",
+    "14",
+];
+
+/// `--check`: fast blocks, so 30 s on 2 cores gives dozens of blocks.
+const CHECK_PARAMS: [&str; 10] = [
+    "--network",
+    "democheck",
+    "--difficulty",
+    "14",
+    "--block-time-ms",
+    "500",
+    "--retarget-window",
+    "10",
+    "--min-difficulty",
+    "12",
+];
+
+const NAMES: [&str; 3] = ["alice", "bob", "carol"];
+
+struct Options {
+    check: bool,
+    secs: u64,
+    base_port: u16,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        check: false,
+        secs: 30,
+        base_port: 5000,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => options.check = true,
+            "--secs" => {
+                options.secs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--secs needs a number of seconds")?
+            }
+            "--base-port" => {
+                options.base_port = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|p: &u16| *p <= u16::MAX - 2)
+                    .ok_or("--base-port needs a port number")?
+            }
+            "-h" | "--help" => {
+                return Err("usage: cargo xtask demo [--check] [--secs N] [--base-port P]".into());
+            }
+            other => return Err(format!("unknown demo option {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+/// The three child nodes; each is stopped (SIGTERM, then SIGKILL) on drop.
+struct Nodes {
+    children: Vec<(u16, Child)>,
+}
+
+impl Nodes {
+    /// Asks every node to stop and waits (bounded); true if all exited 0.
+    fn stop(&mut self) -> bool {
+        for (_, child) in &self.children {
+            terminate(child);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut clean = true;
+        for (port, child) in &mut self.children {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        if !status.success() {
+                            eprintln!("demo: node {port} exited with {status}");
+                            clean = false;
+                        }
+                        break;
+                    }
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        eprintln!("demo: node {port} did not stop; killing it");
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        clean = false;
+                        break;
+                    }
+                }
+            }
+        }
+        self.children.clear();
+        clean
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        if !self.children.is_empty() {
+            self.stop();
+        }
+    }
+}
+
+/// Sends SIGTERM (the node shuts down cleanly); elsewhere, kills.
+fn terminate(child: &Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child;
+    }
+}
 
 /// Starts a local network and the browser page.
-pub fn run(_args: &[String]) -> TaskResult {
-    Err("not built yet".into())
+pub fn run(args: &[String]) -> TaskResult {
+    let options = parse(args)?;
+    let root = root();
+
+    if let Err(e) = crate::web::run(&[]) {
+        eprintln!("demo: warning: the browser page was not built ({e}); the nodes run anyway");
+    }
+    run_cmd(cargo().args(["build", "--release", "-p", "jbc-node"]))?;
+    let binary = root.join("target/release/jbc-node");
+
+    let params: &[&str] = if options.check {
+        &CHECK_PARAMS
+    } else {
+        &DEMO_PARAMS
+    };
+    let data_root = root.join("target/demo").join(params[1]);
+    if options.check {
+        // The check always starts from genesis (this is the demo's own dir).
+        let _ = std::fs::remove_dir_all(&data_root);
+    }
+    std::fs::create_dir_all(&data_root).map_err(|e| format!("cannot create {data_root:?}: {e}"))?;
+
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = (cores / 2).max(1).to_string();
+    let ports: Vec<u16> = (0..3).map(|i| options.base_port + i).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    }
+
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
+    for (i, &port) in ports.iter().enumerate() {
+        let mut cmd = Command::new(&binary);
+        cmd.current_dir(&root)
+            .args(["--port", &port.to_string(), "--miner", NAMES[i]])
+            .arg("--data-dir")
+            .arg(data_root.join(format!("node-{port}")))
+            .arg("--www")
+            .arg(root.join("www"))
+            .args(params);
+        if i < 2 {
+            cmd.args(["--mine", "--threads", &threads]);
+        }
+        for &other in ports.iter().filter(|&&p| p != port) {
+            cmd.args(["--peer", &format!("http://127.0.0.1:{other}")]);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            // Own process group: Ctrl-C reaches xtask only, which then stops
+            // the nodes cleanly (and in order) itself.
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {binary:?}: {e}"))?;
+        let stderr = child.stderr.take();
+        let log_path = data_root.join(format!("node-{port}.log"));
+        let echo = !options.check;
+        std::thread::spawn(move || forward_log(stderr, port, &log_path, echo));
+        nodes.children.push((port, child));
+    }
+
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    println!();
+    println!(
+        "JBC demo network ({}), data in {}",
+        params[1],
+        data_root.display()
+    );
+    for (i, url) in urls.iter().enumerate() {
+        let role = if i < 2 { "mining" } else { "relaying" };
+        println!(
+            "  {:<6} {role:<9} {url}   ({url}/status, {url}/events)",
+            NAMES[i]
+        );
+    }
+    println!(
+        "  browser miner page: {}/  (mines for the node that serves it)",
+        urls[2]
+    );
+    println!();
+
+    if !options.check {
+        println!("Press Ctrl-C to stop all nodes.");
+        while !stop.load(Ordering::SeqCst) {
+            for (port, child) in &mut nodes.children {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "node {port} stopped on its own ({status}); see its log above"
+                    ));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        println!("\nstopping the nodes…");
+        return if nodes.stop() {
+            println!("all nodes stopped");
+            Ok(())
+        } else {
+            Err("a node did not stop cleanly".into())
+        };
+    }
+
+    // --check: run, then judge.
+    println!("checking for {} s…", options.secs);
+    let deadline = Instant::now() + Duration::from_secs(options.secs);
+    while Instant::now() < deadline {
+        if stop.load(Ordering::SeqCst) {
+            nodes.stop();
+            return Err("interrupted".into());
+        }
+        for (port, child) in &mut nodes.children {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "node {port} stopped on its own ({status}); log: {}",
+                    data_root.join(format!("node-{port}.log")).display()
+                ));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let verdict = check(&ports);
+    let clean = nodes.stop();
+    match verdict {
+        Ok(summary) if clean => {
+            println!("demo check passed: {summary}");
+            Ok(())
+        }
+        Ok(summary) => Err(format!("{summary}, but a node did not stop cleanly")),
+        Err(e) => Err(format!(
+            "demo check failed: {e} (logs in {})",
+            data_root.display()
+        )),
+    }
+}
+
+/// All nodes on one tip, with blocks of more than one miner on its chain.
+/// Tips move while the miners run, so agreement is sampled for up to 15 s.
+fn check(ports: &[u16]) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let tips: Result<Vec<(u64, String)>, String> = ports
+            .iter()
+            .map(|&port| {
+                let tip = get_json(port, "/tip")?;
+                let height = tip["height"].as_u64().ok_or("no height in /tip")?;
+                let hash = tip["hash"].as_str().ok_or("no hash in /tip")?.to_string();
+                Ok((height, hash))
+            })
+            .collect();
+        let last = match tips {
+            Ok(tips) if tips.iter().all(|t| t == &tips[0]) => {
+                let (height, hash) = &tips[0];
+                let chain = get_json(ports[2], "/blockchain.json")?;
+                let blocks = chain.as_array().ok_or("/blockchain.json is not a list")?;
+                let miners: BTreeSet<&str> = blocks
+                    .iter()
+                    .skip(1)
+                    .filter_map(|b| b["data"].as_str())
+                    .collect();
+                if *height < 2 {
+                    return Err(format!("only {height} blocks were mined"));
+                }
+                if miners.len() < 2 {
+                    return Err(format!(
+                        "all {height} blocks come from one miner: {miners:?}"
+                    ));
+                }
+                return Ok(format!(
+                    "{} nodes on tip {height} {}…, blocks from {miners:?}",
+                    ports.len(),
+                    &hash[..8.min(hash.len())]
+                ));
+            }
+            Ok(tips) => format!("tips differ: {tips:?}"),
+            Err(e) => e,
+        };
+        if Instant::now() > deadline {
+            return Err(last);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `GET http://127.0.0.1:port/path` as JSON (plain HTTP/1.1, bounded).
+fn get_json(port: u16, path: &str) -> Result<serde_json::Value, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("GET :{port}{path}: {e}");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| fail(&e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| fail(&e))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| fail(&e))?;
+    let mut response = Vec::new();
+    stream
+        .take(64 << 20)
+        .read_to_end(&mut response)
+        .map_err(|e| fail(&e))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| fail(&"no body"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(fail(&head.lines().next().unwrap_or("")));
+    }
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).map_err(|e| fail(&e))
+}
+
+/// Decodes a chunked HTTP body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Copies a node's log to `log_path`, and to stderr prefixed with its port.
+fn forward_log(stderr: Option<std::process::ChildStderr>, port: u16, log_path: &Path, echo: bool) {
+    let Some(stderr) = stderr else { return };
+    let mut file = std::fs::File::create(log_path).ok();
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Some(file) = &mut file {
+            let _ = writeln!(file, "{line}");
+        }
+        if echo {
+            eprintln!("[{port}] {line}");
+        }
+    }
 }
