@@ -36,6 +36,8 @@ const state = {
   pollTimer: null,
   refreshing: null,
   refreshAgain: false,
+  forceAgain: false,
+  submitting: 0,    // found blocks on their way to the node
 };
 // For the end-to-end tests and the curious: the page's live state.
 window.jbcMiner = state;
@@ -158,7 +160,10 @@ function refreshTip(force = false) {
       renderFacts();
       const changed = !old || old.hash !== tip.hash || old.next.difficulty !== tip.next.difficulty;
       const stale = state.job && Date.now() - state.job.createdMs > JOB_MAX_AGE_MS;
-      if (changed || force || stale || (state.mining && (!state.job || state.job.done))) newJob();
+      // While a found block is being submitted this tip may predate it: the
+      // submission refreshes the tip itself once the node has answered.
+      const idle = state.mining && (!state.job || state.job.done) && state.submitting === 0;
+      if (changed || force || stale || idle) newJob();
       if (changed) await loadChain(node, tip);
     } catch (error) {
       if (node !== state.node) return;
@@ -270,6 +275,7 @@ async function onFound(msg) {
   const entry = { timeMs: Date.now(), index: block.index, hash: msg.hash, status: 'submitting…' };
   state.found.unshift(entry);
   renderFound();
+  state.submitting += 1;
   try {
     const reply = JSON.parse(await state.node.submit(msg.blockJson));
     entry.status = reply.status;
@@ -281,6 +287,8 @@ async function onFound(msg) {
     setError('block', error.code === 'unreachable'
       ? nodeErrorText(error)
       : `The node rejected block #${block.index} (${entry.code}): ${entry.message}`);
+  } finally {
+    state.submitting -= 1;
   }
   renderFound();
   await refreshTip(true);

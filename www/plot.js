@@ -2,7 +2,7 @@
 // blocks, a line for their difficulty.
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 600, H = 160, LEFT = 34, RIGHT = 34, TOP = 10, BOTTOM = 20;
+const H = 160, LEFT = 34, RIGHT = 34, TOP = 10, BOTTOM = 20;
 
 function el(name, attrs, text) {
   const node = document.createElementNS(NS, name);
@@ -15,6 +15,9 @@ function el(name, attrs, text) {
 /// `isMine(block)` highlights this tab's blocks.
 export function drawPlot(svg, blocks, isMine) {
   svg.replaceChildren();
+  // One user unit per CSS pixel, so text is never stretched.
+  const W = Math.max(200, Math.round(svg.clientWidth || 600));
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const points = [];
   for (let i = 1; i < blocks.length; i++) {
     const b = blocks[i], prev = blocks[i - 1];

@@ -23,9 +23,30 @@ use crate::random;
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(alloc::boxed::Box::new(|info| {
-        let error = js_error("panic", &alloc::format!("jbc-web panicked: {info}"), None);
-        wasm_bindgen::throw_val(error)
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let place = info
+            .location()
+            .map(|l| alloc::format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = alloc::format!("jbc-web panicked{place}: {what}");
+        // Throwing unwinds the wasm frames: the caller gets this Error
+        // instead of an opaque `RuntimeError: unreachable`.
+        wasm_bindgen::throw_val(js_error("panic", &message, None))
     }));
+}
+
+/// Panics on purpose, so the tests can check that a panic reaches
+/// JavaScript as a readable `JbcError` (code `panic`) rather than an opaque
+/// `RuntimeError: unreachable`.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = panicForTest)]
+pub fn panic_for_test(message: &str) {
+    panic!("{message}");
 }
 
 /// A JS `Error` named `JbcError` with `code` (and `status` for HTTP errors).

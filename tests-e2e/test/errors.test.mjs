@@ -76,6 +76,23 @@ describe('errors', () => {
     assert.equal(result.bigData.code, 'data_too_large');
   });
 
+  test('a Rust panic reaches JavaScript as a readable JbcError', async () => {
+    const result = await page.evaluate(async () => {
+      const m = await import('./pkg/scalar/jbc_web.js');
+      await m.default();
+      try {
+        m.panicForTest('test panic 42');
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    });
+    assert.ok(result, 'the panic threw');
+    assert.equal(result.name, 'JbcError');
+    assert.equal(result.code, 'panic');
+    assert.match(result.message, /^jbc-web panicked at .*js.rs:\d+: test panic 42$/);
+  });
+
   test('an unreachable node shows a clear error', async () => {
     const port = await deadPort();
     await page.fill('#node-url', `http://127.0.0.1:${port}`);

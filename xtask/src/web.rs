@@ -13,10 +13,9 @@
 //! native reference `openssl speed -evp sha256` (16 KiB column ÷ 64 bytes per
 //! compression), and saves a screenshot to `docs/browser-miner.png`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::{TaskResult, cargo, root, run_cmd, setup};
 
@@ -228,31 +227,12 @@ pub fn bench(args: &[String]) -> TaskResult {
     run(&[])?;
     run_cmd(cargo().args(["build", "-p", "jbc-node"]))?;
 
-    // The node serves the page; a difficulty of 40 means no block is found
-    // while measuring, so the workers never pause.
-    let port = free_port()?;
+    // Two nodes serve the page: one at difficulty 40 for measuring (no
+    // block is found, so the workers never pause), one at difficulty 20 where
+    // the tab finds blocks, for the screenshot.
     let data_dir = std::env::temp_dir().join(format!("jbc-bench-web-{}", std::process::id()));
-    let node = Command::new(root.join("target/debug/jbc-node"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--network",
-            "benchweb",
-            "--difficulty",
-            "40",
-            "--min-difficulty",
-            "40",
-        ])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .arg("--www")
-        .arg(root.join("www"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start jbc-node: {e}"))?;
-    let node = Guard(node);
-    let url = format!("http://127.0.0.1:{port}/");
-    wait_for_port(port, Duration::from_secs(20))?;
+    let (_measure_node, url) = start_node(&root, &data_dir.join("measure"), "benchweb", 40)?;
+    let (_shot_node, shot_url) = start_node(&root, &data_dir.join("shot"), "benchshot", 20)?;
 
     let reference = openssl_compressions_per_sec()?;
     let mut script = Command::new("node");
@@ -264,7 +244,7 @@ pub fn bench(args: &[String]) -> TaskResult {
         .args(["--kernel", &opts.kernel]);
     if opts.screenshot {
         script
-            .arg("--screenshot")
+            .args(["--shot-url", &shot_url, "--screenshot"])
             .arg(root.join("docs/browser-miner.png"));
     }
     let output = script
@@ -272,7 +252,7 @@ pub fn bench(args: &[String]) -> TaskResult {
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run node tests-e2e/bench.mjs: {e}"))?;
-    drop(node);
+    drop((_measure_node, _shot_node));
     let _ = std::fs::remove_dir_all(&data_dir);
     if !output.status.success() {
         return Err(format!("tests-e2e/bench.mjs failed: {}", output.status));
@@ -341,27 +321,63 @@ impl BrowserResult {
     }
 }
 
-/// A port that was free a moment ago (bound on port 0, then released).
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind a port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+/// Starts `target/debug/jbc-node` on 127.0.0.1 port 0 serving `www/`, at a
+/// fixed `difficulty`, not mining; returns it and its URL (read from its
+/// `node started url=…` log line, within 30 s).
+fn start_node(
+    root: &Path,
+    data_dir: &Path,
+    network: &str,
+    difficulty: u32,
+) -> Result<(Guard, String), String> {
+    let mut child = Command::new(root.join("target/debug/jbc-node"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--network", network])
+        .args(["--difficulty", &difficulty.to_string()])
+        .args(["--min-difficulty", &difficulty.to_string()])
+        .args(["--block-time-ms", "600000", "--retarget-window", "100000"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--www")
+        .arg(root.join("www"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start jbc-node: {e}"))?;
+    let stderr = child.stderr.take();
+    let guard = Guard(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(stderr) = stderr {
+        // Reads the log until the node exits, so its pipe never fills.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = started_url(&line) {
+                    let _ = tx.send(url);
+                }
+            }
+        });
+    }
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| "jbc-node did not log `node started url=…` within 30 s".to_string())?;
+    Ok((guard, url))
 }
 
-fn wait_for_port(port: u16, timeout: Duration) -> TaskResult {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// The URL in jbc-node's `node started url=http://…` log line.
+fn started_url(line: &str) -> Option<String> {
+    if !line.contains("node started") {
+        return None;
     }
-    Err(format!(
-        "jbc-node did not listen on port {port} within {timeout:?}"
-    ))
+    let start = line.find("url=http://")? + 4;
+    let url: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\x1b')
+        .collect();
+    Some(url)
 }
 
 /// SHA-256 compressions per second of one openssl stream: the 16 KiB
@@ -416,6 +432,13 @@ mod tests {
                    sha256          1850000.50k\n";
         assert_eq!(parse_openssl(out), Some(1_850_000.5));
         assert_eq!(parse_openssl("nothing"), None);
+    }
+
+    #[test]
+    fn reads_the_node_url_from_its_log() {
+        let line = "2026-11-25T16:54:52Z  INFO jbc_node::node: node started url=http://127.0.0.1:44561 network=t1";
+        assert_eq!(started_url(line).as_deref(), Some("http://127.0.0.1:44561"));
+        assert_eq!(started_url("INFO database loaded url=http://x"), None);
     }
 
     #[test]
