@@ -7,7 +7,10 @@
 //! - `openssl speed -evp sha256`, 16 KiB blocks: single-stream SHA-256
 //!   compressions per second (bytes per second ÷ 64), the reference that the
 //!   kernel targets are ratios of;
-//! - the kernel `mine_round` uses on two threads against one.
+//! - the kernel `mine_round` uses on two threads against one;
+//! - the wasm kernels (portable and `simd128`) inside a WebAssembly module
+//!   run by node (`tools/wasm_kernel_check`), after checking there that
+//!   simd128 agrees with portable; skipped with `--no-wasm` or without node.
 //!
 //! The Rust figures come from `jbc-core/examples/kernel_bench.rs`, built with
 //! `--release`. Each rate is given per second of wall-clock time and per
@@ -39,6 +42,18 @@ struct Rate {
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: &[String]) -> TaskResult {
+    if let Some(unknown) = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| {
+            !matches!(a.as_str(), "--secs" | "--no-wasm") && !(*i > 0 && args[i - 1] == "--secs")
+        })
+        .map(|(_, a)| a)
+    {
+        return Err(format!(
+            "unknown argument {unknown:?}; usage: cargo xtask bench [--secs S] [--no-wasm]"
+        ));
+    }
     let secs = match args.iter().position(|a| a == "--secs") {
         Some(i) => args
             .get(i + 1)
@@ -72,6 +87,12 @@ pub fn run(args: &[String]) -> TaskResult {
         Duration::from_secs_f64(secs * 40.0 + 60.0),
         true,
     )?;
+    let wasm = if args.iter().any(|a| a == "--no-wasm") {
+        Err("skipped (--no-wasm)".to_string())
+    } else {
+        eprintln!("building and running the wasm kernel check (node)…");
+        wasm_rates(&root)
+    };
     eprintln!("measuring openssl speed -evp sha256…");
     let openssl = openssl_compressions_per_sec();
     eprintln!("measuring the Python JBC loop…");
@@ -168,6 +189,21 @@ pub fn run(args: &[String]) -> TaskResult {
     for (name, count, rate) in &threads {
         row(&format!("mine_round ({name}), {count} thread(s)"), *rate);
     }
+    match &wasm {
+        Ok(w) => {
+            for (name, hps) in &w.rates {
+                row(
+                    &format!("wasm {name} in node (best of 10)"),
+                    Rate {
+                        wall: *hps,
+                        cpu: *hps,
+                        best: Some(*hps),
+                    },
+                );
+            }
+        }
+        Err(e) => println!("wasm kernels: not measured ({e})"),
+    }
     println!(
         "wall: hashes per wall-clock second; cpu: per second of the thread's CPU time \
          (openssl speed also counts CPU time);\nbest: the fastest single call of 16384 nonces. \
@@ -208,6 +244,12 @@ pub fn run(args: &[String]) -> TaskResult {
             }
         }
     }
+    if let Ok(w) = &wasm {
+        println!(
+            "wasm: simd128 = portable = full SHA-256 on {} pseudo-random cases inside the module",
+            w.cases
+        );
+    }
     let one = threads.iter().find(|t| t.1 == 1).map(|t| t.2);
     let two = threads.iter().find(|t| t.1 == 2).map(|t| t.2);
     if let (Some(one), Some(two)) = (one, two) {
@@ -220,6 +262,61 @@ pub fn run(args: &[String]) -> TaskResult {
         );
     }
     Ok(())
+}
+
+/// What `tools/wasm_kernel_check` reported.
+struct WasmRates {
+    /// Cases checked, all in agreement.
+    cases: u64,
+    /// (kernel, hashes per second).
+    rates: Vec<(String, f64)>,
+}
+
+/// Builds the wasm kernel check with simd128 and runs it under node. An
+/// error if node is missing, or if any kernel disagreed inside the module.
+fn wasm_rates(root: &std::path::Path) -> Result<WasmRates, String> {
+    run_with_timeout(
+        Command::new("node").arg("--version"),
+        Duration::from_secs(30),
+        true,
+    )
+    .map_err(|e| format!("node not available: {e}"))?;
+    crate::setup::wasm_target()?;
+    let dir = root.join("tools/wasm_kernel_check");
+    let target_dir = root.join("target/wasm-simd");
+    let mut build = cargo();
+    build
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .current_dir(&dir)
+        .env("RUSTFLAGS", "-C target-feature=+simd128")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("CARGO_TARGET_DIR", &target_dir);
+    run_with_timeout(&mut build, Duration::from_secs(1200), false)?;
+    let wasm = target_dir.join("wasm32-unknown-unknown/release/wasm_kernel_check.wasm");
+    let mut node = Command::new("node");
+    node.arg(dir.join("check.mjs")).arg(&wasm);
+    let out = run_with_timeout(&mut node, Duration::from_secs(300), true)?;
+    let mut result = WasmRates {
+        cases: 0,
+        rates: Vec::new(),
+    };
+    for line in out.lines() {
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["wasm-check", bad, cases] => {
+                if bad != "0" {
+                    return Err(format!("kernels DISAGREE inside wasm: {line}"));
+                }
+                result.cases = cases.parse().unwrap_or(0);
+            }
+            ["wasm", name, mhs] => {
+                if let Ok(mhs) = mhs.parse::<f64>() {
+                    result.rates.push((name.to_string(), mhs * 1e6));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(result)
 }
 
 /// Single-stream SHA-256 compressions per second from `openssl speed`.
