@@ -42,17 +42,19 @@ struct Rate {
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: &[String]) -> TaskResult {
-    if let Some(unknown) = args
-        .iter()
-        .enumerate()
-        .find(|(i, a)| {
-            !matches!(a.as_str(), "--secs" | "--no-wasm") && !(*i > 0 && args[i - 1] == "--secs")
-        })
-        .map(|(_, a)| a)
-    {
-        return Err(format!(
-            "unknown argument {unknown:?}; usage: cargo xtask bench [--secs S] [--no-wasm]"
-        ));
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--no-wasm" => {}
+            "--secs" => {
+                rest.next();
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: cargo xtask bench [--secs S] [--no-wasm]"
+                ));
+            }
+        }
     }
     let secs = match args.iter().position(|a| a == "--secs") {
         Some(i) => args
