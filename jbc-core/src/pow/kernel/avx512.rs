@@ -144,3 +144,45 @@ pub(super) fn first_words(pre: &Precomputed, base: u64, out: &mut [u32]) {
     let n = out.len();
     out.copy_from_slice(&words[..n]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CHOOSE, MAJORITY, XOR3};
+    use crate::pow::kernel::Lanes;
+
+    /// What `vpternlogd` computes for one bit of each input: bit
+    /// `4a + 2b + c` of the immediate.
+    fn ternlog(imm: i32, a: u32, b: u32, c: u32) -> u32 {
+        (0..32)
+            .map(|bit| {
+                let index = ((a >> bit) & 1) << 2 | ((b >> bit) & 1) << 1 | ((c >> bit) & 1);
+                (((imm as u32) >> index) & 1) << bit
+            })
+            .fold(0, |acc, x| acc | x)
+    }
+
+    /// The truth tables this kernel passes to `vpternlogd` are the portable
+    /// kernel's functions. (The AVX-512 kernel itself cannot run on CPUs
+    /// without AVX-512F; there, this is what can be checked.)
+    #[test]
+    fn ternary_logic_immediates_are_ch_maj_and_xor3() {
+        let words = [
+            0u32,
+            u32::MAX,
+            0x6a09e667,
+            0xbb67ae85,
+            0x3c6ef372,
+            0x0f0f00ff,
+            0x12345678,
+        ];
+        for &a in &words {
+            for &b in &words {
+                for &c in &words {
+                    assert_eq!(ternlog(CHOOSE, a, b, c), <u32 as Lanes>::ch(a, b, c));
+                    assert_eq!(ternlog(MAJORITY, a, b, c), <u32 as Lanes>::maj(a, b, c));
+                    assert_eq!(ternlog(XOR3, a, b, c), a ^ b ^ c);
+                }
+            }
+        }
+    }
+}
