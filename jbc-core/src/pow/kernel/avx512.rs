@@ -106,6 +106,7 @@ impl Lanes for V {
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
+#[inline]
 unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; LANES]) {
     let mut hi = [0u32; LANES];
     let mut lo = [0u32; LANES];
@@ -124,14 +125,24 @@ unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; LANES]) {
     unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), state[0].0) };
 }
 
+/// The whole round loop, compiled with AVX-512F so that [`batch`] is inlined.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+    scan::<LANES>(template, start_nonce, rounds, |base, words| {
+        // SAFETY: `run` itself requires AVX-512F.
+        unsafe { batch(&template.pre, base, words) }
+    })
+}
+
 /// [`crate::pow::mine_round`] sixteen nonces at a time. Called only when
 /// `Kernel::Avx512.is_available()`.
 pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    scan::<LANES>(template, start_nonce, rounds, |base, words| {
-        // SAFETY: the only caller, `Kernel::mine_round`, checked that the
-        // CPU has AVX-512F (`Kernel::is_available`).
-        unsafe { batch(&template.pre, base, words) }
-    })
+    // SAFETY: the only caller, `Kernel::mine_round`, checked that the CPU
+    // has AVX-512F (`Kernel::is_available`).
+    unsafe { run(template, start_nonce, rounds) }
 }
 
 /// First words for `out.len() <= LANES` nonces from `base`. Called only
