@@ -195,6 +195,8 @@ fn main() {
         println!("ratio {} 1 {total:.3} {best:.3}", kernel.name());
     }
     black_box(state);
+    // What a node would pick at start-up by measuring.
+    println!("calibrate {}", jbc_core::pow::calibrate(300).name());
     for threads in [1, 2] {
         let hps = threaded_rate(secs, threads);
         println!("threads {} {threads} {}", kernel_name(), hps.line());

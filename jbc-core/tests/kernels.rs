@@ -264,12 +264,14 @@ fn empty_and_exhausted_ranges() {
     }
 }
 
+/// Everything that reads or sets the process-wide kernel choice, in one test
+/// so that no other test changes it meanwhile (results never depend on it).
 #[test]
-fn mine_round_uses_the_best_available_kernel() {
-    let best = Kernel::best();
-    assert!(best.is_available());
-    assert_eq!(kernel_name(), best.name());
-    assert_eq!(Kernel::available().next(), Some(best));
+fn mine_round_uses_the_best_or_the_preferred_kernel() {
+    let default = Kernel::best();
+    assert!(default.is_available());
+    assert_eq!(kernel_name(), default.name());
+    assert_eq!(Kernel::available().next(), Some(default));
     assert!(Kernel::Portable.is_available());
     // Kernels of other architectures are never offered.
     #[cfg(not(target_arch = "wasm32"))]
@@ -278,6 +280,32 @@ fn mine_round_uses_the_best_available_kernel() {
     for kernel in [Kernel::ShaNi, Kernel::Avx2, Kernel::Avx512] {
         assert!(!kernel.is_available());
     }
+
+    // An explicit preference is followed, an unavailable one refused.
+    let template = Template::new(&fixed_header(6));
+    let expected = portable(&template, 0, 5000);
+    for kernel in Kernel::available() {
+        assert!(Kernel::prefer(Some(kernel)));
+        assert_eq!(Kernel::best(), kernel);
+        assert_eq!(kernel_name(), kernel.name());
+        assert_eq!(mine_round(&template, 0, 5000), expected);
+    }
+    for kernel in Kernel::ALL.into_iter().filter(|k| !k.is_available()) {
+        let before = Kernel::best();
+        assert!(!Kernel::prefer(Some(kernel)));
+        assert_eq!(Kernel::best(), before);
+    }
+    assert!(Kernel::prefer(None));
+    assert_eq!(Kernel::best(), default);
+
+    // Calibration picks an available kernel and makes mine_round use it.
+    let measured = jbc_core::pow::calibrate(30);
+    assert!(measured.is_available());
+    assert_eq!(Kernel::best(), measured);
+    assert_eq!(kernel_name(), measured.name());
+    assert_eq!(mine_round(&template, 0, 5000), expected);
+    assert!(Kernel::prefer(None));
+    assert_eq!(Kernel::best(), default);
 }
 
 #[test]

@@ -104,9 +104,14 @@ pub fn run(args: &[String]) -> TaskResult {
     let mut naive = None;
     let mut single_stream = None;
     let mut ratios: Vec<(String, f64, f64)> = Vec::new();
+    let mut calibrated = None;
     let mut threads: Vec<(String, u32, Rate)> = Vec::new();
     for line in rust.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
+        if let ["calibrate", name] = fields[..] {
+            calibrated = Some(name.to_string());
+            continue;
+        }
         if let ["ratio", name, _, total, best] = fields[..] {
             if let (Ok(total), Ok(best)) = (total.parse(), best.parse()) {
                 ratios.push((name.to_string(), total, best));
@@ -225,7 +230,11 @@ pub fn run(args: &[String]) -> TaskResult {
         .max_by(|a, b| a.1.cpu.total_cmp(&b.1.cpu))
         .map(|(n, _)| n.clone())
         .unwrap_or_default();
-    println!("fastest kernel here: {best}");
+    println!(
+        "fastest kernel here: {best} (default choice: {}; pow::calibrate() measured: {})",
+        kernels.first().map_or("-", |k| k.0.as_str()),
+        calibrated.as_deref().unwrap_or("-")
+    );
     if let Some(reference) = reference {
         for (name, rate) in &kernels {
             let target = match name.as_str() {

@@ -15,6 +15,8 @@
 mod kernel;
 
 pub use kernel::Kernel;
+#[cfg(feature = "std")]
+pub use kernel::calibrate;
 
 use crate::hash::BlockHash;
 use crate::header::{HEADER_LEN, Header};

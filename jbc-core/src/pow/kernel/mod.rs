@@ -19,6 +19,8 @@
 //! | [`Kernel::Avx512`] | x86_64 with AVX-512F | 16 |
 //! | [`Kernel::Simd128`] | wasm32 built with `-C target-feature=+simd128` | 4 |
 
+use core::sync::atomic::{AtomicU8, Ordering};
+
 use super::{RoundResult, Template, exhausted_after, last_nonce, state_meets, state_to_hash};
 
 #[cfg(target_arch = "x86_64")]
@@ -272,6 +274,52 @@ mod detect {
     }
 }
 
+/// The kernel chosen with [`Kernel::prefer`]: 0 for none, else 1 + its
+/// index in [`Kernel::ALL`].
+static PREFERRED: AtomicU8 = AtomicU8::new(0);
+
+/// Times every available kernel for about `millis` milliseconds in all
+/// (interleaved, best call of each), makes the fastest the one
+/// [`mine_round`](super::mine_round) uses ([`Kernel::prefer`]) and returns
+/// it. For a long-running miner to call once at start-up: on CPUs that have
+/// both AVX-512 and SHA-NI, which is faster differs between CPU models.
+/// Needs the `std` feature (a clock).
+#[cfg(feature = "std")]
+pub fn calibrate(millis: u64) -> Kernel {
+    use crate::{BlockHash, Header};
+    use std::time::{Duration, Instant};
+
+    let template = Template::new(&Header {
+        index: 1,
+        timestamp_ms: 0,
+        // Never met: every nonce of every call is hashed.
+        difficulty: 64,
+        prev_hash: BlockHash::ZERO,
+        data_hash: BlockHash::ZERO,
+        nonce: 0,
+    });
+    const CALL: u64 = 4096;
+    let mut fastest: [(Kernel, Duration); 5] = Kernel::ALL.map(|k| (k, Duration::MAX));
+    let budget = Duration::from_millis(millis.max(1));
+    let began = Instant::now();
+    let mut nonce = 0u64;
+    while began.elapsed() < budget {
+        for (kernel, best) in fastest.iter_mut().filter(|(k, _)| k.is_available()) {
+            let call = Instant::now();
+            core::hint::black_box(kernel.mine_round(&template, nonce, CALL));
+            *best = (*best).min(call.elapsed());
+        }
+        nonce = nonce.wrapping_add(CALL);
+    }
+    let winner = fastest
+        .iter()
+        .filter(|(k, d)| k.is_available() && *d != Duration::MAX)
+        .min_by_key(|(_, d)| *d)
+        .map_or_else(Kernel::first_available, |(k, _)| *k);
+    Kernel::prefer(Some(winner));
+    winner
+}
+
 /// A mining kernel: one implementation of "hash these nonces, return the
 /// first that meets the difficulty". All kernels return identical results;
 /// they differ only in speed and in where they can run.
@@ -347,14 +395,46 @@ impl Kernel {
         Kernel::ALL.into_iter().filter(|k| k.is_available())
     }
 
-    /// The fastest kernel that can run here: the one
-    /// [`mine_round`](super::mine_round) uses.
+    /// The kernel [`mine_round`](super::mine_round) uses: the one set with
+    /// [`Kernel::prefer`] (or measured by [`calibrate`](super::calibrate)) if
+    /// any, else the first available in the order of [`Kernel::ALL`].
     ///
-    /// The order (AVX-512, SHA-NI, AVX2, simd128, portable) follows
+    /// That order (AVX-512, SHA-NI, AVX2, simd128, portable) follows
     /// `cargo xtask bench`: on CPUs with the SHA extensions, four interleaved
-    /// SHA-NI streams beat eight AVX2 lanes.
+    /// SHA-NI streams beat eight AVX2 lanes. Where a CPU has both AVX-512 and
+    /// SHA-NI, which wins depends on the CPU; `calibrate` measures it.
     pub fn best() -> Kernel {
+        Kernel::preferred().unwrap_or_else(Kernel::first_available)
+    }
+
+    /// The first available kernel in the order of [`Kernel::ALL`].
+    fn first_available() -> Kernel {
         Kernel::available().next().unwrap_or(Kernel::Portable)
+    }
+
+    /// Makes [`mine_round`](super::mine_round) use `kernel` (process-wide),
+    /// or, with `None`, go back to the default order. Returns `false` and
+    /// changes nothing if the kernel is not available here. Results never
+    /// depend on the kernel, only speed does.
+    pub fn prefer(kernel: Option<Kernel>) -> bool {
+        let code = match kernel {
+            Some(k) if !k.is_available() => return false,
+            Some(k) => Kernel::ALL
+                .iter()
+                .position(|x| *x == k)
+                .map_or(0, |i| i as u8 + 1),
+            None => 0,
+        };
+        PREFERRED.store(code, Ordering::Relaxed);
+        true
+    }
+
+    /// The kernel set with [`Kernel::prefer`], if any.
+    fn preferred() -> Option<Kernel> {
+        match PREFERRED.load(Ordering::Relaxed) {
+            0 => None,
+            code => Kernel::ALL.get(usize::from(code) - 1).copied(),
+        }
     }
 
     /// [`mine_round`](super::mine_round) with this kernel, or `None` if it
