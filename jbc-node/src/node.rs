@@ -76,7 +76,7 @@ pub struct Node {
     store: Store,
     events: broadcast::Sender<Event>,
     miner: Option<Miner>,
-    /// Mining threads configured (also shown when not mining).
+    /// Mining threads (0 when not mining).
     threads: usize,
     peers: PeerList,
     sync_wakeup: Notify,
@@ -119,7 +119,7 @@ pub struct StatusInfo {
     pub peers_up: usize,
     /// Whether this node mines.
     pub mining: bool,
-    /// Mining threads.
+    /// Mining threads (0 when not mining).
     pub threads: usize,
     /// Measured hash rate (hashes per second, last second).
     pub hashes_per_sec: f64,
@@ -149,7 +149,11 @@ impl Node {
             ms = stats.elapsed.as_millis() as u64,
             "database loaded"
         );
-        let threads = config.thread_count();
+        let threads = if config.mine {
+            config.thread_count()
+        } else {
+            0
+        };
         let miner = config.mine.then(|| Miner::start(threads, found));
         let peers = PeerList::new();
         for url in &config.peers {
