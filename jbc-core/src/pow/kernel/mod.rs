@@ -70,6 +70,34 @@ pub(crate) struct Precomputed {
     pub(crate) w16_20: [u32; 5],
     /// The working variables a..h after rounds 0..=5 of the second block.
     pub(crate) state6: [u32; 8],
+    /// `K[t] + W[t]` for the rounds whose message word is constant
+    /// ([`word_is_constant`]); unused elsewhere.
+    pub(crate) kw: [u32; 64],
+    /// For schedule words 21..=36: the sum of the terms of
+    /// `σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16]` that are constant.
+    pub(crate) sched: [u32; 64],
+    /// Round 6's `h + Σ1(e) + Ch(e, f, g) + K[6]`: all but `W[6]` of T1.
+    pub(crate) round6_t1: u32,
+    /// Round 6's `T2 = Σ0(a) + Maj(a, b, c)`.
+    pub(crate) round6_t2: u32,
+}
+
+/// Whether message word `t` of the second block is the same for every
+/// nonce: words 0–5 and 8–15 of the block, and schedule words 16–20.
+#[inline(always)]
+pub(crate) const fn word_is_constant(t: usize) -> bool {
+    t < 21 && t != NONCE_WORD && t != NONCE_WORD + 1
+}
+
+/// Whether any of the four terms of schedule word `t` (>= 21) is constant.
+#[inline(always)]
+const fn schedule_has_constant(t: usize) -> bool {
+    t >= 21
+        && t <= 36
+        && (word_is_constant(t - 2)
+            || word_is_constant(t - 7)
+            || word_is_constant(t - 15)
+            || word_is_constant(t - 16))
 }
 
 impl Precomputed {
@@ -93,11 +121,35 @@ impl Precomputed {
         for (t, word) in w.iter().enumerate().take(NONCE_WORD) {
             portable::round(&mut state6, K[t].wrapping_add(*word));
         }
+        let mut kw = [0u32; 64];
+        for (t, slot) in kw.iter_mut().enumerate() {
+            if word_is_constant(t) {
+                *slot = K[t].wrapping_add(full[t]);
+            }
+        }
+        let mut sched = [0u32; 64];
+        for (t, slot) in sched.iter_mut().enumerate().take(37).skip(21) {
+            let term = |i: usize, f: fn(u32) -> u32| {
+                if word_is_constant(i) { f(full[i]) } else { 0 }
+            };
+            *slot = term(t - 2, portable::ssig1)
+                .wrapping_add(term(t - 7, |x| x))
+                .wrapping_add(term(t - 15, portable::ssig0))
+                .wrapping_add(term(t - 16, |x| x));
+        }
+        let [a, b, c, _, e, f, g, h] = state6;
         Precomputed {
             midstate,
             w,
             w16_20,
             state6,
+            kw,
+            sched,
+            round6_t1: h
+                .wrapping_add(e.bsig1())
+                .wrapping_add(u32::ch(e, f, g))
+                .wrapping_add(K[NONCE_WORD]),
+            round6_t2: a.bsig0().wrapping_add(u32::maj(a, b, c)),
         }
     }
 }
@@ -149,20 +201,43 @@ pub(crate) fn compress_tail<V: Lanes>(pre: &Precomputed, w6: V, w7: V) -> [V; 8]
     }
     // One round, written for the variables in the roles a..h; the caller
     // rotates the names instead of moving eight values every round.
+    //
+    // Terms that are the same for every nonce come precomputed from `pre`
+    // (`kw`, `sched`); the `if`s on `$t` are decided at compile time.
     macro_rules! round {
         ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $t:expr) => {
             if $t >= 21 {
-                w[$t] = w[$t - 2]
-                    .ssig1()
-                    .add(w[$t - 7])
-                    .add(w[$t - 15].ssig0())
-                    .add(w[$t - 16]);
+                // `back(n)` is `$t - n`; written modulo 64 so that the
+                // branch not taken (rounds below 21) still compiles.
+                let back = |n: usize| ($t + 64 - n) % 64;
+                let mut x: Option<V> = if schedule_has_constant($t) {
+                    Some(V::splat(pre.sched[$t]))
+                } else {
+                    None
+                };
+                let mut term = |i: usize, value: &dyn Fn(V) -> V| {
+                    if !word_is_constant(i) {
+                        let v = value(w[i]);
+                        x = Some(match x {
+                            Some(sum) => sum.add(v),
+                            None => v,
+                        });
+                    }
+                };
+                term(back(2), &|x| x.ssig1());
+                term(back(7), &|x| x);
+                term(back(15), &|x| x.ssig0());
+                term(back(16), &|x| x);
+                if let Some(x) = x {
+                    w[$t] = x;
+                }
             }
-            let t1 = $h
-                .add($e.bsig1())
-                .add(V::ch($e, $f, $g))
-                .add(V::splat(K[$t]))
-                .add(w[$t]);
+            let kw = if word_is_constant($t) {
+                V::splat(pre.kw[$t])
+            } else {
+                V::splat(K[$t]).add(w[$t])
+            };
+            let t1 = $h.add($e.bsig1()).add(V::ch($e, $f, $g)).add(kw);
             $d = $d.add(t1);
             $h = t1.add($a.bsig0().add(V::maj($a, $b, $c)));
         };
@@ -179,11 +254,14 @@ pub(crate) fn compress_tail<V: Lanes>(pre: &Precomputed, w6: V, w7: V) -> [V; 8]
             round!($b, $c, $d, $e, $f, $g, $h, $a, $t + 7);
         };
     }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = pre.state6.map(V::splat);
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, _] = pre.state6.map(V::splat);
     // Rounds 6 and 7, then seven blocks of eight; after round 7 the roles
     // a..h are held by g, h, a, b, c, d, e, f, and every block of eight
     // rounds brings them back to that order.
-    round!(a, b, c, d, e, f, g, h, 6);
+    // Round 6: everything but W[6] is known in advance.
+    let t1 = V::splat(pre.round6_t1).add(w6);
+    d = d.add(t1);
+    let mut h = t1.add(V::splat(pre.round6_t2));
     round!(h, a, b, c, d, e, f, g, 7);
     rounds8!(g, h, a, b, c, d, e, f, 8);
     rounds8!(g, h, a, b, c, d, e, f, 16);
