@@ -456,14 +456,10 @@ impl Node {
         }
     }
 
-    /// Syncs with every peer, one after the other.
+    /// Syncs with every peer, concurrently (a slow peer delays no other).
     pub async fn sync_all(self: &Arc<Self>) {
-        for peer in self.peers.all() {
-            if self.shutdown.is_cancelled() {
-                return;
-            }
-            self.sync_with(&peer).await;
-        }
+        let peers = self.peers.all();
+        futures::future::join_all(peers.iter().map(|peer| self.sync_with(peer))).await;
     }
 
     /// Syncs with one peer until it has nothing more for us (bounded).
