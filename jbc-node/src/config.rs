@@ -32,7 +32,7 @@ pub struct Config {
     #[arg(short = 'm', long)]
     pub mine: bool,
 
-    /// Mining threads [default: all cores].
+    /// Mining threads (default: all cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 
@@ -40,20 +40,20 @@ pub struct Config {
     #[arg(long = "peer", value_name = "URL")]
     pub peers: Vec<String>,
 
-    /// Where the block database lives [default: ./chaindata-<port>].
+    /// Where the block database lives (default: ./chaindata-PORT).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Name in mined blocks: their data is "Mined by NAME" [default: node on port <port>].
+    /// Name in mined blocks: their data is "Mined by NAME" (default: "node on port PORT").
     #[arg(long, value_name = "NAME")]
     pub miner: Option<String>,
 
     /// Network name (part of genesis; nodes with different params never agree).
-    #[arg(long, default_value = "main")]
+    #[arg(long, value_name = "NAME", default_value = "main")]
     pub network: String,
 
     /// Initial difficulty, in leading zero bits of the block hash.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, value_name = "BITS", default_value_t = 24)]
     pub difficulty: u32,
 
     /// Target time between blocks, in milliseconds.
@@ -65,10 +65,10 @@ pub struct Config {
     pub retarget_window: u64,
 
     /// Lowest difficulty retargeting may reach.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "BITS", default_value_t = 1)]
     pub min_difficulty: u32,
 
-    /// Directory of the browser miner page served at / [default: ./www, else the repo's www/, when present].
+    /// Directory of the browser miner page served at / (default: ./www, else the repo's www/, when present).
     #[arg(long, value_name = "DIR")]
     pub www: Option<PathBuf>,
 }
