@@ -190,15 +190,11 @@ pub(crate) trait Lanes: Copy {
 /// only the other words need.
 #[inline(always)]
 pub(crate) fn compress_tail<V: Lanes>(pre: &Precomputed, w6: V, w7: V) -> [V; 8] {
+    // The message schedule. Only the words that depend on the nonce are
+    // stored: every use of a constant word reads a precomputed sum instead.
     let mut w = [V::splat(0); 64];
-    for (slot, word) in w.iter_mut().zip(pre.w) {
-        *slot = V::splat(word);
-    }
     w[NONCE_WORD] = w6;
     w[NONCE_WORD + 1] = w7;
-    for (slot, word) in w[16..21].iter_mut().zip(pre.w16_20) {
-        *slot = V::splat(word);
-    }
     // One round, written for the variables in the roles a..h; the caller
     // rotates the names instead of moving eight values every round.
     //
@@ -255,10 +251,9 @@ pub(crate) fn compress_tail<V: Lanes>(pre: &Precomputed, w6: V, w7: V) -> [V; 8]
         };
     }
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, _] = pre.state6.map(V::splat);
-    // Rounds 6 and 7, then seven blocks of eight; after round 7 the roles
-    // a..h are held by g, h, a, b, c, d, e, f, and every block of eight
-    // rounds brings them back to that order.
-    // Round 6: everything but W[6] is known in advance.
+    // Round 6, where everything but W[6] is known in advance; round 7; then
+    // seven blocks of eight. After round 7 the roles a..h are held by
+    // g, h, a, b, c, d, e, f, and every block of eight brings them back.
     let t1 = V::splat(pre.round6_t1).add(w6);
     d = d.add(t1);
     let mut h = t1.add(V::splat(pre.round6_t2));
