@@ -1,0 +1,112 @@
+//! The reqwest peer against hostile or dead servers: answers are bounded in
+//! bytes, errors are typed, and a dead peer stalls neither the API nor relay.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::routing::{get, post as route_post};
+use common::*;
+use jbc_core::peer::{Peer, PeerError};
+use jbc_core::{Block, BlockHash};
+use jbc_node::peers::{HttpPeer, http_client};
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_are_refused_not_swallowed() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let huge = "x".repeat(2 << 20);
+        let app = axum::Router::new()
+            // 2 MiB for a tip: over the 64 KiB limit.
+            .route("/tip", get(move || async move { huge }))
+            // Not JSON.
+            .route("/blocks", get(|| async { "<html>hello</html>" }))
+            // An API error with a JSON body.
+            .route(
+                "/mined",
+                route_post(|| async {
+                    (
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        r#"{"error":"bad_pow","message":"no"}"#,
+                    )
+                }),
+            );
+        let url = serve(app).await;
+        let peer = HttpPeer::new(url, http_client());
+        assert!(matches!(peer.tip().await, Err(PeerError::BadAnswer(m)) if m.contains("larger")));
+        assert!(matches!(
+            peer.blocks(0, 10).await,
+            Err(PeerError::BadAnswer(_))
+        ));
+        // No such route on this server: 404 → "no such block".
+        assert_eq!(peer.block(BlockHash::ZERO).await, Ok(None));
+        let block = blocks(&vectors()["chain"])[1].clone();
+        match peer.submit(&block).await {
+            Err(PeerError::Api { status: 422, body }) => assert_eq!(body.error, "bad_pow"),
+            other => panic!("{other:?}"),
+        }
+        // Nobody listening.
+        let dead = HttpPeer::new("http://127.0.0.1:9".into(), http_client());
+        assert!(matches!(dead.tip().await, Err(PeerError::Unreachable(_))));
+    })
+    .await
+    .expect("test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_stalls_neither_the_api_nor_relay() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        // A peer that accepts connections and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
+        let chain = blocks(&vectors()["chain"]);
+
+        let dir = temp_dir("silent");
+        let mut flags = VECTOR_FLAGS.to_vec();
+        flags.extend(["--peer", &silent_url]);
+        let node = start(&dir, &flags).await;
+        // A healthy peer too, which must receive the relays.
+        let healthy = start(&temp_dir("healthy"), &VECTOR_FLAGS).await;
+        let body = format!(r#"{{"url": "{}"}}"#, healthy.url());
+        let (status, _) = post(&format!("{}/peers", node.url()), body).await;
+        assert_eq!(status, 200);
+
+        let mut events = vec![healthy.node.subscribe()];
+        for block in &chain[1..=10] {
+            let started = Instant::now();
+            let (status, body) = post(&format!("{}/mined", node.url()), block.to_json()).await;
+            assert_eq!(status, 200, "{body}");
+            // Loose bound: the answer never waits for the silent peer (5 s timeouts).
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "POST took {:?}",
+                started.elapsed()
+            );
+        }
+        let tip = chain[10].hash;
+        let relayed = wait_until(&mut events, Duration::from_secs(20), || {
+            healthy.node.chain().tip().hash == tip
+        })
+        .await;
+        assert!(relayed, "the healthy peer did not get the blocks");
+        let tip_info: jbc_core::peer::TipInfo = get_json(&format!("{}/tip", node.url())).await;
+        assert_eq!(tip_info.hash, tip);
+        let served: Vec<Block> = get_json(&format!("{}/blockchain.json", healthy.url())).await;
+        assert_eq!(served, chain[..=10]);
+        drop(silent);
+        node.shutdown().await.expect("clean shutdown");
+        healthy.shutdown().await.expect("clean shutdown");
+    })
+    .await
+    .expect("test finished in time");
+}
