@@ -60,6 +60,6 @@ pub use header::Header;
 pub use miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking};
 pub use params::{Params, genesis};
 pub use peer::{MemoryPeer, Peer};
-pub use pow::{RoundResult, Template, mine_round};
+pub use pow::{Kernel, RoundResult, Template, kernel_name, mine_round};
 pub use sync::{SyncConfig, SyncOutcome, SyncReport, sync};
 pub use validation::{BlockError, NextRules};

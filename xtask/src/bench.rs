@@ -275,6 +275,20 @@ pub fn run(args: &[String]) -> TaskResult {
     Ok(())
 }
 
+/// The simd128 kernel's equality check inside a real wasm module (part of
+/// `cargo xtask test`): fails unless every case agrees with the portable kernel.
+pub fn wasm_kernel_check() -> TaskResult {
+    let rates = wasm_rates(&root())?;
+    if rates.cases == 0 {
+        return Err("the wasm kernel check ran no case".into());
+    }
+    println!(
+        "wasm kernels: simd128 and portable agree on all {} cases",
+        rates.cases
+    );
+    Ok(())
+}
+
 /// What `tools/wasm_kernel_check` reported.
 struct WasmRates {
     /// Cases checked, all in agreement.

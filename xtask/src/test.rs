@@ -51,6 +51,9 @@ pub fn run(args: &[String]) -> TaskResult {
     run_cmd(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
     run_cmd(cargo().args(["test", "--workspace", "--all-targets"]))?;
     run_cmd(cargo().args(["test", "--workspace", "--doc"]))?;
+    // The simd128 kernel can only run inside wasm: check it there, against
+    // the portable kernel, under node.
+    crate::bench::wasm_kernel_check()?;
 
     if have_e2e {
         // The browser tests need the wasm build in www/pkg and the node binary.
