@@ -36,8 +36,9 @@ const state = {
   pollTimer: null,
   refreshing: null,
   refreshAgain: false,
-  forceAgain: false,
   submitting: 0,    // found blocks on their way to the node
+  submitted: 0,     // submissions answered so far
+  acceptedHeight: 0, // height of our last block the node took as its tip
 };
 // For the end-to-end tests and the curious: the page's live state.
 window.jbcMiner = state;
@@ -91,6 +92,7 @@ async function connect(url) {
   state.events = null;
   clearInterval(state.pollTimer);
   state.tip = null;
+  state.acceptedHeight = 0;
   state.chain = [];
   state.sources.clear();
   setError('block', null);
@@ -129,7 +131,11 @@ function openEvents(base) {
     if (hash && data.source) state.sources.set(hash, data.source);
     refreshTip();
   });
-  events.addEventListener('reorg', () => refreshTip());
+  events.addEventListener('reorg', () => {
+    // The best chain may now be lower than a block we saw accepted.
+    state.acceptedHeight = 0;
+    refreshTip();
+  });
   events.addEventListener('status', (e) => {
     const data = parse(e);
     const rate = data.hash_rate ?? data.hashes_per_sec ?? data.hashrate;
@@ -141,29 +147,35 @@ function openEvents(base) {
 
 // Fetches /tip (one request at a time; a request made meanwhile runs once more
 // afterwards). A new tip means a new job for every worker and a fresh chain view.
-function refreshTip(force = false) {
+function refreshTip() {
   if (state.refreshing) {
-    state.refreshAgain ||= true;
-    state.forceAgain ||= force;
+    state.refreshAgain = true;
     return state.refreshing;
   }
   state.refreshing = (async () => {
     const node = state.node;
     if (!node) return;
+    const submitsBefore = state.submitted;
     try {
       const tip = JSON.parse(await node.tip());
       if (node !== state.node) return;
+      // An answer older than a block the node has just accepted from us.
+      if (tip.height < state.acceptedHeight) return;
       setError('node', null);
       setConn('on', `connected · height ${tip.height}`);
       const old = state.tip;
       state.tip = tip;
       renderFacts();
       const changed = !old || old.hash !== tip.hash || old.next.difficulty !== tip.next.difficulty;
-      const stale = state.job && Date.now() - state.job.createdMs > JOB_MAX_AGE_MS;
-      // While a found block is being submitted this tip may predate it: the
-      // submission refreshes the tip itself once the node has answered.
-      const idle = state.mining && (!state.job || state.job.done) && state.submitting === 0;
-      if (changed || force || stale || idle) newJob();
+      const job = state.job;
+      const sameTarget = job && job.next.prev_hash === tip.next.prev_hash
+        && job.next.difficulty === tip.next.difficulty && job.next.index === tip.next.index;
+      // A job whose block was found waits for the node's answer to it; only
+      // then (nothing in flight, no answer since this request) is a tip with
+      // the same parent worth mining again (the block was refused or lost).
+      const retry = job?.done && state.submitting === 0 && state.submitted === submitsBefore;
+      const stale = job && !job.done && Date.now() - job.createdMs > JOB_MAX_AGE_MS;
+      if (state.mining && (!job || !sameTarget || retry || stale)) newJob();
       if (changed) await loadChain(node, tip);
     } catch (error) {
       if (node !== state.node) return;
@@ -173,10 +185,8 @@ function refreshTip(force = false) {
   })().finally(() => {
     state.refreshing = null;
     if (state.refreshAgain) {
-      const force = state.forceAgain;
       state.refreshAgain = false;
-      state.forceAgain = false;
-      refreshTip(force);
+      refreshTip();
     }
   });
   return state.refreshing;
@@ -279,6 +289,7 @@ async function onFound(msg) {
   try {
     const reply = JSON.parse(await state.node.submit(msg.blockJson));
     entry.status = reply.status;
+    if (['accepted', 'reorg'].includes(reply.status)) state.acceptedHeight = reply.height;
     setError('block', null);
   } catch (error) {
     entry.status = 'rejected';
@@ -289,9 +300,10 @@ async function onFound(msg) {
       : `The node rejected block #${block.index} (${entry.code}): ${entry.message}`);
   } finally {
     state.submitting -= 1;
+    state.submitted += 1;
   }
   renderFound();
-  await refreshTip(true);
+  await refreshTip();
 }
 
 // ---------------------------------------------------------------- rendering

@@ -62,6 +62,18 @@ describe('mining in the page', () => {
     assert.deepEqual(await page.evaluate(() => jbcMiner.errors), {});
   });
 
+  test('the tab never competes with itself: every block it finds extends the tip', async () => {
+    await waitFor('five accepted blocks',
+      () => page.evaluate(() => jbcMiner.found.filter((f) => f.status === 'accepted').length >= 5), 90_000);
+    const statuses = await page.evaluate(() => jbcMiner.found.map((f) => f.status));
+    // Only this tab mines on this node, so a second block at the same height
+    // (a `side` answer) would mean the workers mined a stale tip.
+    assert.deepEqual(statuses.filter((s) => s !== 'accepted' && !s.startsWith('submitting')), []);
+    const chain = await getJson(`${node.url}/blockchain.json`);
+    const minerId = await page.evaluate(() => jbcMiner.minerId);
+    assert.ok(chain.slice(1).every((b) => b.data === `Mined by browser ${minerId}`));
+  });
+
   test('Stop stops: no more submissions and no more blocks', async () => {
     await page.click('#stop');
     // A submission already on its way may finish; then nothing more is sent.
