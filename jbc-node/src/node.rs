@@ -43,6 +43,9 @@ pub const REFRESH_WORK_EVERY: Duration = Duration::from_secs(2);
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// How often the hash rate is logged and a `status` event sent.
 pub const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// Stored orphans evicted from the chain's pool are pruned every this many
+/// [`SAMPLE_EVERY`] ticks.
+const PRUNE_ORPHANS_EVERY_TICKS: u64 = 60;
 /// Timeout of one relay (`POST /mined` to a peer).
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Relays in flight per peer; beyond this a dead peer's relays are dropped
@@ -140,7 +143,8 @@ impl Node {
             .check()
             .map_err(|e| anyhow::anyhow!("invalid network params: {e}"))?;
         let data_dir = config.data_dir();
-        let (store, chain, stats) = Store::open(&data_dir, &params)?;
+        let (store, mut chain, stats) = Store::open(&data_dir, &params)?;
+        restore_orphans(&store, &mut chain)?;
         tracing::info!(
             db = %store.path().display(),
             blocks = stats.blocks,
@@ -308,7 +312,16 @@ impl Node {
             // fsync, a few ms), so no reader ever sees a block of
             // `POST /mined` or of the miner that is not yet on disk.
             let mut chain = self.chain.write().unwrap_or_else(|p| p.into_inner());
+            let copy = block.clone();
             let accepted = chain.accept(block, now_ms).map_err(AcceptError::Invalid)?;
+            if accepted.status == Status::Orphan
+                && chain.is_orphan(&copy.hash)
+                && let Err(e) = self.store.put_orphan(&copy)
+            {
+                drop(chain);
+                self.fail(&e);
+                return Err(AcceptError::Storage(e));
+            }
             let stored: Vec<Block> = accepted
                 .stored
                 .iter()
@@ -318,6 +331,13 @@ impl Node {
                 drop(chain);
                 self.fail(&e);
                 return Err(AcceptError::Storage(e));
+            }
+            // Orphans that connected are in `blocks` now (stored[0] is the
+            // offered block, the rest are former orphans).
+            if accepted.stored.len() > 1
+                && let Err(e) = self.store.remove_orphans(&accepted.stored[1..])
+            {
+                tracing::warn!("cannot prune connected orphans: {e}");
             }
             accepted
         };
@@ -388,6 +408,25 @@ impl Node {
                 .chain()
                 .next_template(self.block_data.clone(), now_ms());
             miner.set_work(candidate);
+        }
+    }
+
+    /// Forgets stored orphans the chain's pool no longer holds (evicted).
+    pub fn prune_orphans(&self) {
+        let Ok((orphans, mut prune)) = self.store.orphans() else {
+            return;
+        };
+        {
+            let chain = self.chain();
+            prune.extend(
+                orphans
+                    .iter()
+                    .map(|b| b.hash)
+                    .filter(|h| !chain.is_orphan(h)),
+            );
+        }
+        if let Err(e) = self.store.remove_orphans(&prune) {
+            tracing::warn!("cannot prune orphans: {e}");
         }
     }
 
@@ -531,6 +570,28 @@ impl Node {
             }
         }
     }
+}
+
+/// Puts the stored orphans back into the chain's orphan pool (persisting
+/// any that now connect) and prunes the ones the pool no longer holds.
+fn restore_orphans(store: &Store, chain: &mut Chain) -> Result<(), StoreError> {
+    let (orphans, mut prune) = store.orphans()?;
+    for block in orphans {
+        let hash = block.hash;
+        // An orphan that is invalid now is simply pruned.
+        if let Ok(accepted) = chain.accept(block, now_ms()) {
+            let stored: Vec<Block> = accepted
+                .stored
+                .iter()
+                .filter_map(|h| chain.block(h).cloned())
+                .collect();
+            store.append(&stored, true)?;
+        }
+        if !chain.is_orphan(&hash) {
+            prune.push(hash);
+        }
+    }
+    store.remove_orphans(&prune)
 }
 
 /// The log form of a block's data: at most 40 characters, escaped.
@@ -728,6 +789,10 @@ async fn status_loop(node: Arc<Node>) {
                 );
             }
             let _ = node.events.send(node.status_event());
+        }
+        if ticks.is_multiple_of(PRUNE_ORPHANS_EVERY_TICKS) {
+            let node = node.clone();
+            let _ = tokio::task::spawn_blocking(move || node.prune_orphans()).await;
         }
     }
 }

@@ -8,6 +8,9 @@
 //! - `blocks` (`u64` → bytes): every block the chain stored, side branches
 //!   included, keyed by an acceptance sequence number and written as the
 //!   block JSON of SPEC §3. Genesis is derived from the params, never stored.
+//! - `orphans` (hash → block JSON): blocks acknowledged as `orphan` (parent
+//!   unknown), so that they too survive a restart; entries that connected or
+//!   left the chain's bounded orphan pool are pruned.
 //!
 //! # Durability
 //! [`Store::append`] commits one redb transaction. With `durable = true` the
@@ -25,11 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use jbc_core::{Block, Chain, Params};
+use jbc_core::{Block, BlockHash, Chain, Params};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const ORPHANS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("orphans");
 
 /// The layout version written in `meta.format`.
 pub const FORMAT: &str = "jbc-node-store-1";
@@ -210,6 +214,7 @@ impl Store {
                     meta.insert("format", FORMAT).map_err(io)?;
                     meta.insert("params", json.as_str()).map_err(io)?;
                     write.open_table(BLOCKS).map_err(io)?;
+                    write.open_table(ORPHANS).map_err(io)?;
                 }
                 write.commit().map_err(io)?;
             }
@@ -276,6 +281,63 @@ impl Store {
         write.commit().map_err(io)?;
         *next_seq = seq;
         Ok(())
+    }
+
+    /// Keeps an orphan (durably: it was acknowledged with 200).
+    pub fn put_orphan(&self, block: &Block) -> Result<(), StoreError> {
+        let _order = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let write = self.db.begin_write().map_err(io)?;
+        {
+            let mut table = write.open_table(ORPHANS).map_err(io)?;
+            let json = block.to_json();
+            table
+                .insert(block.hash.as_bytes().as_slice(), json.as_bytes())
+                .map_err(io)?;
+        }
+        write.commit().map_err(io)
+    }
+
+    /// The stored orphans (unreadable entries are skipped and reported as
+    /// hashes to prune).
+    pub fn orphans(&self) -> Result<(Vec<Block>, Vec<BlockHash>), StoreError> {
+        let read = self.db.begin_read().map_err(io)?;
+        let table = match read.open_table(ORPHANS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(io(e)),
+        };
+        let mut blocks = Vec::new();
+        let mut bad = Vec::new();
+        for entry in table.iter().map_err(io)? {
+            let (key, value) = entry.map_err(io)?;
+            match serde_json::from_slice::<Block>(value.value()) {
+                Ok(block) => blocks.push(block),
+                Err(_) => {
+                    if let Ok(bytes) = <[u8; 32]>::try_from(key.value()) {
+                        bad.push(BlockHash(bytes));
+                    }
+                }
+            }
+        }
+        Ok((blocks, bad))
+    }
+
+    /// Forgets orphans (they connected, or the chain dropped them).
+    pub fn remove_orphans(&self, hashes: &[BlockHash]) -> Result<(), StoreError> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let _order = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let mut write = self.db.begin_write().map_err(io)?;
+        // Not worth an fsync: a forgotten removal is redone at the next prune.
+        write.set_durability(Durability::None).map_err(io)?;
+        {
+            let mut table = write.open_table(ORPHANS).map_err(io)?;
+            for hash in hashes {
+                table.remove(hash.as_bytes().as_slice()).map_err(io)?;
+            }
+        }
+        write.commit().map_err(io)
     }
 
     /// Makes every earlier commit durable (one fsynced, empty commit).

@@ -63,3 +63,40 @@ async fn restart_restores_tip_side_branches_and_first_seen() {
     .await
     .expect("test finished in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_orphan_survives_a_restart() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let chain = blocks(&vectors()["chain"]);
+        let dir = temp_dir("orphan-restart");
+        let node = start(&dir, &VECTOR_FLAGS).await;
+        for block in [&chain[3], &chain[2]] {
+            let (status, body) = post(&format!("{}/mined", node.url()), block.to_json()).await;
+            assert_eq!(
+                (status, body["status"].as_str()),
+                (200, Some("orphan")),
+                "{body}"
+            );
+        }
+        assert_eq!(node.node.chain().orphan_count(), 2);
+        node.shutdown().await.expect("clean shutdown");
+
+        // After the restart the orphans are still waiting: their parent
+        // connects all three.
+        let node = start(&dir, &VECTOR_FLAGS).await;
+        assert_eq!(node.node.chain().orphan_count(), 2);
+        let (status, body) = post(&format!("{}/mined", node.url()), chain[1].to_json()).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("accepted")));
+        assert_eq!(node.node.chain().tip().hash, chain[3].hash);
+        assert_eq!(node.node.chain().orphan_count(), 0);
+        node.shutdown().await.expect("clean shutdown");
+
+        // Connected orphans are regular stored blocks now, not orphans.
+        let node = start(&dir, &VECTOR_FLAGS).await;
+        assert_eq!(node.node.chain().tip().hash, chain[3].hash);
+        assert_eq!(node.node.chain().orphan_count(), 0);
+        node.shutdown().await.expect("clean shutdown");
+    })
+    .await
+    .expect("test finished in time");
+}
