@@ -12,7 +12,7 @@ import path from 'node:path';
 import { ROOT, startNode, networkArgs, launchBrowser, openMiner, getJson, postJson, waitFor, run } from '../lib/harness.mjs';
 
 const DIFFICULTY = 22;
-const ATTEMPTS = 8;
+const ATTEMPTS = 16;
 const HELPER = path.join(ROOT, 'target/release/examples/mine_block');
 
 describe('a native block switches the workers', () => {
