@@ -119,7 +119,8 @@ async fn a_late_node_catches_up_200_blocks() {
     tokio::time::timeout(Duration::from_secs(120), async {
         let mut flags = FAST_FLAGS.to_vec();
         flags.extend(["--mine", "--threads", "1"]);
-        let a = start(&temp_dir("early"), &flags).await;
+        let early_dir = temp_dir("early");
+        let a = start(&early_dir, &flags).await;
         let mut events = vec![a.node.subscribe()];
         let mined = wait_until(&mut events, Duration::from_secs(60), || {
             a.node.chain().height() >= 200
@@ -132,7 +133,8 @@ async fn a_late_node_catches_up_200_blocks() {
         let mut late_flags = FAST_FLAGS.to_vec();
         let a_url = a.url();
         late_flags.extend(["--peer", &a_url]);
-        let late = start(&temp_dir("late"), &late_flags).await;
+        let late_dir = temp_dir("late");
+        let late = start(&late_dir, &late_flags).await;
         let mut late_events = vec![late.node.subscribe()];
         // The late node may already be there before we subscribed: the
         // condition is checked first.
@@ -214,7 +216,8 @@ async fn a_longer_chain_with_less_work_does_not_take_over() {
         let params = params_of(&VECTOR_FLAGS);
 
         // X has branch_a (shorter, more work).
-        let x = start(&temp_dir("heavy"), &VECTOR_FLAGS).await;
+        let heavy_dir = temp_dir("heavy");
+        let x = start(&heavy_dir, &VECTOR_FLAGS).await;
         for block in &branch_a[1..] {
             let (status, _) = post(&format!("{}/mined", x.url()), block.to_json()).await;
             assert_eq!(status, 200);
@@ -223,7 +226,8 @@ async fn a_longer_chain_with_less_work_does_not_take_over() {
         assert_eq!(x.node.chain().tip().hash, heavy_tip);
 
         // Y, an honest node, has branch_b (longer, less work).
-        let y = start(&temp_dir("light"), &VECTOR_FLAGS).await;
+        let light_dir = temp_dir("light");
+        let y = start(&light_dir, &VECTOR_FLAGS).await;
         for block in &branch_b[1..] {
             let (status, _) = post(&format!("{}/mined", y.url()), block.to_json()).await;
             assert_eq!(status, 200);

@@ -76,7 +76,8 @@ async fn a_silent_peer_stalls_neither_the_api_nor_relay() {
         flags.extend(["--peer", &silent_url]);
         let node = start(&dir, &flags).await;
         // A healthy peer too, which must receive the relays.
-        let healthy = start(&temp_dir("healthy"), &VECTOR_FLAGS).await;
+        let healthy_dir = temp_dir("healthy");
+        let healthy = start(&healthy_dir, &VECTOR_FLAGS).await;
         let body = format!(r#"{{"url": "{}"}}"#, healthy.url());
         let (status, _) = post(&format!("{}/peers", node.url()), body).await;
         assert_eq!(status, 200);

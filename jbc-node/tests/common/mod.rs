@@ -12,8 +12,28 @@ use jbc_node::events::Event;
 use jbc_node::{Config, RunningNode};
 use tokio::sync::broadcast;
 
-/// A fresh directory under cargo's per-test tmp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory under cargo's per-test tmp dir, removed when dropped
+/// (kept when the test panics, for a look at the database and logs).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A fresh [`TempDir`].
+pub fn temp_dir(name: &str) -> TempDir {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "jbc-node-{name}-{}-{}",
@@ -22,7 +42,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    TempDir(dir)
 }
 
 /// Flags of the vectors' network (SPEC test vectors).
