@@ -124,6 +124,8 @@ pub struct StatusInfo {
     pub mining: bool,
     /// Mining threads (0 when not mining).
     pub threads: usize,
+    /// The SHA-256 kernel mining uses on this CPU (e.g. `sha-ni`, `avx2`, `portable`).
+    pub kernel: &'static str,
     /// Measured hash rate (hashes per second, last second).
     pub hashes_per_sec: f64,
     /// Total hashes computed since start.
@@ -263,6 +265,7 @@ impl Node {
             peers_up,
             mining: self.miner.is_some(),
             threads: self.threads,
+            kernel: jbc_core::kernel_name(),
             hashes_per_sec: self.hash_rate(),
             hashes_total: self.miner.as_ref().map_or(0, Miner::hashes),
             miner: self.block_data.clone(),
@@ -782,9 +785,10 @@ async fn status_loop(node: Arc<Node>) {
         if ticks.is_multiple_of((STATUS_EVERY.as_secs() / SAMPLE_EVERY.as_secs()).max(1)) {
             if node.miner.is_some() {
                 tracing::info!(
-                    "hash rate {:.2} MH/s on {} threads, height {}",
+                    "hash rate {:.2} MH/s on {} threads ({} kernel), height {}",
                     node.hash_rate() / 1e6,
                     node.threads,
+                    jbc_core::kernel_name(),
                     node.chain().height()
                 );
             }

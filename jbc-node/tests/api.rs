@@ -14,6 +14,11 @@ use jbc_core::{Block, BlockError};
 async fn snapshot(url: &str) -> (TipInfo, u64, Vec<Block>) {
     let tip: TipInfo = get_json(&format!("{url}/tip")).await;
     let status: serde_json::Value = get_json(&format!("{url}/status")).await;
+    assert_eq!(
+        status["kernel"],
+        jbc_core::kernel_name(),
+        "/status names the kernel"
+    );
     let chain: Vec<Block> = get_json(&format!("{url}/blockchain.json")).await;
     (
         tip,

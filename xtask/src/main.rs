@@ -45,10 +45,13 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: cargo xtask <task>
   test                 install test tools, then fmt, clippy, wasm build, all tests
-  demo [--check --secs N]  three local nodes (5000-5002) and the browser page
+  demo [--check --secs N] [--base-port P]
+                       three local nodes (5000-5002) and the browser page
   web                  build the browser miner into www/pkg
-  bench                mining kernels vs naive loop, Python JBC and openssl
-  bench-web            browser miner hash rate in headless Chromium
+  bench [--secs S] [--no-wasm]
+                       mining kernels vs naive loop, Python JBC and openssl
+  bench-web [--workers N --secs S --kernel auto|scalar|simd --no-screenshot]
+                       browser miner hash rate in headless Chromium
   setup                install wasm target, wasm-bindgen-cli, Chromium (root), npm packages";
 
 /// Result of a task: a message for the user on failure.

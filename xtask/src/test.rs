@@ -31,6 +31,17 @@ pub fn run(args: &[String]) -> TaskResult {
         "-D",
         "warnings",
     ]))?;
+    // jbc-web's browser-only code compiles only for wasm32.
+    run_cmd(cargo().args([
+        "clippy",
+        "-p",
+        "jbc-web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // jbc-core is no_std: it must build for wasm32 and without default features.
     run_cmd(cargo().args([
         "build",
@@ -59,6 +70,15 @@ pub fn run(args: &[String]) -> TaskResult {
         // The browser tests need the wasm build in www/pkg and the node binary.
         crate::web::run(&[])?;
         run_cmd(cargo().args(["build", "-p", "jbc-node"]))?;
+        // The native miner the tab-switch test uses.
+        run_cmd(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "jbc-web",
+            "--example",
+            "mine_block",
+        ]))?;
         run_cmd(
             Command::new("npm")
                 .args(["test", "--silent"])
