@@ -54,6 +54,19 @@ pub struct TipInfo {
     pub next: NextRules,
 }
 
+impl TipInfo {
+    /// The `GET /tip` answer of `chain`.
+    pub fn of(chain: &Chain) -> TipInfo {
+        TipInfo {
+            height: chain.height(),
+            hash: chain.tip().hash,
+            work: chain.best_work(),
+            params: chain.params().clone(),
+            next: chain.next_rules(),
+        }
+    }
+}
+
 /// The 200 body of `POST /mined`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitReply {
@@ -155,22 +168,11 @@ impl MemoryPeer {
     pub fn into_chain(self) -> Chain {
         self.chain.into_inner()
     }
-
-    /// The `GET /tip` answer of a chain.
-    pub fn tip_of(chain: &Chain) -> TipInfo {
-        TipInfo {
-            height: chain.height(),
-            hash: chain.tip().hash,
-            work: chain.best_work(),
-            params: chain.params().clone(),
-            next: chain.next_rules(),
-        }
-    }
 }
 
 impl Peer for MemoryPeer {
     fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
-        ready(Ok(MemoryPeer::tip_of(&self.chain.borrow())))
+        ready(Ok(TipInfo::of(&self.chain.borrow())))
     }
 
     fn blocks(

@@ -116,7 +116,7 @@ impl Liar {
 
 impl Peer for Liar {
     fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
-        let mut tip = MemoryPeer::tip_of(&self.chain);
+        let mut tip = TipInfo::of(&self.chain);
         if let Some(work) = self.tip_work {
             tip.work = work;
         }
@@ -718,7 +718,7 @@ fn sync_future_is_send_for_a_sync_peer() {
     struct Shared(Mutex<Chain>);
     impl Peer for Shared {
         fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
-            ready(Ok(MemoryPeer::tip_of(&self.0.lock().unwrap())))
+            ready(Ok(TipInfo::of(&self.0.lock().unwrap())))
         }
         fn blocks(
             &self,

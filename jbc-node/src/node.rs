@@ -231,14 +231,7 @@ impl Node {
 
     /// The `GET /tip` answer.
     pub fn tip_info(&self) -> TipInfo {
-        let chain = self.chain();
-        TipInfo {
-            height: chain.height(),
-            hash: chain.tip().hash,
-            work: chain.best_work(),
-            params: chain.params().clone(),
-            next: chain.next_rules(),
-        }
+        TipInfo::of(&self.chain())
     }
 
     /// The `GET /status` answer.
