@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jbc_core::header::Header;
-use jbc_core::pow::{mine_round, mine_round_naive};
+use jbc_core::pow::{Kernel, kernel_name, mine_round, mine_round_naive, mine_round_with};
 use jbc_core::validation::validate;
 use jbc_core::{Block, BlockHash, Chain, Params, Template};
 
@@ -109,13 +109,30 @@ fn mining(c: &mut Criterion) {
     let header = unreachable_header();
     let template = Template::new(&header);
     let mut group = c.benchmark_group("mining");
-    const ROUND: u64 = 10_000;
+    const ROUND: u64 = 16_384;
     group.throughput(Throughput::Elements(ROUND));
-    group.bench_function("mine_round", |b| {
+    group.bench_function(format!("mine_round ({})", kernel_name()), |b| {
         b.iter(|| mine_round(black_box(&template), 0, ROUND))
     });
+    for kernel in Kernel::available() {
+        group.bench_function(format!("kernel {}", kernel.name()), |b| {
+            b.iter(|| mine_round_with(kernel, black_box(&template), 0, ROUND))
+        });
+    }
     group.bench_function("naive", |b| {
         b.iter(|| mine_round_naive(black_box(&header), 0, ROUND))
+    });
+    // In-process single-stream reference: sha2 (SHA-NI where present)
+    // compressing ROUND blocks of one stream, for the same ratio as openssl's.
+    let blocks = [[0x5au8; 64]; 64];
+    group.bench_function("sha2 single stream", |b| {
+        b.iter(|| {
+            let mut state = [0u32; 8];
+            for _ in 0..ROUND / 64 {
+                sha2::block_api::compress256(&mut state, black_box(&blocks));
+            }
+            state
+        })
     });
     group.finish();
 }
