@@ -96,7 +96,7 @@ pub fn run(args: &[String]) -> TaskResult {
         wasm_rates(&root)
     };
     eprintln!("measuring openssl speed -evp sha256…");
-    let openssl = openssl_compressions_per_sec();
+    let openssl = crate::reference::openssl_compressions_per_sec();
     eprintln!("measuring the Python JBC loop…");
     let python = python_rate(&root, secs.max(2.0));
 
@@ -146,7 +146,7 @@ pub fn run(args: &[String]) -> TaskResult {
     }
 
     println!();
-    println!("CPU: {}", cpu_name());
+    println!("CPU: {}", crate::reference::cpu_name());
     println!(
         "{:<40} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "MH/s, 1 thread unless said", "wall", "cpu", "best", "x ossl", "x ossl*", "x python"
@@ -344,31 +344,6 @@ fn wasm_rates(root: &std::path::Path) -> Result<WasmRates, String> {
     Ok(result)
 }
 
-/// Single-stream SHA-256 compressions per second from `openssl speed`.
-fn openssl_compressions_per_sec() -> Result<f64, String> {
-    let out = run_with_timeout(
-        Command::new("openssl").args([
-            "speed", "-seconds", "2", "-bytes", "16384", "-evp", "sha256",
-        ]),
-        Duration::from_secs(60),
-        true,
-    )?;
-    // The last line: "sha256  1410284.31k" (thousands of bytes per second).
-    let value = out
-        .lines()
-        .rev()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            let name = fields.next()?;
-            if !name.eq_ignore_ascii_case("sha256") {
-                return None;
-            }
-            fields.last()?.strip_suffix('k')?.parse::<f64>().ok()
-        })
-        .ok_or_else(|| format!("cannot read openssl speed output:\n{out}"))?;
-    Ok(value * 1000.0 / 64.0)
-}
-
 /// Rate of the original Python loop.
 fn python_rate(root: &std::path::Path, secs: f64) -> Result<Rate, String> {
     let out = run_with_timeout(
@@ -390,19 +365,6 @@ fn python_rate(root: &std::path::Path, secs: f64) -> Result<Rate, String> {
         },
         _ => Err(format!("cannot read {out:?}")),
     }
-}
-
-/// The CPU's model name from /proc/cpuinfo, where there is one.
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| format!("unknown ({})", std::env::consts::ARCH))
 }
 
 /// Runs `cmd`, killing it after `limit`; returns its stdout when `capture`

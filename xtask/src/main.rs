@@ -8,6 +8,7 @@
 
 mod bench;
 mod demo;
+mod reference;
 mod setup;
 mod test;
 mod web;

@@ -234,7 +234,7 @@ pub fn bench(args: &[String]) -> TaskResult {
     let (_measure_node, url) = start_node(&root, &data_dir.join("measure"), "benchweb", 40)?;
     let (_shot_node, shot_url) = start_node(&root, &data_dir.join("shot"), "benchshot", 20)?;
 
-    let reference = openssl_compressions_per_sec()?;
+    let reference = crate::reference::openssl_compressions_per_sec()?;
     let mut script = Command::new("node");
     script
         .arg(root.join("tests-e2e/bench.mjs"))
@@ -260,7 +260,7 @@ pub fn bench(args: &[String]) -> TaskResult {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let result = BrowserResult::parse(&stdout)?;
 
-    println!("CPU: {}", cpu_name());
+    println!("CPU: {}", crate::reference::cpu_name());
     println!(
         "native reference (openssl speed -evp sha256, 16 KiB, one stream): {:.2} M compressions/s",
         reference / 1e6
@@ -380,59 +380,9 @@ fn started_url(line: &str) -> Option<String> {
     Some(url)
 }
 
-/// SHA-256 compressions per second of one openssl stream: the 16 KiB
-/// column of `openssl speed -evp sha256` (in 1000s of bytes/s) ÷ 64.
-fn openssl_compressions_per_sec() -> Result<f64, String> {
-    let output = Command::new("openssl")
-        .args([
-            "speed", "-seconds", "3", "-bytes", "16384", "-evp", "sha256",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run openssl: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let kbytes = parse_openssl(&stdout)
-        .ok_or_else(|| format!("cannot read openssl speed output:\n{stdout}"))?;
-    Ok(kbytes * 1000.0 / 64.0)
-}
-
-/// The last column of the `sha256` result line, in 1000s of bytes per second.
-fn parse_openssl(stdout: &str) -> Option<f64> {
-    stdout
-        .lines()
-        .rev()
-        .find(|l| l.to_ascii_lowercase().starts_with("sha256"))?
-        .split_whitespace()
-        .last()?
-        .trim_end_matches('k')
-        .parse()
-        .ok()
-}
-
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_openssl_speed_output() {
-        let out = "Doing sha256 for 3s on 16384 size blocks: 100 sha256's in 3.00s\n\
-                   type             16384 bytes\n\
-                   sha256          1850000.50k\n";
-        assert_eq!(parse_openssl(out), Some(1_850_000.5));
-        assert_eq!(parse_openssl("nothing"), None);
-    }
 
     #[test]
     fn reads_the_node_url_from_its_log() {
