@@ -11,30 +11,11 @@ use jbc_core::pow::{
 use jbc_core::{BlockHash, Template};
 use proptest::prelude::*;
 
-fn hash() -> impl Strategy<Value = BlockHash> {
-    any::<[u8; 32]>().prop_map(BlockHash)
-}
+mod common;
 
 /// A random header with a difficulty that is found now and then (0–24).
 fn header() -> impl Strategy<Value = Header> {
-    (
-        any::<u64>(),
-        any::<u64>(),
-        0u32..=24,
-        hash(),
-        hash(),
-        any::<u64>(),
-    )
-        .prop_map(
-            |(index, timestamp_ms, difficulty, prev_hash, data_hash, nonce)| Header {
-                index,
-                timestamp_ms,
-                difficulty,
-                prev_hash,
-                data_hash,
-                nonce,
-            },
-        )
+    common::header_with(0u32..=24)
 }
 
 /// A start nonce: anywhere, near a 2^32 boundary (where the nonce's high

@@ -2,32 +2,14 @@
 
 use jbc_core::header::Header;
 use jbc_core::pow::{mine_round, mine_round_naive};
-use jbc_core::{Block, BlockHash, Template};
+use jbc_core::{Block, Template};
 use proptest::prelude::*;
 
-fn hash() -> impl Strategy<Value = BlockHash> {
-    any::<[u8; 32]>().prop_map(BlockHash)
-}
+mod common;
+use common::{hash, header_with};
 
 fn header() -> impl Strategy<Value = Header> {
-    (
-        any::<u64>(),
-        any::<u64>(),
-        any::<u32>(),
-        hash(),
-        hash(),
-        any::<u64>(),
-    )
-        .prop_map(
-            |(index, timestamp_ms, difficulty, prev_hash, data_hash, nonce)| Header {
-                index,
-                timestamp_ms,
-                difficulty,
-                prev_hash,
-                data_hash,
-                nonce,
-            },
-        )
+    header_with(any::<u32>())
 }
 
 fn block() -> impl Strategy<Value = Block> {
