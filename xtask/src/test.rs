@@ -2,7 +2,7 @@
 //! Rust it installs what the tests need (see `setup`), then checks formatting
 //! and lints, proves jbc-core builds for wasm32 without std, builds the
 //! browser miner, and runs every test suite: the Rust workspace tests and the
-//! end-to-end browser tests.
+//! end-to-end browser tests, then checks `cargo xtask demo --check`.
 //!
 //! `--no-e2e` skips the browser tests (and the Chromium install).
 
@@ -85,5 +85,15 @@ pub fn run(args: &[String]) -> TaskResult {
                 .current_dir(&e2e_dir),
         )?;
     }
+    // What a newcomer runs first: a three-node network that must agree on
+    // one tip holding blocks of more than one miner (ports away from the
+    // default 5000-5002, so a demo left running does not collide).
+    crate::demo::run(&[
+        "--check".into(),
+        "--secs".into(),
+        "20".into(),
+        "--base-port".into(),
+        "25400".into(),
+    ])?;
     Ok(())
 }
