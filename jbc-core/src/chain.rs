@@ -183,6 +183,14 @@ impl OrphanPool {
         self.hashes.remove(hash);
     }
 
+    /// Drops one orphan, if it is in the pool.
+    fn forget(&mut self, parent: &BlockHash, hash: &BlockHash) {
+        if self.contains(hash) {
+            self.remove(parent, hash);
+            self.order.retain(|(_, h)| h != hash);
+        }
+    }
+
     /// Removes and returns the orphans whose parent is `parent`.
     fn take_children(&mut self, parent: &BlockHash) -> Vec<Block> {
         let children = self.by_parent.remove(parent).unwrap_or_default();
@@ -511,6 +519,8 @@ impl Chain {
         }
         let old_tip = self.tip_id();
         let hash = block.hash;
+        // A block waiting in the orphan pool is not an orphan any more.
+        self.orphans.forget(&block.prev_hash, &hash);
         let id = self.store(block, parent_id);
         let (disconnected, connected) =
             if self.nodes[id as usize].chain_work > self.nodes[old_tip as usize].chain_work {

@@ -244,3 +244,24 @@ fn retarget_raises_difficulty_when_blocks_come_fast() {
     assert_eq!(chain.accept(stale, NOW_MS), Err(BlockError::BadDifficulty));
     assert_eq!(snapshot(&chain), before);
 }
+
+#[test]
+fn a_trusted_insert_takes_the_block_out_of_the_orphan_pool() {
+    let mut chain = Chain::new(params());
+    let b1 = mine_on(&chain, None, "one", NOW_MS);
+    let mut scratch = Chain::new(params());
+    scratch.accept(b1.clone(), NOW_MS).unwrap();
+    let b2 = mine_on(&scratch, None, "two", NOW_MS + 1);
+    assert_eq!(
+        chain.accept(b2.clone(), NOW_MS).unwrap().status,
+        Status::Orphan
+    );
+    // A node reloading its store may insert both while b2 waits as an orphan.
+    chain.insert_trusted(b1.clone()).unwrap();
+    chain.insert_trusted(b2.clone()).unwrap();
+    assert_eq!(chain.len(), 3);
+    assert!(!chain.is_orphan(&b2.hash));
+    assert_eq!(chain.orphan_count(), 0);
+    assert_eq!(chain.tip(), &b2);
+    assert_eq!(chain.accept(b2, NOW_MS).unwrap().status, Status::Duplicate);
+}
