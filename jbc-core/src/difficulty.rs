@@ -9,7 +9,7 @@ pub const MEDIAN_SPAN: usize = 11;
 /// `height >= 2W` and `height` a multiple of W.
 pub fn is_retarget_height(params: &Params, height: u64) -> bool {
     let w = params.retarget_window;
-    w > 0 && height >= 2 * w && height.is_multiple_of(w)
+    w > 0 && w.checked_mul(2).is_some_and(|two_w| height >= two_w) && height.is_multiple_of(w)
 }
 
 /// The difficulty a retarget block must have, given its parent's difficulty
@@ -60,6 +60,17 @@ mod tests {
         assert_eq!(median_time_past([4, 1, 3, 2]), 3);
         assert_eq!(median_time_past([0]), 0);
         assert_eq!(median_time_past(0..20), 5);
+    }
+
+    #[test]
+    fn huge_windows_neither_overflow_nor_pass_the_params_check() {
+        let p = Params {
+            retarget_window: u64::MAX / 2 + 1,
+            ..Params::default()
+        };
+        assert!(!is_retarget_height(&p, u64::MAX - 1));
+        assert_eq!(p.check(), Err(crate::params::ParamsError::OutOfRange));
+        assert_eq!(Params::default().check(), Ok(()));
     }
 
     #[test]

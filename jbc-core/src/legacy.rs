@@ -118,6 +118,28 @@ impl LegacyBlock {
     }
 }
 
+/// Whether the decimal string `next` is `prev + 1`, for numbers of any
+/// length (computed on the digits, so nothing overflows).
+fn is_successor(prev: &str, next: &str) -> bool {
+    if !is_decimal(prev) || !is_decimal(next) {
+        return false;
+    }
+    // prev + 1: the trailing 9s become 0s and the digit before them goes up by one.
+    let digits = prev.trim_start_matches('0');
+    let nines = digits.bytes().rev().take_while(|&b| b == b'9').count();
+    let head = &digits[..digits.len() - nines];
+    let mut sum = String::with_capacity(digits.len() + 1);
+    match head.as_bytes().last() {
+        Some(&last) => {
+            sum.push_str(&head[..head.len() - 1]);
+            sum.push((last + 1) as char);
+        }
+        None => sum.push('1'),
+    }
+    sum.extend(core::iter::repeat_n('0', nines));
+    next.trim_start_matches('0') == sum
+}
+
 /// Verifies a legacy chain: each block verifies, the first has an empty
 /// `prev_hash`, and each other block names its predecessor's hash with the
 /// next index.
@@ -126,15 +148,36 @@ pub fn verify_chain(blocks: &[LegacyBlock], zeros: usize) -> Result<(), LegacyEr
         block.verify(zeros)?;
         let linked = match position.checked_sub(1).map(|p| &blocks[p]) {
             None => block.prev_hash.is_empty(),
-            Some(prev) => {
-                block.prev_hash == prev.hash
-                    && block.index.parse::<u128>().ok()
-                        == prev.index.parse::<u128>().ok().map(|i| i + 1)
-            }
+            Some(prev) => block.prev_hash == prev.hash && is_successor(&prev.index, &block.index),
         };
         if !linked {
             return Err(LegacyError::BadLink(position));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_successor;
+    use alloc::format;
+
+    #[test]
+    fn successor_on_decimal_strings_of_any_length() {
+        assert!(is_successor("0", "1"));
+        assert!(is_successor("9", "10"));
+        assert!(is_successor("1299", "1300"));
+        assert!(is_successor("00041", "42"));
+        let max = "340282366920938463463374607431768211455"; // u128::MAX
+        assert!(is_successor(max, "340282366920938463463374607431768211456"));
+        assert!(!is_successor(max, "0"));
+        assert!(!is_successor(&"9".repeat(50), &"5".repeat(45)));
+        assert!(is_successor(
+            &"9".repeat(50),
+            &format!("1{}", "0".repeat(50))
+        ));
+        assert!(!is_successor("3", "3"));
+        assert!(!is_successor("", "1"));
+        assert!(!is_successor("1", "2x"));
+    }
 }

@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::block::Block;
 use crate::header::MAX_DIFFICULTY;
 
+/// Largest retarget window [`Params::check`] allows (keeps `2 × W` and
+/// `W × target_block_ms` far from overflow).
+pub const MAX_RETARGET_WINDOW: u64 = 1_000_000;
+/// Largest target block time [`Params::check`] allows: one year.
+pub const MAX_TARGET_BLOCK_MS: u64 = 365 * 24 * 3600 * 1000;
+
 /// The parameters of a network (SPEC §4). Two nodes agree on blocks only when
 /// their params are equal, because the genesis block is derived from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,9 +60,9 @@ pub enum ParamsError {
         /// `max_difficulty`
         max: u32,
     },
-    /// The retarget window or target block time is zero.
-    #[error("retarget_window and target_block_ms must be at least 1")]
-    Zero,
+    /// The retarget window or target block time is zero or out of range.
+    #[error("retarget_window must be 1..=1000000 and target_block_ms 1..=31536000000 (one year)")]
+    OutOfRange,
     /// The network name is empty or contains whitespace (it is part of the genesis data).
     #[error("network name must be non-empty and contain no whitespace")]
     Network,
@@ -75,8 +81,12 @@ impl Params {
                 max: self.max_difficulty,
             });
         }
-        if self.retarget_window == 0 || self.target_block_ms == 0 {
-            return Err(ParamsError::Zero);
+        if self.retarget_window == 0
+            || self.target_block_ms == 0
+            || self.retarget_window > MAX_RETARGET_WINDOW
+            || self.target_block_ms > MAX_TARGET_BLOCK_MS
+        {
+            return Err(ParamsError::OutOfRange);
         }
         if self.network.is_empty() || self.network.chars().any(char::is_whitespace) {
             return Err(ParamsError::Network);
