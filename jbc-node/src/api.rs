@@ -18,7 +18,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -180,7 +180,12 @@ async fn blocks(
 }
 
 /// `GET /blocks/{hash}`: any branch.
-async fn block(State(node): Shared, Path(hash): Path<String>) -> Result<Json<Block>, ApiError> {
+async fn block(
+    State(node): Shared,
+    hash: Result<Path<String>, PathRejection>,
+) -> Result<Json<Block>, ApiError> {
+    let Path(hash) =
+        hash.map_err(|e| ApiError::Malformed(format!("bad block hash: {}", e.body_text())))?;
     let hash: BlockHash = hash
         .parse()
         .map_err(|e| ApiError::Malformed(format!("bad block hash: {e}")))?;

@@ -83,6 +83,8 @@ pub struct Node {
     threads: usize,
     peers: PeerList,
     sync_wakeup: Notify,
+    /// The last block relayed to peers, so a tip is relayed once.
+    last_relayed: Mutex<Option<BlockHash>>,
     shutdown: CancellationToken,
     failed: AtomicBool,
     hashes_per_sec: AtomicU64,
@@ -178,6 +180,7 @@ impl Node {
             threads,
             peers,
             sync_wakeup: Notify::new(),
+            last_relayed: Mutex::new(None),
             shutdown: CancellationToken::new(),
             failed: AtomicBool::new(false),
             hashes_per_sec: AtomicU64::new(0f64.to_bits()),
@@ -448,17 +451,31 @@ impl Node {
                     AcceptError::Storage(StoreError::Io(format!("accept task failed: {e}")))
                 })??;
         match accepted.status {
-            Status::NewTip | Status::Reorg => self.relay_tip(None),
+            Status::NewTip | Status::Reorg => {
+                if let Some(tip) = accepted.connected.last() {
+                    self.relay_block(*tip, None);
+                }
+            }
             Status::Orphan => self.wake_sync(),
             Status::Side | Status::Duplicate => {}
         }
         Ok(accepted)
     }
 
-    /// POSTs the best tip to every peer except `except`, concurrently, each
-    /// bounded by [`RELAY_TIMEOUT`]; never waits.
-    pub fn relay_tip(self: &Arc<Self>, except: Option<&str>) {
-        let tip = self.chain().tip().clone();
+    /// POSTs the block `hash` (a new best tip) to every peer except
+    /// `except`, concurrently, each bounded by [`RELAY_TIMEOUT`]; never
+    /// waits. A block is relayed once: the same hash again is ignored.
+    pub fn relay_block(self: &Arc<Self>, hash: BlockHash, except: Option<&str>) {
+        {
+            let mut last = self.last_relayed.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == Some(hash) {
+                return;
+            }
+            *last = Some(hash);
+        }
+        let Some(tip) = self.chain().block(&hash).cloned() else {
+            return;
+        };
         for peer in self.peers.all() {
             if Some(peer.url()) == except {
                 continue;
@@ -528,7 +545,8 @@ impl Node {
                 );
             }
             if tip_changed {
-                self.relay_tip(Some(peer.url()));
+                let tip = self.chain().tip().hash;
+                self.relay_block(tip, Some(peer.url()));
             }
             if let Some(height) = report.stats.peer_height {
                 peer.set_height(height);

@@ -26,9 +26,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jbc_core::{Block, BlockHash, Chain, Params};
+
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -138,6 +140,8 @@ pub struct Store {
     /// The next acceptance sequence number. Writers hold this lock for the
     /// whole transaction, so sequence order is commit order.
     next_seq: Mutex<u64>,
+    /// Whether a commit without fsync (sync's blocks) is not yet flushed.
+    unflushed: AtomicBool,
 }
 
 impl fmt::Debug for Store {
@@ -245,6 +249,7 @@ impl Store {
             db,
             path,
             next_seq: Mutex::new(next_seq),
+            unflushed: AtomicBool::new(false),
         };
         let stats = LoadStats {
             blocks: count,
@@ -260,8 +265,14 @@ impl Store {
 
     /// Appends `blocks` (parents first) in one transaction. With `durable`
     /// the commit is on disk when this returns.
+    /// A durable call also makes every earlier non-durable append durable,
+    /// even with no blocks: a block acknowledged as `duplicate` may be one
+    /// that sync wrote a moment ago without fsync.
     pub fn append(&self, blocks: &[Block], durable: bool) -> Result<(), StoreError> {
         if blocks.is_empty() {
+            if durable && self.unflushed.load(Ordering::Acquire) {
+                return self.flush();
+            }
             return Ok(());
         }
         let mut next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,6 +291,8 @@ impl Store {
         }
         write.commit().map_err(io)?;
         *next_seq = seq;
+        // A durable commit persists the earlier ones too.
+        self.unflushed.store(!durable, Ordering::Release);
         Ok(())
     }
 
@@ -343,6 +356,7 @@ impl Store {
     /// Makes every earlier commit durable (one fsynced, empty commit).
     pub fn flush(&self) -> Result<(), StoreError> {
         let next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
+        self.unflushed.store(false, Ordering::Release);
         let write = self.db.begin_write().map_err(io)?;
         {
             // A real (tiny) write, so the commit cannot be skipped as empty.

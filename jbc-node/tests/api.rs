@@ -207,6 +207,7 @@ async fn orphans_side_blocks_pages_and_lookups() {
         let c = client();
         for (path, code, status) in [
             ("/blocks/00".to_string(), "malformed", 400),
+            ("/blocks/%ff".to_string(), "malformed", 400),
             (format!("/blocks/{}", "0".repeat(64)), "not_found", 404),
             ("/blocks?from=-1".to_string(), "malformed", 400),
             ("/blocks?limit=x".to_string(), "malformed", 400),
