@@ -1,7 +1,10 @@
 //! [`Block`]: the JSON form of a block (SPEC §3).
 
 use alloc::string::String;
-use serde::{Deserialize, Serialize};
+use core::fmt;
+
+use serde::de::{MapAccess, Visitor, value::MapAccessDeserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::hash::BlockHash;
 use crate::header::Header;
@@ -14,8 +17,7 @@ pub const MAX_DATA_BYTES: usize = 4096;
 /// Parsing rejects unknown and missing fields; it does *not* check the size of
 /// `data` or the `hash`, which are rules of validation (SPEC §5) with their own
 /// error codes ([`crate::BlockError::DataTooLarge`], [`crate::BlockError::BadHash`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Block {
     /// Height; genesis is 0.
     pub index: u64,
@@ -32,6 +34,46 @@ pub struct Block {
     pub nonce: u64,
     /// The claimed hash of the header; checked by validation.
     pub hash: BlockHash,
+}
+
+/// The seven fields as serde derives them; [`Block`]'s own `Deserialize`
+/// accepts them only as an object (a derived struct would also take a JSON
+/// array of seven values, which SPEC §3 does not allow).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockFields {
+    index: u64,
+    timestamp: u64,
+    data: String,
+    prev_hash: BlockHash,
+    difficulty: u32,
+    nonce: u64,
+    hash: BlockHash,
+}
+
+impl<'de> Deserialize<'de> for Block {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Block, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = Block;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a block: an object with exactly the seven block fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Block, A::Error> {
+                let f = BlockFields::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(Block {
+                    index: f.index,
+                    timestamp_ms: f.timestamp,
+                    data: f.data,
+                    prev_hash: f.prev_hash,
+                    difficulty: f.difficulty,
+                    nonce: f.nonce,
+                    hash: f.hash,
+                })
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
 }
 
 impl Block {

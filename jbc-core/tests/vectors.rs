@@ -298,6 +298,18 @@ fn json_rejects_unknown_missing_and_bad_hex() {
     let mut upper = good.clone();
     upper["hash"] = Value::from(good["hash"].as_str().unwrap().to_uppercase());
     assert!(Block::from_json(&upper.to_string()).is_err());
+    // The seven values as an array are not a block (SPEC §3: an object).
+    let fields = [
+        "index",
+        "timestamp",
+        "data",
+        "prev_hash",
+        "difficulty",
+        "nonce",
+        "hash",
+    ];
+    let array = Value::Array(fields.iter().map(|f| good[*f].clone()).collect());
+    assert!(Block::from_json(&array.to_string()).is_err());
     let mut negative = good;
     negative["nonce"] = Value::from(-1);
     assert!(Block::from_json(&negative.to_string()).is_err());
