@@ -28,6 +28,7 @@ pub mod events;
 pub mod miner;
 pub mod node;
 pub mod peers;
+pub mod serve;
 pub mod store;
 
 pub use api::app;

@@ -699,12 +699,9 @@ impl RunningNode {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.server)
-            .await
-            .is_err()
-        {
-            tracing::warn!("HTTP connections still open after 5 s; closing them");
-        }
+        // The server drains its connections for at most DRAIN_TIMEOUT itself.
+        let drain = crate::serve::DRAIN_TIMEOUT + Duration::from_secs(1);
+        let _ = tokio::time::timeout(drain, self.server).await;
         let node = self.node.clone();
         let flushed = tokio::task::spawn_blocking(move || node.store.flush()).await;
         if self.node.has_failed() {
@@ -729,10 +726,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let app = crate::api::app(node.clone(), config.www_dir());
     let shutdown = node.shutdown.clone();
     let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!("HTTP server failed: {e}");
-        }
+        crate::serve::serve(listener, app, shutdown).await;
     });
     tracing::info!(
         url = %format!("http://{addr}"),

@@ -111,3 +111,43 @@ async fn a_silent_peer_stalls_neither_the_api_nor_relay() {
     .await
     .expect("test finished in time");
 }
+
+/// A client that starts a request and never finishes its headers is cut off
+/// (header-read deadline), and the node keeps serving everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let dir = temp_dir("slowloris");
+        let node = start(&dir, &VECTOR_FLAGS).await;
+        let mut slow = tokio::net::TcpStream::connect(node.addr)
+            .await
+            .expect("connect");
+        slow.write_all(b"GET /tip HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("partial request");
+        // Meanwhile, complete requests are answered.
+        let tip: jbc_core::peer::TipInfo = get_json(&format!("{}/tip", node.url())).await;
+        assert_eq!(tip.height, 0);
+        // The slow connection ends (closed, or a 408) well before our bound,
+        // without the client sending anything more.
+        let mut buf = [0u8; 1024];
+        let read = tokio::time::timeout(
+            jbc_node::serve::HEADER_READ_TIMEOUT + Duration::from_secs(10),
+            slow.read(&mut buf),
+        )
+        .await
+        .expect("the node closes a connection whose headers never end");
+        match read {
+            Ok(0) | Err(_) => {}
+            Ok(n) => assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "unexpected answer {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+        }
+        node.shutdown().await.expect("clean shutdown");
+    })
+    .await
+    .expect("test finished in time");
+}
