@@ -34,8 +34,17 @@ pub struct BadUrl(pub String);
 /// Checks and normalises a peer URL: `http://` or `https://`, a host, no
 /// query or fragment; the trailing `/` is removed.
 pub fn normalize_url(url: &str) -> Result<String, BadUrl> {
-    let parsed = reqwest::Url::parse(url.trim())
-        .map_err(|e| BadUrl(format!("{url:?} is not a URL: {e}")))?;
+    let trimmed = url.trim();
+    // The URL parser would repair `http:/host` or `http:host`; SPEC §7 asks
+    // for an `http://` or `https://` URL, so the text itself must say so.
+    let lower = trimmed.get(..8).unwrap_or(trimmed).to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(BadUrl(format!(
+            "{url:?} must start with http:// or https://"
+        )));
+    }
+    let parsed =
+        reqwest::Url::parse(trimmed).map_err(|e| BadUrl(format!("{url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(BadUrl(format!(
             "{url:?} must start with http:// or https://"
@@ -363,6 +372,9 @@ mod tests {
             "http://",
             "http://a/?q=1",
             "http://u:p@a/",
+            "http:/127.0.0.1:1",
+            "http:127.0.0.1:2",
+            "é",
         ] {
             assert!(normalize_url(bad).is_err(), "{bad} accepted");
         }
