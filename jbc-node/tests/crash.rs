@@ -117,18 +117,7 @@ async fn kill_9_while_mining_loses_no_acknowledged_block() {
                 "round {round}: tip {} below {height_before_kill}",
                 tip.height
             );
-            for hash in &acknowledged {
-                let response = client()
-                    .get(format!("{}/blocks/{hash}", node.url))
-                    .send()
-                    .await
-                    .expect("GET");
-                assert_eq!(
-                    response.status(),
-                    200,
-                    "round {round}: lost acknowledged block {hash}"
-                );
-            }
+            assert_all_stored(&node.url, &acknowledged, &format!("round {round}")).await;
             // Submit blocks of our own while the node mines; each 200 is a promise.
             for i in 0..3 {
                 let tip: TipInfo = get_json(&format!("{}/tip", node.url)).await;
@@ -155,14 +144,7 @@ async fn kill_9_while_mining_loses_no_acknowledged_block() {
         let node = spawn(&dir, &FAST_FLAGS);
         let tip: TipInfo = get_json(&format!("{}/tip", node.url)).await;
         assert!(tip.height >= height_before_kill);
-        for hash in &acknowledged {
-            let response = client()
-                .get(format!("{}/blocks/{hash}", node.url))
-                .send()
-                .await
-                .expect("GET");
-            assert_eq!(response.status(), 200, "lost acknowledged block {hash}");
-        }
+        assert_all_stored(&node.url, &acknowledged, "after the last restart").await;
         let chain: Vec<jbc_core::Block> = get_json(&format!("{}/blockchain.json", node.url)).await;
         validate_from_genesis(&params_of(&FAST_FLAGS), &chain).expect("valid chain after crashes");
     })
@@ -214,4 +196,20 @@ fn another_network_or_a_damaged_database_stops_the_node() {
         std::fs::read(damaged.join("chain.redb")).expect("still there"),
         b"this is not a redb database at all"
     );
+}
+
+/// Asserts that the node at `url` serves every block in `hashes`.
+async fn assert_all_stored(url: &str, hashes: &[BlockHash], when: &str) {
+    for hash in hashes {
+        let response = client()
+            .get(format!("{url}/blocks/{hash}"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(
+            response.status(),
+            200,
+            "{when}: lost acknowledged block {hash}"
+        );
+    }
 }
