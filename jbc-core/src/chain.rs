@@ -1,41 +1,60 @@
-//! [`Chain`]: the sans-IO block tree with fork choice by most work (SPEC §6).
+//! [`Chain`]: the sans-IO block tree with fork choice by most work (SPEC §6)
+//! and the storage policy of SPEC §6.1.
 //!
-//! The chain keeps every valid block whose parent it knows, side branches
-//! included, and a bounded pool of orphans (blocks whose parent is unknown).
+//! The chain *stores* (keeps in its tree, for the node to persist) only
+//! blocks whose branch has at least the work of the best chain: a valid
+//! block that extends the best chain, ties it (`Side`), or completes a
+//! heavier branch. Everything else that is plausible waits in a bounded
+//! memory [`Pool`]: orphans (parent unknown) and `Ignored` blocks (valid,
+//! but too light). When a later block gives a pooled branch at least the
+//! best chain's work, the branch is checked and stored whole, so a heavier
+//! branch offered block by block still wins, whichever order it comes in.
 //! [`Chain::accept`] takes a block and the caller's clock and says what
 //! happened; it never reads a clock, a file or a socket, and it changes
-//! nothing when it rejects a block.
+//! nothing when it rejects a block. Blocks a node asked for itself (sync,
+//! after checking that the branch has the work) go through
+//! [`Chain::accept_requested`].
 //!
 //! # Persistence
 //! The chain does no I/O. A node persists the blocks listed in
 //! [`Accepted::stored`] (in that order) and, on restart, rebuilds the tree with
 //! [`Chain::insert_trusted`] in the same order. Trusted loading skips
 //! re-hashing (the `hash` field and the proof of work are believed, since the
-//! node checked them before writing), but still checks the links, heights and
-//! difficulties, so a store from another network is refused. Replaying blocks
-//! in their original acceptance order reproduces the same best tip, ties
-//! included (first seen wins).
+//! node checked them before writing), but still checks the links, heights,
+//! difficulties and timestamps ([`check_linkage`]), so a store from another
+//! network is refused. Replaying blocks in their original acceptance order
+//! reproduces the same best tip, ties included (first seen wins). The pool
+//! is never persisted.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::Block;
-use crate::difficulty::{MEDIAN_SPAN, is_retarget_height, median_time_past, retarget};
 use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::params::{Params, genesis};
+use crate::pool::{Age, Pool};
 use crate::pow::{Template, meets_difficulty, work};
-use crate::validation::{BlockError, NextRules, check_in_context, check_standalone};
+use crate::validation::{
+    BlockError, NextRules, check_in_context, check_linkage, check_standalone, next_rules,
+};
 
-/// How many orphans the chain keeps at most; the oldest is dropped first.
-pub const MAX_ORPHANS: usize = 256;
+/// How far above the best height an orphan may be to wait in the pool
+/// (SPEC §6.1: index at most best height + 288).
+pub const ORPHAN_HORIZON: u64 = 288;
+
+/// How many bits below the best tip's next difficulty a block may be and
+/// still wait in the pool (SPEC §6.1: at least next difficulty − 2). A
+/// pooled block costs at least a quarter of a block on the best tip.
+pub const POOL_DIFFICULTY_SLACK: u32 = 2;
 
 /// Marks "no parent" (genesis).
 const NO_PARENT: u32 = u32::MAX;
 
+/// A block in the tree.
 #[derive(Debug, Clone)]
-struct Node {
+struct Stored {
     block: Block,
     parent: u32,
     /// Sum of the work of this block and all its ancestors, genesis included.
@@ -45,20 +64,24 @@ struct Node {
 /// What happened to the block offered to [`Chain::accept`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    /// It extended the best chain (it, or an orphan it connected, is the new tip).
+    /// It extended the best chain (it, or a pooled block it connected, is the new tip).
     NewTip,
     /// The best chain switched to its branch: blocks were disconnected.
     Reorg,
-    /// Stored on a side branch with no more work than the best chain.
+    /// Stored on a side branch with exactly the work of the best chain.
     Side,
-    /// Already known (stored, or already waiting in the orphan pool).
+    /// Already stored.
     Duplicate,
-    /// Its parent is unknown: kept in the orphan pool.
+    /// Its parent is unknown: it waits in the memory pool (not stored).
     Orphan,
+    /// Valid or plausible, but its branch has less work than the best chain
+    /// (SPEC §6.1): not stored; it may wait in the memory pool.
+    Ignored,
 }
 
 impl Status {
-    /// The name used by `POST /mined`: `accepted`, `reorg`, `side`, `duplicate`, `orphan`.
+    /// The name used by `POST /mined`: `accepted`, `reorg`, `side`,
+    /// `duplicate`, `orphan`, `ignored`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::NewTip => "accepted",
@@ -66,7 +89,17 @@ impl Status {
             Status::Side => "side",
             Status::Duplicate => "duplicate",
             Status::Orphan => "orphan",
+            Status::Ignored => "ignored",
         }
+    }
+
+    /// Whether the block is stored (and so must be durable before a node
+    /// acknowledges it): `accepted`, `reorg`, `side`, `duplicate`.
+    pub fn is_stored(&self) -> bool {
+        matches!(
+            self,
+            Status::NewTip | Status::Reorg | Status::Side | Status::Duplicate
+        )
     }
 }
 
@@ -76,9 +109,10 @@ pub struct Accepted {
     /// What happened to the offered block.
     pub status: Status,
     /// Blocks newly stored in the tree, parents before children: the offered
-    /// block and any orphans it connected. A node persists these.
+    /// block and any pooled blocks it connected. A node persists these.
     pub stored: Vec<BlockHash>,
     /// Blocks that left the best chain, old tip first (empty unless `Reorg`).
+    /// They stay stored.
     pub disconnected: Vec<BlockHash>,
     /// Blocks that joined the best chain, lowest first.
     pub connected: Vec<BlockHash>,
@@ -144,73 +178,25 @@ impl Candidate {
     }
 }
 
-/// Blocks whose parent is unknown, bounded to [`MAX_ORPHANS`].
-#[derive(Debug, Clone, Default)]
-struct OrphanPool {
-    by_parent: BTreeMap<BlockHash, Vec<Block>>,
-    hashes: BTreeSet<BlockHash>,
-    /// Insertion order, for evicting the oldest: (parent, hash).
-    order: VecDeque<(BlockHash, BlockHash)>,
+/// What [`Chain::connect_pooled`] did.
+struct Connected {
+    /// Ids of the blocks it stored, parents first.
+    stored: Vec<u32>,
+    /// The offered block, when it turned out too light to store.
+    light: Option<Block>,
+    /// Why the watched pooled block is invalid in its branch, if it is.
+    offered_error: Option<BlockError>,
 }
 
-impl OrphanPool {
-    fn contains(&self, hash: &BlockHash) -> bool {
-        self.hashes.contains(hash)
-    }
-
-    fn insert(&mut self, block: Block) {
-        while self.order.len() >= MAX_ORPHANS {
-            let Some((parent, hash)) = self.order.pop_front() else {
-                break;
-            };
-            self.remove(&parent, &hash);
-        }
-        self.hashes.insert(block.hash);
-        self.order.push_back((block.prev_hash, block.hash));
-        self.by_parent
-            .entry(block.prev_hash)
-            .or_default()
-            .push(block);
-    }
-
-    fn remove(&mut self, parent: &BlockHash, hash: &BlockHash) {
-        if let Some(children) = self.by_parent.get_mut(parent) {
-            children.retain(|b| b.hash != *hash);
-            if children.is_empty() {
-                self.by_parent.remove(parent);
-            }
-        }
-        self.hashes.remove(hash);
-    }
-
-    /// Drops one orphan, if it is in the pool.
-    fn forget(&mut self, parent: &BlockHash, hash: &BlockHash) {
-        if self.contains(hash) {
-            self.remove(parent, hash);
-            self.order.retain(|(_, h)| h != hash);
-        }
-    }
-
-    /// Removes and returns the orphans whose parent is `parent`.
-    fn take_children(&mut self, parent: &BlockHash) -> Vec<Block> {
-        let children = self.by_parent.remove(parent).unwrap_or_default();
-        for child in &children {
-            self.hashes.remove(&child.hash);
-        }
-        self.order.retain(|(p, _)| p != parent);
-        children
-    }
-}
-
-/// The block tree of one network, with its best chain.
+/// The block tree of one network, with its best chain and its memory pool.
 #[derive(Debug, Clone)]
 pub struct Chain {
     params: Params,
-    nodes: Vec<Node>,
+    nodes: Vec<Stored>,
     by_hash: BTreeMap<BlockHash, u32>,
-    /// Node ids of the best chain, by height.
+    /// Ids of the best chain, by height.
     best: Vec<u32>,
-    orphans: OrphanPool,
+    pool: Pool,
 }
 
 impl Chain {
@@ -222,14 +208,14 @@ impl Chain {
         let chain_work = work(genesis.difficulty);
         Chain {
             params,
-            nodes: alloc::vec![Node {
+            nodes: alloc::vec![Stored {
                 block: genesis,
                 parent: NO_PARENT,
                 chain_work,
             }],
             by_hash,
             best: alloc::vec![0],
-            orphans: OrphanPool::default(),
+            pool: Pool::default(),
         }
     }
 
@@ -276,19 +262,20 @@ impl Chain {
         self.id(hash).map(|id| &self.nodes[id as usize].block)
     }
 
-    /// Whether `hash` is stored (orphans are not).
+    /// Whether `hash` is stored (pooled blocks are not).
     pub fn contains(&self, hash: &BlockHash) -> bool {
         self.by_hash.contains_key(hash)
     }
 
-    /// Whether `hash` is waiting in the orphan pool.
-    pub fn is_orphan(&self, hash: &BlockHash) -> bool {
-        self.orphans.contains(hash)
+    /// Whether `hash` waits in the memory pool (an orphan or an ignored block).
+    pub fn is_pooled(&self, hash: &BlockHash) -> bool {
+        self.pool.contains(hash)
     }
 
-    /// Number of orphans waiting for their parent.
-    pub fn orphan_count(&self) -> usize {
-        self.orphans.hashes.len()
+    /// Number of blocks waiting in the memory pool (at most
+    /// [`MAX_POOLED`](crate::pool::MAX_POOLED)).
+    pub fn pooled_count(&self) -> usize {
+        self.pool.len()
     }
 
     /// Whether `hash` is on the best chain.
@@ -305,6 +292,14 @@ impl Chain {
     pub fn block_at(&self, height: u64) -> Option<&Block> {
         let id = *self.best.get(usize::try_from(height).ok()?)?;
         Some(&self.nodes[id as usize].block)
+    }
+
+    /// The ancestor-or-self at `height` of the stored block `hash`, on
+    /// whatever branch `hash` is.
+    pub fn ancestor_at(&self, hash: &BlockHash, height: u64) -> Option<&Block> {
+        let id = self.id(hash)?;
+        (height <= self.nodes[id as usize].block.index)
+            .then(|| &self.nodes[self.ancestor(id, height) as usize].block)
     }
 
     /// The best chain, genesis first.
@@ -330,7 +325,7 @@ impl Chain {
         self.nodes.iter().map(|n| &n.block)
     }
 
-    /// Number of stored blocks, side branches included.
+    /// Number of stored blocks, side branches included (genesis counts).
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -355,34 +350,15 @@ impl Chain {
     }
 
     fn next_rules_for(&self, parent_id: u32) -> NextRules {
-        let parent = &self.nodes[parent_id as usize];
-        let height = parent.block.index + 1;
-        let difficulty = if is_retarget_height(&self.params, height) {
-            let start = self.ancestor(parent_id, height - 1 - self.params.retarget_window);
-            retarget(
-                &self.params,
-                parent.block.difficulty,
-                self.nodes[start as usize].block.timestamp_ms,
-                parent.block.timestamp_ms,
-            )
-        } else {
-            parent.block.difficulty
-        };
-        let mut timestamps = [0u64; MEDIAN_SPAN];
-        let mut len = 0;
-        let mut id = parent_id;
-        while id != NO_PARENT && len < MEDIAN_SPAN {
-            let node = &self.nodes[id as usize];
-            timestamps[len] = node.block.timestamp_ms;
-            len += 1;
-            id = node.parent;
-        }
-        NextRules {
-            index: height,
-            prev_hash: parent.block.hash,
-            difficulty,
-            min_timestamp_ms: median_time_past(timestamps[..len].iter().copied()).saturating_add(1),
-        }
+        next_rules(
+            &self.params,
+            &self.nodes[parent_id as usize].block,
+            |height| {
+                self.nodes[self.ancestor(parent_id, height) as usize]
+                    .block
+                    .timestamp_ms
+            },
+        )
     }
 
     /// What a child of `parent` must look like, if `parent` is stored.
@@ -413,56 +389,233 @@ impl Chain {
         }
     }
 
-    /// Offers `block` at local time `now_ms` (milliseconds since the epoch).
+    /// The lowest difficulty a block may have to wait in the pool: the best
+    /// tip's next difficulty − [`POOL_DIFFICULTY_SLACK`].
+    pub fn pool_difficulty_floor(&self) -> u32 {
+        self.next_rules()
+            .difficulty
+            .saturating_sub(POOL_DIFFICULTY_SLACK)
+            .max(self.params.min_difficulty)
+    }
+
+    /// Whether a block that is not stored may wait in the pool (SPEC §6.1):
+    /// difficulty at least [`Chain::pool_difficulty_floor`], index at most
+    /// the best height + [`ORPHAN_HORIZON`].
+    fn may_pool(&self, block: &Block) -> bool {
+        block.difficulty >= self.pool_difficulty_floor()
+            && block.index <= self.height().saturating_add(ORPHAN_HORIZON)
+    }
+
+    /// The status of a pooled block: `Ignored` when its pooled branch hangs
+    /// from a stored block, `Orphan` when an ancestor is still unknown.
+    fn pooled_status(&self, hash: &BlockHash) -> Status {
+        match self
+            .pool
+            .root_of(hash)
+            .and_then(|r| self.pool.parent_of(&r))
+        {
+            Some(parent) if self.contains(&parent) => Status::Ignored,
+            _ => Status::Orphan,
+        }
+    }
+
+    /// Offers an unrequested block (`POST /mined`, a relay, this node's
+    /// miner) at local time `now_ms` (milliseconds since the epoch).
     ///
-    /// Checks SPEC §5 in order; on any error nothing changes. A valid block is
-    /// stored; if its branch now has strictly more work than the best chain,
-    /// the best chain moves to it (first seen wins ties). A block whose parent
-    /// is unknown goes to the orphan pool, after the checks that need no
-    /// parent (data size, hash, and proof of work against its own difficulty
-    /// within the params' bounds), so the pool holds no cheap garbage.
-    /// Orphans whose parent arrives are connected in the same call; an orphan
-    /// that turns out invalid is dropped.
+    /// Checks SPEC §5 in order; on any error nothing is stored. Then SPEC
+    /// §6.1 decides:
+    /// - parent stored: the block is stored if its branch has at least the
+    ///   best chain's work (alone or with pooled descendants it connects);
+    ///   the best chain moves to the branch with strictly more work (first
+    ///   seen wins ties). Otherwise it is `Ignored` (and pooled if plausible).
+    /// - parent unknown: after the checks that need no parent (data size,
+    ///   hash, difficulty within the params' bounds, proof of work against
+    ///   its own difficulty), a plausible block (difficulty at least the
+    ///   tip's next − 2, index at most best height + 288) waits in the pool
+    ///   as an `Orphan`; an implausible one is `Ignored` and dropped.
+    /// - parent pooled: it joins the pooled branch; when the branch hangs
+    ///   from a stored block it is checked whole and stored if it now has
+    ///   the work (or the block is `Ignored`, or rejected if it breaks a
+    ///   rule in that branch).
     pub fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
+        self.offer(block, now_ms, false)
+    }
+
+    /// Offers a block this node requested (sync), whose branch the caller
+    /// has already shown to have more work than the best chain: a valid
+    /// block whose parent is stored is stored whatever its own chain work.
+    /// A block whose parent is not stored is offered as by [`Chain::accept`].
+    pub fn accept_requested(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
+        self.offer(block, now_ms, true)
+    }
+
+    fn offer(
+        &mut self,
+        block: Block,
+        now_ms: u64,
+        requested: bool,
+    ) -> Result<Accepted, BlockError> {
         check_standalone(&block)?;
-        if self.contains(&block.hash) || self.orphans.contains(&block.hash) {
+        if self.contains(&block.hash) {
             return Ok(Accepted::unchanged(Status::Duplicate));
         }
-        let Some(parent_id) = self.id(&block.prev_hash) else {
-            if block.index == 0 {
-                // Genesis is derived from the params, never received: an
-                // index-0 block that is not ours belongs to another network.
-                return Err(BlockError::BadIndex);
+        if self.pool.contains(&block.hash) {
+            return Ok(Accepted::unchanged(self.pooled_status(&block.hash)));
+        }
+        if let Some(parent_id) = self.id(&block.prev_hash) {
+            check_in_context(&block, &self.next_rules_for(parent_id), now_ms)?;
+            let plausible = self.may_pool(&block);
+            let connected = self.connect_pooled(parent_id, Some(block), requested, None, now_ms);
+            if let Some(light) = connected.light {
+                if plausible {
+                    self.pool.insert(light);
+                }
+                return Ok(Accepted::unchanged(Status::Ignored));
             }
-            if block.difficulty < self.params.min_difficulty
-                || block.difficulty > self.params.max_difficulty
-            {
-                return Err(BlockError::BadDifficulty);
-            }
-            if !meets_difficulty(&block.hash, block.difficulty) {
-                return Err(BlockError::BadPow);
-            }
-            self.orphans.insert(block);
+            return Ok(self.settle(connected.stored));
+        }
+        if block.index == 0 {
+            // Genesis is derived from the params, never received: an
+            // index-0 block that is not ours belongs to another network.
+            return Err(BlockError::BadIndex);
+        }
+        if block.difficulty < self.params.min_difficulty
+            || block.difficulty > self.params.max_difficulty
+        {
+            return Err(BlockError::BadDifficulty);
+        }
+        if !meets_difficulty(&block.hash, block.difficulty) {
+            return Err(BlockError::BadPow);
+        }
+        if !self.may_pool(&block) {
+            return Ok(Accepted::unchanged(Status::Ignored));
+        }
+        let hash = block.hash;
+        self.pool.insert(block);
+        let root = self.pool.root_of(&hash).unwrap_or(hash);
+        let hanging_from = self.pool.parent_of(&root).and_then(|p| self.id(&p));
+        let Some(stored_parent) = hanging_from else {
             return Ok(Accepted::unchanged(Status::Orphan));
         };
-        check_in_context(&block, &self.next_rules_for(parent_id), now_ms)?;
+        let connected = self.connect_pooled(stored_parent, None, false, Some(hash), now_ms);
+        if let Some(error) = connected.offered_error
+            && connected.stored.is_empty()
+        {
+            // It broke a rule of its branch and was dropped from the pool;
+            // nothing was stored.
+            return Err(error);
+        }
+        if !self.contains(&hash) {
+            return Ok(Accepted::unchanged(self.pooled_status(&hash)));
+        }
+        Ok(self.settle(connected.stored))
+    }
 
-        let old_tip = self.tip_id();
-        let first = self.store(block, parent_id);
-        let mut stored = alloc::vec![first];
-        // Connect waiting orphans, breadth first.
-        let mut queue = VecDeque::from([first]);
+    /// Tentatively stores `first` (a checked child of `parent_id`), or the
+    /// pooled children of `parent_id`, and every pooled descendant valid in
+    /// its branch; keeps the blocks whose branch reaches at least the best
+    /// chain's work (`first` always when `keep_first`) and returns the others
+    /// to the pool. Pooled blocks that break a rule are dropped; if one of
+    /// them is `watch`, its error is reported.
+    fn connect_pooled(
+        &mut self,
+        parent_id: u32,
+        first: Option<Block>,
+        keep_first: bool,
+        watch: Option<BlockHash>,
+        now_ms: u64,
+    ) -> Connected {
+        let best_work = self.best_work();
+        let mark = self.nodes.len();
+        // Tentative blocks are appended at `mark..`; `ages[i]` is the pool
+        // age of the block at `mark + i` (None for `first`).
+        let mut ages: Vec<Option<Age>> = Vec::new();
+        let mut queue = VecDeque::new();
+        match first {
+            Some(block) => {
+                queue.push_back(self.store(block, parent_id));
+                ages.push(None);
+            }
+            None => queue.push_back(parent_id),
+        }
+        let mut offered_error = None;
         while let Some(id) = queue.pop_front() {
             let hash = self.nodes[id as usize].block.hash;
-            for child in self.orphans.take_children(&hash) {
-                let rules = self.next_rules_for(id);
-                if check_in_context(&child, &rules, now_ms).is_ok() {
-                    let child_id = self.store(child, id);
-                    stored.push(child_id);
-                    queue.push_back(child_id);
+            let children = self.pool.take_children(&hash);
+            if children.is_empty() {
+                continue;
+            }
+            let rules = self.next_rules_for(id);
+            for (child, age) in children {
+                match check_in_context(&child, &rules, now_ms) {
+                    Ok(()) => {
+                        queue.push_back(self.store(child, id));
+                        ages.push(Some(age));
+                    }
+                    // Dropped: its own pooled children stay, as orphans.
+                    Err(e) if watch == Some(child.hash) => offered_error = Some(e),
+                    Err(_) => {}
                 }
             }
         }
+
+        // The most work reachable in each tentative block's subtree.
+        let count = ages.len();
+        let mut reach: Vec<u128> = (mark..mark + count)
+            .map(|id| self.nodes[id].chain_work)
+            .collect();
+        for i in (0..count).rev() {
+            let parent = self.nodes[mark + i].parent as usize;
+            if parent >= mark {
+                reach[parent - mark] = reach[parent - mark].max(reach[i]);
+            }
+        }
+        let keep: Vec<bool> = (0..count)
+            .map(|i| reach[i] >= best_work || (keep_first && ages[i].is_none()))
+            .collect();
+        let mut light = None;
+        let stored = if keep.iter().all(|k| *k) {
+            (mark..mark + count).map(|id| id as u32).collect()
+        } else {
+            // Rebuild the tentative part with the kept blocks only. A kept
+            // block's parent is kept too (its reach is at least as high).
+            let tentative = self.nodes.split_off(mark);
+            for node in &tentative {
+                self.by_hash.remove(&node.block.hash);
+            }
+            let mut new_ids = alloc::vec![NO_PARENT; count];
+            let mut stored = Vec::new();
+            for (i, node) in tentative.into_iter().enumerate() {
+                if keep[i] {
+                    let parent = node.parent as usize;
+                    let parent = if parent >= mark {
+                        new_ids[parent - mark]
+                    } else {
+                        node.parent
+                    };
+                    new_ids[i] = self.store(node.block, parent);
+                    stored.push(new_ids[i]);
+                } else {
+                    match ages[i] {
+                        Some(age) => self.pool.put_back(node.block, age),
+                        None => light = Some(node.block),
+                    }
+                }
+            }
+            stored
+        };
+        Connected {
+            stored,
+            light,
+            offered_error,
+        }
+    }
+
+    /// Moves the best chain to the stored block with the most work among
+    /// `stored` if it has strictly more than the best chain (first seen wins
+    /// ties), and says what happened to the first of them.
+    fn settle(&mut self, stored: Vec<u32>) -> Accepted {
+        let old_tip = self.tip_id();
         let mut best_new = old_tip;
         for &id in &stored {
             if self.nodes[id as usize].chain_work > self.nodes[best_new as usize].chain_work {
@@ -474,14 +627,12 @@ impl Chain {
         } else {
             self.set_best(best_new)
         };
-        let status = if connected.is_empty() {
-            Status::Side
-        } else if disconnected.is_empty() {
-            Status::NewTip
-        } else {
-            Status::Reorg
+        let status = match (connected.is_empty(), disconnected.is_empty()) {
+            (true, _) => Status::Side,
+            (false, true) => Status::NewTip,
+            (false, false) => Status::Reorg,
         };
-        Ok(Accepted {
+        Accepted {
             status,
             stored: stored
                 .iter()
@@ -489,13 +640,14 @@ impl Chain {
                 .collect(),
             disconnected,
             connected,
-        })
+        }
     }
 
     /// Adds a block previously stored by this program, trusting its `hash`
-    /// field and proof of work (no SHA-256 is computed). Links, index and
-    /// difficulty are still checked; blocks must come parents first, ideally
-    /// in their original acceptance order (see [`Chain::all_blocks`]).
+    /// field and proof of work (no SHA-256 is computed). Links, index,
+    /// difficulty and timestamp are still checked ([`check_linkage`]);
+    /// blocks must come parents first, ideally in their original acceptance
+    /// order (see [`Chain::all_blocks`]).
     pub fn insert_trusted(&mut self, block: Block) -> Result<Accepted, LoadError> {
         if self.contains(&block.hash) {
             return Ok(Accepted::unchanged(Status::Duplicate));
@@ -503,49 +655,22 @@ impl Chain {
         let parent_id = self
             .id(&block.prev_hash)
             .ok_or(LoadError::UnknownParent(block.hash))?;
-        let rules = self.next_rules_for(parent_id);
-        let invalid = |reason| LoadError::Invalid {
-            hash: block.hash,
-            reason,
-        };
-        if block.index != rules.index {
-            return Err(invalid(BlockError::BadIndex));
-        }
-        if block.difficulty != rules.difficulty {
-            return Err(invalid(BlockError::BadDifficulty));
-        }
-        if block.timestamp_ms < rules.min_timestamp_ms {
-            return Err(invalid(BlockError::TimestampTooOld));
-        }
-        let old_tip = self.tip_id();
-        let hash = block.hash;
-        // A block waiting in the orphan pool is not an orphan any more.
-        self.orphans.forget(&block.prev_hash, &hash);
+        check_linkage(&block, &self.next_rules_for(parent_id)).map_err(|reason| {
+            LoadError::Invalid {
+                hash: block.hash,
+                reason,
+            }
+        })?;
+        self.pool.remove(&block.hash);
         let id = self.store(block, parent_id);
-        let (disconnected, connected) =
-            if self.nodes[id as usize].chain_work > self.nodes[old_tip as usize].chain_work {
-                self.set_best(id)
-            } else {
-                (Vec::new(), Vec::new())
-            };
-        let status = match (connected.is_empty(), disconnected.is_empty()) {
-            (true, _) => Status::Side,
-            (false, true) => Status::NewTip,
-            (false, false) => Status::Reorg,
-        };
-        Ok(Accepted {
-            status,
-            stored: alloc::vec![hash],
-            disconnected,
-            connected,
-        })
+        Ok(self.settle(alloc::vec![id]))
     }
 
     fn store(&mut self, block: Block, parent_id: u32) -> u32 {
         let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 blocks");
         let chain_work = self.nodes[parent_id as usize].chain_work + work(block.difficulty);
         self.by_hash.insert(block.hash, id);
-        self.nodes.push(Node {
+        self.nodes.push(Stored {
             block,
             parent: parent_id,
             chain_work,

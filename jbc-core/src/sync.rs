@@ -9,29 +9,41 @@
 //!    is refused ([`SyncOutcome::OtherNetwork`]); a peer claiming no more
 //!    work than we have is left alone ([`SyncOutcome::UpToDate`]).
 //! 2. The common ancestor: the highest height at which the peer's best block
-//!    is one we store (on any branch, so a long fork fetched over several
-//!    syncs resumes where it stopped). Probes are `GET /blocks?from=h&limit=1`:
+//!    is one we store (on any branch). Probes are `GET /blocks?from=h&limit=1`:
 //!    one at `min(our height, its height)`, then steps of 1, 2, 4, … up or
 //!    down until the answer flips, then a binary search: `O(log distance)`
 //!    requests, never the whole chain. A different block at height 0 means
 //!    another network.
-//! 3. Pages of `GET /blocks?from=H&limit=N` from the ancestor up to the
-//!    claimed tip height. Each block must have the height asked for and link
-//!    to the block before it (so nothing lands in the orphan pool), and goes
-//!    through [`Chain::accept`]; the first invalid block ends the sync and
-//!    names the peer as misbehaving ([`Misbehaviour`]). A page longer than
-//!    asked is refused whole.
-//! 4. At the claimed tip, its real chain work must equal the claimed work.
+//! 3. If the ancestor is our best tip, the peer's chain extends ours: pages
+//!    of `GET /blocks?from=H&limit=N` up to the claimed tip are checked and
+//!    stored page by page (each block has more work than our best chain).
+//! 4. Otherwise the peer's branch forks below our tip, and SPEC §6.1 asks
+//!    for two passes. **Pass one** fetches the whole branch up to the
+//!    claimed tip and checks every block (all of SPEC §5, in the branch's
+//!    own context) while holding only one 32-byte hash per block and a
+//!    sliding window of timestamps: nothing is written. If the branch's
+//!    real work is not what `/tip` claimed, the peer misbehaved. **Pass
+//!    two**, only if that work is more than ours, fetches the branch again,
+//!    checks that every block is the one of pass one (same hash), and stores
+//!    it page by page; the reorganisation happens when it overtakes us.
 //!
-//! A peer that lies about its work gains nothing: the chain compares real
-//! work, so a longer chain with less work is stored as a side branch and the
-//! best chain stays; the lie costs at most one bounded sync and is reported.
+//! Each page must be no longer than asked, have the heights asked for and
+//! link inside itself (else [`Misbehaviour`]); a page that does not link to
+//! the page before it, or a pass-two block that differs from pass one, means
+//! the peer's chain moved ([`SyncOutcome::PeerChanged`]). The first invalid
+//! block ends the sync and names the peer as misbehaving.
 //!
 //! # Bounds
-//! [`SyncConfig`] caps blocks per page, pages per sync and blocks per sync;
-//! ancestor probes are bounded by the arithmetic (at most about 3 × 64).
-//! When a cap stops a sync, the blocks so far are kept and the outcome is
-//! [`SyncOutcome::LimitReached`]: call again to continue.
+//! There is no cap on the length of a branch: a heavier branch is adopted
+//! however long it is. Memory per sync is one hash per block of the branch
+//! (32 bytes) plus one block and a window of `max(11, W + 1)` timestamps;
+//! each request is bounded by the [`Peer`] (time and bytes). What bounds the
+//! branch is work: in pass one, a branch may hold at most as many blocks as
+//! our own chain has above the fork, plus [`ORPHAN_HORIZON`], plus its work
+//! divided by the work of a block at [`Chain::pool_difficulty_floor`]. A
+//! long branch of cheap blocks (difficulty walked down by spread-out
+//! timestamps) is therefore refused after a bounded number of blocks
+//! ([`Misbehaviour::TooLight`]), whatever work its peer claims.
 //!
 //! # Example
 //! ```
@@ -64,43 +76,93 @@
 //! assert_eq!(ours.tip(), peer.chain().tip());
 //! ```
 
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::block::Block;
-use crate::chain::{Accepted, Chain};
+use crate::chain::{Accepted, Chain, ORPHAN_HORIZON};
+use crate::difficulty::MEDIAN_SPAN;
 use crate::hash::BlockHash;
-use crate::params::genesis;
+use crate::params::{Params, genesis};
 use crate::peer::{MAX_PAGE, Peer, PeerError};
-use crate::validation::BlockError;
+use crate::pow::work;
+use crate::validation::{BlockError, check_in_context, check_standalone, next_rules};
+
+/// Why a [`SyncTarget`] did not take a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The block breaks a rule of SPEC §5 (the peer's fault, unless the
+    /// rule is `timestamp_in_future`).
+    #[error("{0}")]
+    Invalid(BlockError),
+    /// The block could not be kept here (e.g. a storage failure): not the
+    /// peer's fault.
+    #[error("local failure: {0}")]
+    Local(String),
+}
+
+/// What a [`SyncTarget`] did with a page of blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageStored {
+    /// Blocks of the page it took (a prefix of the page).
+    pub taken: usize,
+    /// Blocks newly stored (a block may connect pooled ones too).
+    pub stored: u64,
+    /// Blocks that left the best chain.
+    pub disconnected: u64,
+    /// Whether the best tip changed.
+    pub tip_changed: bool,
+    /// Why it stopped before the end of the page, if it did.
+    pub refused: Option<Refusal>,
+}
+
+impl PageStored {
+    /// Adds what one accepted block did.
+    pub fn add(&mut self, accepted: &Accepted) {
+        self.taken += 1;
+        self.stored += accepted.stored.len() as u64;
+        self.disconnected += accepted.disconnected.len() as u64;
+        self.tip_changed |= accepted.tip_changed();
+    }
+}
 
 /// The local side of a sync: what [`sync`] needs to know about our chain and
-/// how it offers blocks. [`Chain`] implements it; a node can implement it on
-/// its own state to persist and announce each accepted block, taking its
-/// lock only for each call instead of for the whole sync.
+/// how it stores the blocks it fetched. [`Chain`] implements it; a node
+/// implements it on its own state to persist and announce each page, taking
+/// its lock only for each call instead of for the whole sync.
 pub trait SyncTarget {
-    /// Hash of our genesis block.
-    fn genesis_hash(&self) -> BlockHash;
-    /// Height of our best tip.
-    fn best_height(&self) -> u64;
-    /// Work of our best chain.
-    fn best_work(&self) -> u128;
+    /// Our network's params.
+    fn params(&self) -> Params;
+    /// Hash and height of our best tip, and the work of our best chain.
+    fn best(&self) -> (BlockHash, u64, u128);
+    /// The lowest difficulty a block may have to wait in our pool
+    /// ([`Chain::pool_difficulty_floor`]).
+    fn pool_difficulty_floor(&self) -> u32;
     /// Height of `hash` if we store it (on any branch).
     fn height_of(&self, hash: &BlockHash) -> Option<u64>;
     /// Work of the chain ending at `hash`, if we store it.
     fn chain_work(&self, hash: &BlockHash) -> Option<u128>;
-    /// Offers a block, like [`Chain::accept`].
-    fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError>;
+    /// A stored block.
+    fn stored_block(&self, hash: &BlockHash) -> Option<Block>;
+    /// Timestamp of the ancestor-or-self at `height` of the stored block `of`.
+    fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64>;
+    /// Stores a page of requested blocks, parents first, each like
+    /// [`Chain::accept_requested`]; stops at the first refusal.
+    fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored;
 }
 
 impl SyncTarget for Chain {
-    fn genesis_hash(&self) -> BlockHash {
-        self.genesis().hash
+    fn params(&self) -> Params {
+        Chain::params(self).clone()
     }
 
-    fn best_height(&self) -> u64 {
-        self.height()
+    fn best(&self) -> (BlockHash, u64, u128) {
+        (self.tip().hash, self.height(), self.best_work())
     }
 
-    fn best_work(&self) -> u128 {
-        Chain::best_work(self)
+    fn pool_difficulty_floor(&self) -> u32 {
+        Chain::pool_difficulty_floor(self)
     }
 
     fn height_of(&self, hash: &BlockHash) -> Option<u64> {
@@ -111,30 +173,42 @@ impl SyncTarget for Chain {
         Chain::chain_work(self, hash)
     }
 
-    fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
-        Chain::accept(self, block, now_ms)
+    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
+        self.block(hash).cloned()
+    }
+
+    fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {
+        self.ancestor_at(of, height).map(|b| b.timestamp_ms)
+    }
+
+    fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
+        let mut done = PageStored::default();
+        for block in page {
+            match self.accept_requested(block, now_ms) {
+                Ok(accepted) => done.add(&accepted),
+                Err(e) => {
+                    done.refused = Some(Refusal::Invalid(e));
+                    break;
+                }
+            }
+        }
+        done
     }
 }
 
 /// The bounds of one sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncConfig {
-    /// Blocks asked for per page (default 100, capped at [`MAX_PAGE`] = 500).
-    /// A block's JSON is at most about 25 KiB, so a page of 100 is at most
-    /// about 2.5 MiB.
+    /// Blocks asked for per page (default and cap: [`MAX_PAGE`] = 500). A
+    /// block's JSON is at most about 25 KiB, so a page is at most about
+    /// 12.5 MiB, and a page of ordinary blocks a few hundred KiB.
     pub page_blocks: u32,
-    /// Most pages fetched in one sync (default 50).
-    pub max_pages: u32,
-    /// Most blocks received in one sync (default 5000).
-    pub max_blocks: u64,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            page_blocks: 100,
-            max_pages: 50,
-            max_blocks: 5_000,
+            page_blocks: MAX_PAGE,
         }
     }
 }
@@ -176,6 +250,15 @@ pub enum Misbehaviour {
         /// Height of the block.
         height: u64,
     },
+    /// Its branch holds more blocks than its work allows (see the module
+    /// docs, "Bounds"): a long branch of cheap blocks.
+    #[error("the branch holds {blocks} blocks at height {height}, more than its work allows")]
+    TooLight {
+        /// Height reached when the sync gave up.
+        height: u64,
+        /// Blocks of the branch checked so far.
+        blocks: u64,
+    },
     /// Its tip's real chain work is not what `GET /tip` claimed.
     #[error("claimed chain work {claimed}, real chain work {actual}")]
     WorkMismatch {
@@ -194,9 +277,6 @@ pub enum SyncOutcome {
     UpToDate,
     /// Every block up to the peer's claimed tip was fetched and checked.
     Synced,
-    /// A [`SyncConfig`] bound stopped the sync; the blocks so far are kept.
-    /// Sync again to continue.
-    LimitReached,
     /// The peer served fewer blocks than its tip claimed, or a different tip:
     /// its chain moved during the sync (or it lies). Nothing wrong was stored.
     PeerChanged,
@@ -217,6 +297,9 @@ pub enum SyncOutcome {
     },
     /// A request failed; the sync stopped there.
     PeerFailed(PeerError),
+    /// Our side could not keep a block (e.g. storage failed): not the
+    /// peer's fault.
+    LocalFailure(String),
     /// The peer broke the protocol; the sync stopped there.
     Misbehaved(Misbehaviour),
 }
@@ -232,10 +315,12 @@ pub struct SyncStats {
     pub common_height: Option<u64>,
     /// `GET /blocks?limit=1` requests spent finding the ancestor.
     pub probes: u32,
-    /// `GET /blocks` page requests.
+    /// `GET /blocks` page requests (both passes).
     pub pages: u32,
-    /// Blocks received in pages.
+    /// Blocks received in pages (both passes).
     pub blocks_received: u64,
+    /// Blocks checked by a first pass (a branch forking below our tip).
+    pub blocks_checked: u64,
     /// Blocks newly stored by our chain.
     pub blocks_stored: u64,
     /// Blocks that left our best chain in reorganisations.
@@ -264,8 +349,8 @@ impl SyncReport {
 }
 
 /// Fetches from `peer` what it has and we lack, if it claims more work,
-/// offering each block to `target` at local time `now_ms`. See the module
-/// docs for the steps and bounds.
+/// storing it in `target` at local time `now_ms`. See the module docs for
+/// the steps and bounds.
 ///
 /// The future is `Send` when the peer is `Sync` and the target `Send` (the
 /// peer's futures are [`MaybeSend`](crate::peer::MaybeSend)), so a tokio node
@@ -294,77 +379,85 @@ async fn run<P: Peer, T: SyncTarget + ?Sized>(
     let tip = peer.tip().await.map_err(SyncOutcome::PeerFailed)?;
     stats.peer_height = Some(tip.height);
     stats.peer_work = Some(tip.work);
-    let ours = target.genesis_hash();
+    let params = target.params();
+    let ours = genesis(&params).hash;
     let theirs = genesis(&tip.params).hash;
     if theirs != ours {
         return Err(SyncOutcome::OtherNetwork { ours, theirs });
     }
-    if tip.work <= target.best_work() {
+    let (best_hash, best_height, best_work) = target.best();
+    if tip.work <= best_work {
         return Ok(SyncOutcome::UpToDate);
     }
 
-    let (common_height, common_hash) = common_ancestor(peer, &*target, tip.height, stats).await?;
+    let (common_height, common_hash) =
+        common_ancestor(peer, &*target, ours, tip.height, stats).await?;
     stats.common_height = Some(common_height);
+    let fetch = Fetch {
+        peer,
+        page_blocks: u64::from(config.page_blocks.clamp(1, MAX_PAGE)),
+        from_height: common_height,
+        from_hash: common_hash,
+        to_height: tip.height,
+    };
 
-    let page_blocks = u64::from(config.page_blocks.clamp(1, MAX_PAGE));
-    let mut next = common_height.saturating_add(1);
-    let mut prev_hash = common_hash;
-    while next <= tip.height {
-        let blocks_left = config.max_blocks.saturating_sub(stats.blocks_received);
-        if stats.pages >= config.max_pages || blocks_left == 0 {
-            return Ok(SyncOutcome::LimitReached);
-        }
-        let wanted = (tip.height - next).saturating_add(1);
-        // At most MAX_PAGE, so it fits in a u32.
-        let limit = page_blocks.min(wanted).min(blocks_left) as u32;
-        stats.pages += 1;
-        let page = peer
-            .blocks(next, limit)
-            .await
-            .map_err(SyncOutcome::PeerFailed)?;
-        if page.len() > limit as usize {
-            return Err(misbehaved(Misbehaviour::TooManyBlocks {
-                from: next,
-                asked: limit,
-                got: page.len(),
-            }));
-        }
-        if page.is_empty() {
+    let expected = if common_hash == best_hash {
+        // The peer's chain extends ours: every block adds work to our best.
+        None
+    } else {
+        let slack = best_height.saturating_sub(common_height) + ORPHAN_HORIZON;
+        let checked = check_branch(&fetch, &*target, &params, slack, now_ms, stats).await?;
+        if checked.hashes.last() != Some(&tip.hash) {
             return Err(SyncOutcome::PeerChanged);
         }
-        stats.blocks_received += page.len() as u64;
-        for block in page {
-            if block.index != next {
-                return Err(misbehaved(Misbehaviour::WrongHeight {
-                    expected: next,
-                    got: block.index,
-                }));
-            }
-            if block.prev_hash != prev_hash {
-                return Err(misbehaved(Misbehaviour::BrokenLink { height: next }));
-            }
-            let hash = block.hash;
-            match target.accept(block, now_ms) {
-                Ok(accepted) => {
-                    stats.blocks_stored += accepted.stored.len() as u64;
-                    stats.blocks_disconnected += accepted.disconnected.len() as u64;
-                    stats.tip_changed |= accepted.tip_changed();
-                }
-                Err(BlockError::TimestampInFuture) => {
-                    return Err(SyncOutcome::FutureBlock { height: next, hash });
-                }
-                Err(reason) => {
-                    return Err(misbehaved(Misbehaviour::InvalidBlock {
-                        height: next,
-                        hash,
-                        reason,
-                    }));
-                }
-            }
-            prev_hash = hash;
-            next += 1;
+        if checked.work != tip.work {
+            return Err(misbehaved(Misbehaviour::WorkMismatch {
+                claimed: tip.work,
+                actual: checked.work,
+            }));
         }
-    }
+        if checked.work <= target.best().2 {
+            // True to its claim, but we have gained as much meanwhile.
+            return Ok(SyncOutcome::UpToDate);
+        }
+        Some(checked.hashes)
+    };
+
+    fetch
+        .pages(stats, |page, stats| {
+            if let Some(expected) = &expected {
+                for block in &page {
+                    let at = (block.index - common_height - 1) as usize;
+                    if expected.get(at) != Some(&block.hash) {
+                        // Pass two differs from pass one: the peer's chain
+                        // moved (what was stored so far was checked heavy).
+                        return Err(SyncOutcome::PeerChanged);
+                    }
+                }
+            }
+            let (first_height, hashes): (u64, Vec<BlockHash>) =
+                (page[0].index, page.iter().map(|b| b.hash).collect());
+            let done = target.store_page(page, now_ms);
+            stats.blocks_stored += done.stored;
+            stats.blocks_disconnected += done.disconnected;
+            stats.tip_changed |= done.tip_changed;
+            match done.refused {
+                None => Ok(()),
+                Some(Refusal::Local(why)) => Err(SyncOutcome::LocalFailure(why)),
+                Some(Refusal::Invalid(reason)) => {
+                    let (height, hash) = (first_height + done.taken as u64, hashes[done.taken]);
+                    Err(match reason {
+                        BlockError::TimestampInFuture => SyncOutcome::FutureBlock { height, hash },
+                        reason => misbehaved(Misbehaviour::InvalidBlock {
+                            height,
+                            hash,
+                            reason,
+                        }),
+                    })
+                }
+            }
+        })
+        .await?;
 
     match target.chain_work(&tip.hash) {
         Some(actual) if actual != tip.work => Err(misbehaved(Misbehaviour::WorkMismatch {
@@ -378,6 +471,160 @@ async fn run<P: Peer, T: SyncTarget + ?Sized>(
 
 fn misbehaved(m: Misbehaviour) -> SyncOutcome {
     SyncOutcome::Misbehaved(m)
+}
+
+/// What pass one found: the branch's hashes (height `from + 1` first) and
+/// its tip's chain work.
+struct CheckedBranch {
+    hashes: Vec<BlockHash>,
+    work: u128,
+}
+
+/// Pass one: fetches the branch above the common ancestor and checks every
+/// block in the branch's own context, writing nothing and holding one hash
+/// per block, the last block and a window of timestamps.
+async fn check_branch<P: Peer, T: SyncTarget + ?Sized>(
+    fetch: &Fetch<'_, P>,
+    target: &T,
+    params: &Params,
+    slack_blocks: u64,
+    now_ms: u64,
+    stats: &mut SyncStats,
+) -> Result<CheckedBranch, SyncOutcome> {
+    let fork = target
+        .stored_block(&fetch.from_hash)
+        .ok_or(SyncOutcome::PeerChanged)?;
+    let fork_work = target
+        .chain_work(&fetch.from_hash)
+        .ok_or(SyncOutcome::PeerChanged)?;
+    let unit = work(target.pool_difficulty_floor());
+    // Timestamps of the branch's last blocks, enough for the median time
+    // past and the retarget window; older ones come from our store.
+    let window =
+        MEDIAN_SPAN.max(usize::try_from(params.retarget_window).unwrap_or(usize::MAX - 1) + 1);
+    let mut recent: VecDeque<u64> = VecDeque::new();
+    let mut parent = fork;
+    let mut checked = CheckedBranch {
+        hashes: Vec::new(),
+        work: fork_work,
+    };
+    fetch
+        .pages(stats, |page, stats| {
+            for block in page {
+                let height = block.index;
+                let first_recent = parent.index + 1 - recent.len() as u64;
+                let rules = next_rules(params, &parent, |h| {
+                    if h > fetch.from_height {
+                        recent[(h - first_recent) as usize]
+                    } else {
+                        target.timestamp_at(&fetch.from_hash, h).unwrap_or(0)
+                    }
+                });
+                let verdict = check_standalone(&block)
+                    .and_then(|()| check_in_context(&block, &rules, now_ms));
+                match verdict {
+                    Ok(()) => {}
+                    Err(BlockError::TimestampInFuture) => {
+                        return Err(SyncOutcome::FutureBlock {
+                            height,
+                            hash: block.hash,
+                        });
+                    }
+                    Err(reason) => {
+                        return Err(misbehaved(Misbehaviour::InvalidBlock {
+                            height,
+                            hash: block.hash,
+                            reason,
+                        }));
+                    }
+                }
+                checked.work += work(block.difficulty);
+                checked.hashes.push(block.hash);
+                stats.blocks_checked += 1;
+                let blocks = checked.hashes.len() as u64;
+                let budget = slack_blocks.saturating_add(
+                    u64::try_from((checked.work - fork_work) / unit).unwrap_or(u64::MAX),
+                );
+                if blocks > budget {
+                    return Err(misbehaved(Misbehaviour::TooLight { height, blocks }));
+                }
+                if recent.len() == window {
+                    recent.pop_front();
+                }
+                recent.push_back(block.timestamp_ms);
+                parent = block;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(checked)
+}
+
+/// Fetching the peer's best chain above a stored block, page by page.
+struct Fetch<'a, P> {
+    peer: &'a P,
+    page_blocks: u64,
+    /// The common ancestor: height and hash.
+    from_height: u64,
+    from_hash: BlockHash,
+    /// The claimed tip height.
+    to_height: u64,
+}
+
+impl<P: Peer> Fetch<'_, P> {
+    /// Fetches every page from `from_height + 1` to `to_height`, checks its
+    /// shape (length, heights, links) and hands it to `each`.
+    async fn pages(
+        &self,
+        stats: &mut SyncStats,
+        mut each: impl FnMut(Vec<Block>, &mut SyncStats) -> Result<(), SyncOutcome>,
+    ) -> Result<(), SyncOutcome> {
+        let mut next = self.from_height.saturating_add(1);
+        let mut prev_hash = self.from_hash;
+        while next <= self.to_height {
+            let wanted = (self.to_height - next).saturating_add(1);
+            // At most MAX_PAGE, so it fits in a u32.
+            let limit = self.page_blocks.min(wanted) as u32;
+            stats.pages += 1;
+            let page = self
+                .peer
+                .blocks(next, limit)
+                .await
+                .map_err(SyncOutcome::PeerFailed)?;
+            if page.len() > limit as usize {
+                return Err(misbehaved(Misbehaviour::TooManyBlocks {
+                    from: next,
+                    asked: limit,
+                    got: page.len(),
+                }));
+            }
+            let Some(first) = page.first() else {
+                return Err(SyncOutcome::PeerChanged);
+            };
+            if first.index == next && first.prev_hash != prev_hash {
+                // A page that does not follow the one before: the peer's
+                // best chain moved between the two requests.
+                return Err(SyncOutcome::PeerChanged);
+            }
+            for (offset, block) in page.iter().enumerate() {
+                let height = next + offset as u64;
+                if block.index != height {
+                    return Err(misbehaved(Misbehaviour::WrongHeight {
+                        expected: height,
+                        got: block.index,
+                    }));
+                }
+                if offset > 0 && block.prev_hash != page[offset - 1].hash {
+                    return Err(misbehaved(Misbehaviour::BrokenLink { height }));
+                }
+            }
+            stats.blocks_received += page.len() as u64;
+            next += page.len() as u64;
+            prev_hash = page.last().map_or(prev_hash, |b| b.hash);
+            each(page, stats)?;
+        }
+        Ok(())
+    }
 }
 
 /// The peer's best block at `height`, and whether we store it at that height.
@@ -419,14 +666,12 @@ async fn probe<P: Peer, T: SyncTarget + ?Sized>(
 async fn common_ancestor<P: Peer, T: SyncTarget + ?Sized>(
     peer: &P,
     target: &T,
+    ours: BlockHash,
     peer_height: u64,
     stats: &mut SyncStats,
 ) -> Result<(u64, BlockHash), SyncOutcome> {
-    let other_network = |theirs| SyncOutcome::OtherNetwork {
-        ours: target.genesis_hash(),
-        theirs,
-    };
-    let guess = target.best_height().min(peer_height);
+    let other_network = |theirs| SyncOutcome::OtherNetwork { ours, theirs };
+    let guess = target.best().1.min(peer_height);
     // Invariant: we store the peer's block at `low` (its hash is `low_hash`)
     // and not the one at `high`; `high` may be the virtual height just above
     // the peer's tip.

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, MAX_DATA_BYTES};
+use crate::difficulty::{MEDIAN_SPAN, is_retarget_height, median_time_past, retarget};
 use crate::hash::BlockHash;
+use crate::params::Params;
 use crate::pow::meets_difficulty;
 
 /// How far ahead of the local clock a timestamp may be, in milliseconds.
@@ -75,7 +77,13 @@ impl BlockError {
 
 /// What the child of a given parent must look like: all a miner needs, and
 /// the context for rules 3–6 (the `next` object of `GET /tip`).
+///
+/// In JSON it is `{"index", "prev_hash", "difficulty", "min_timestamp"}`,
+/// where `min_timestamp` is the median time past + 1 (saturating). Rule 6
+/// itself is checked against the median, so a parent whose median time past
+/// is `u64::MAX` has no valid child at all (no saturation loophole).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NextRulesJson", into = "NextRulesJson")]
 pub struct NextRules {
     /// Height of the child.
     pub index: u64,
@@ -83,9 +91,93 @@ pub struct NextRules {
     pub prev_hash: BlockHash,
     /// Expected difficulty of the child.
     pub difficulty: u32,
-    /// Smallest allowed timestamp: median time past + 1 (JSON name `min_timestamp`).
-    #[serde(rename = "min_timestamp")]
+    /// Smallest allowed timestamp: median time past + 1, saturating (JSON
+    /// name `min_timestamp`). What a miner puts in its header at least.
     pub min_timestamp_ms: u64,
+    /// The median time past itself: a timestamp must be greater (rule 6).
+    /// Not in the JSON; read back as `min_timestamp - 1`.
+    pub median_time_past_ms: u64,
+}
+
+impl NextRules {
+    /// The rules for a child of the block (`parent_index`, `parent_hash`,
+    /// `parent_difficulty`) given the difficulty it must have and the median
+    /// time past of its last [`MEDIAN_SPAN`](crate::difficulty::MEDIAN_SPAN)
+    /// blocks.
+    pub fn new(
+        index: u64,
+        prev_hash: BlockHash,
+        difficulty: u32,
+        median_time_past_ms: u64,
+    ) -> Self {
+        NextRules {
+            index,
+            prev_hash,
+            difficulty,
+            min_timestamp_ms: median_time_past_ms.saturating_add(1),
+            median_time_past_ms,
+        }
+    }
+}
+
+/// The wire form of [`NextRules`].
+#[derive(Serialize, Deserialize)]
+struct NextRulesJson {
+    index: u64,
+    prev_hash: BlockHash,
+    difficulty: u32,
+    min_timestamp: u64,
+}
+
+impl From<NextRulesJson> for NextRules {
+    fn from(j: NextRulesJson) -> Self {
+        NextRules {
+            index: j.index,
+            prev_hash: j.prev_hash,
+            difficulty: j.difficulty,
+            min_timestamp_ms: j.min_timestamp,
+            median_time_past_ms: j.min_timestamp.saturating_sub(1),
+        }
+    }
+}
+
+impl From<NextRules> for NextRulesJson {
+    fn from(r: NextRules) -> Self {
+        NextRulesJson {
+            index: r.index,
+            prev_hash: r.prev_hash,
+            difficulty: r.difficulty,
+            min_timestamp: r.min_timestamp_ms,
+        }
+    }
+}
+
+/// Computes the [`NextRules`] of a child of `parent` on a branch whose
+/// timestamps `timestamp_at(height)` gives for every height up to the
+/// parent's (SPEC §5: retargeting and median time past). The one place the
+/// rules are derived: the block tree, trusted reload and sync's header-only
+/// first pass all call it with their own view of the branch.
+pub fn next_rules(
+    params: &Params,
+    parent: &Block,
+    mut timestamp_at: impl FnMut(u64) -> u64,
+) -> NextRules {
+    let height = parent.index + 1;
+    let difficulty = if is_retarget_height(params, height) {
+        let start = timestamp_at(height - 1 - params.retarget_window);
+        retarget(params, parent.difficulty, start, parent.timestamp_ms)
+    } else {
+        parent.difficulty
+    };
+    let span = (MEDIAN_SPAN as u64).min(height);
+    let median = median_time_past((0..span).map(|back| {
+        if back == 0 {
+            parent.timestamp_ms
+        } else {
+            timestamp_at(parent.index - back)
+        }
+    }));
+    NextRules::new(height, parent.hash, difficulty, median)
 }
 
 /// Rules 1–2, which need no parent: data size, and that `hash` is the hash of
@@ -100,20 +192,41 @@ pub fn check_standalone(block: &Block) -> Result<(), BlockError> {
     Ok(())
 }
 
-/// Rules 3–7 for a block whose `hash` is already known to be correct.
-pub fn check_in_context(block: &Block, next: &NextRules, now_ms: u64) -> Result<(), BlockError> {
+/// Rules 3, 4 and 6: what links a block to its parent (index, difficulty,
+/// timestamp after the median time past). Needs no hashing, so trusted
+/// reload checks exactly these.
+pub fn check_linkage(block: &Block, next: &NextRules) -> Result<(), BlockError> {
+    check_position(block, next)?;
+    check_median_time(block, next)
+}
+
+/// Rules 3 and 4.
+fn check_position(block: &Block, next: &NextRules) -> Result<(), BlockError> {
     if block.index != next.index {
         return Err(BlockError::BadIndex);
     }
     if block.difficulty != next.difficulty {
         return Err(BlockError::BadDifficulty);
     }
+    Ok(())
+}
+
+/// Rule 6.
+fn check_median_time(block: &Block, next: &NextRules) -> Result<(), BlockError> {
+    if block.timestamp_ms <= next.median_time_past_ms {
+        return Err(BlockError::TimestampTooOld);
+    }
+    Ok(())
+}
+
+/// Rules 3–7 for a block whose `hash` is already known to be correct, in
+/// the order of SPEC §5.
+pub fn check_in_context(block: &Block, next: &NextRules, now_ms: u64) -> Result<(), BlockError> {
+    check_position(block, next)?;
     if !meets_difficulty(&block.hash, block.difficulty) {
         return Err(BlockError::BadPow);
     }
-    if block.timestamp_ms < next.min_timestamp_ms {
-        return Err(BlockError::TimestampTooOld);
-    }
+    check_median_time(block, next)?;
     if block.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_MS) {
         return Err(BlockError::TimestampInFuture);
     }

@@ -1,7 +1,7 @@
 //! Chain behaviour beyond the vectors: orphan-pool rejections and bounds,
 //! templates, trusted reload errors, reorg bookkeeping.
 
-use jbc_core::chain::MAX_ORPHANS;
+use jbc_core::MAX_POOLED as MAX_ORPHANS;
 use jbc_core::{
     Block, BlockError, BlockHash, Chain, LoadError, Params, RoundResult, Status, mine_round,
 };
@@ -46,7 +46,7 @@ fn snapshot(chain: &Chain) -> (BlockHash, usize, usize, u128) {
     (
         chain.tip().hash,
         chain.len(),
-        chain.orphan_count(),
+        chain.pooled_count(),
         chain.best_work(),
     )
 }
@@ -115,9 +115,10 @@ fn orphan_path_rejections_change_nothing() {
         chain.accept(b2.clone(), NOW_MS).unwrap().status,
         Status::Orphan
     );
+    // Offered again it is still an orphan (not stored, so not `duplicate`).
     assert_eq!(
         chain.accept(b2.clone(), NOW_MS).unwrap().status,
-        Status::Duplicate
+        Status::Orphan
     );
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
     assert_eq!(accepted.stored, vec![b1.hash, b2.hash]);
@@ -139,7 +140,7 @@ fn orphan_that_turns_out_invalid_is_dropped() {
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
     assert_eq!(accepted.stored, vec![b1.hash]);
     assert_eq!(chain.tip(), &b1);
-    assert_eq!(chain.orphan_count(), 0);
+    assert_eq!(chain.pooled_count(), 0);
     assert!(!chain.contains(&future.hash));
 }
 
@@ -159,10 +160,10 @@ fn orphan_pool_is_bounded_and_drops_the_oldest() {
         };
         first.get_or_insert(orphan.hash);
         assert_eq!(chain.accept(orphan, NOW_MS).unwrap().status, Status::Orphan);
-        assert!(chain.orphan_count() <= MAX_ORPHANS);
+        assert!(chain.pooled_count() <= MAX_ORPHANS);
     }
-    assert_eq!(chain.orphan_count(), MAX_ORPHANS);
-    assert!(!chain.is_orphan(&first.unwrap()));
+    assert_eq!(chain.pooled_count(), MAX_ORPHANS);
+    assert!(!chain.is_pooled(&first.unwrap()));
     assert_eq!(chain.height(), 0);
 }
 
@@ -175,15 +176,20 @@ fn reorg_reports_disconnected_and_connected_in_order() {
     chain.accept(a2.clone(), NOW_MS).unwrap();
     let genesis = chain.genesis().hash;
     let b1 = mine_on(&chain, Some(genesis), "b1", NOW_MS);
+    // Lighter than the best chain: ignored and pooled, not stored.
     assert_eq!(
         chain.accept(b1.clone(), NOW_MS).unwrap().status,
-        Status::Side
+        Status::Ignored
     );
-    let b2 = mine_on(&chain, Some(b1.hash), "b2", NOW_MS + 1);
-    assert_eq!(
-        chain.accept(b2.clone(), NOW_MS).unwrap().status,
-        Status::Side
-    );
+    assert!(!chain.contains(&b1.hash) && chain.is_pooled(&b1.hash));
+    // Mining b2 needs b1's rules: a scratch chain that stores it.
+    let mut scratch = Chain::new(params());
+    scratch.accept(b1.clone(), NOW_MS).unwrap();
+    let b2 = mine_on(&scratch, Some(b1.hash), "b2", NOW_MS + 1);
+    // Equal work: the branch is stored whole, as a side branch.
+    let side = chain.accept(b2.clone(), NOW_MS).unwrap();
+    assert_eq!(side.status, Status::Side);
+    assert_eq!(side.stored, vec![b1.hash, b2.hash]);
     let b3 = mine_on(&chain, Some(b2.hash), "b3", NOW_MS + 2);
     let reorg = chain.accept(b3.clone(), NOW_MS).unwrap();
     assert_eq!(reorg.status, Status::Reorg);
@@ -260,8 +266,8 @@ fn a_trusted_insert_takes_the_block_out_of_the_orphan_pool() {
     chain.insert_trusted(b1.clone()).unwrap();
     chain.insert_trusted(b2.clone()).unwrap();
     assert_eq!(chain.len(), 3);
-    assert!(!chain.is_orphan(&b2.hash));
-    assert_eq!(chain.orphan_count(), 0);
+    assert!(!chain.is_pooled(&b2.hash));
+    assert_eq!(chain.pooled_count(), 0);
     assert_eq!(chain.tip(), &b2);
     assert_eq!(chain.accept(b2, NOW_MS).unwrap().status, Status::Duplicate);
 }

@@ -411,7 +411,7 @@ fn invalid_block_in_the_middle_keeps_only_the_valid_prefix() {
     assert_eq!(ours.height(), 119);
     assert_eq!(ours.tip(), theirs.block_at(119).unwrap());
     assert!(!ours.contains(&bad_hash));
-    assert_eq!(ours.orphan_count(), 0);
+    assert_eq!(ours.pooled_count(), 0);
 
     // Our own branch has more work than their valid prefix: it stays best.
     let mut ours = chain_of(flat_params(), 100, "ours");
@@ -505,7 +505,7 @@ fn a_block_whose_hash_field_lies_is_refused() {
         }
         assert_eq!(ours.tip(), theirs.block_at(24).unwrap(), "{what}");
         assert!(!ours.contains(&theirs.block_at(25).unwrap().hash), "{what}");
-        assert_eq!(ours.orphan_count(), 0);
+        assert_eq!(ours.pooled_count(), 0);
     }
 }
 
@@ -594,7 +594,7 @@ fn gaps_and_broken_links_are_refused() {
         SyncOutcome::Misbehaved(Misbehaviour::BrokenLink { height: 20 })
     );
     assert_eq!(ours.tip(), theirs.block_at(19).unwrap());
-    assert_eq!(ours.orphan_count(), 0);
+    assert_eq!(ours.pooled_count(), 0);
     assert!(!ours.contains(&elsewhere.block_at(20).unwrap().hash));
 }
 

@@ -130,7 +130,7 @@ fn each_invalid_block_is_rejected_with_its_code_and_changes_nothing() {
         assert_eq!(chain.tip(), &before_tip);
         assert_eq!(chain.len(), before_len);
         assert!(!chain.contains(&block.hash));
-        assert!(!chain.is_orphan(&block.hash));
+        assert!(!chain.is_pooled(&block.hash));
         // The valid block 5 is still accepted afterwards.
         let ok = chain.accept(chain_blocks[5].clone(), NOW_MS).unwrap();
         assert_eq!(ok.status, Status::NewTip);
@@ -184,18 +184,25 @@ fn feed(chain: &mut Chain, blocks: &[Block]) -> Vec<Status> {
 fn fork_most_work_wins_whichever_arrives_first() {
     let (p, a, b, _, f) = fork();
     let work = |key: &str| work_of(&f[key]);
-    // A first, then the longer but lighter B: A stays best, B is stored as a side branch.
+    // A first, then the longer but lighter B: A stays best, and B, which
+    // never reaches A's work, is ignored block by block (SPEC §6.1): none
+    // of it is stored.
     let mut chain = Chain::new(p.clone());
     feed(&mut chain, &a);
     assert_eq!(chain.best_work(), work("work_a"));
+    let stored_before = chain.len();
     let statuses = feed(&mut chain, &b);
-    assert!(statuses.iter().all(|s| *s == Status::Side));
-    assert_eq!(chain.tip(), a.last().unwrap());
-    assert!(chain.contains(&b.last().unwrap().hash));
-    assert_eq!(
-        chain.chain_work(&b.last().unwrap().hash),
-        Some(work("work_b"))
+    assert!(
+        statuses.iter().all(|s| *s == Status::Ignored),
+        "{statuses:?}"
     );
+    assert_eq!(chain.tip(), a.last().unwrap());
+    assert_eq!(chain.len(), stored_before);
+    assert!(b[1..].iter().all(|x| !chain.contains(&x.hash)));
+    // Stored by itself, B has the work the vectors give.
+    let mut alone = Chain::new(p.clone());
+    feed(&mut alone, &b);
+    assert_eq!(alone.best_work(), work("work_b"));
 
     // B first, then A: A takes over by a reorganisation, all or nothing.
     let mut chain = Chain::new(p);
@@ -226,7 +233,15 @@ fn equal_work_does_not_replace_the_first_seen() {
         let mut chain = Chain::new(p.clone());
         feed(&mut chain, first);
         let statuses = feed(&mut chain, second);
-        assert!(statuses.iter().all(|s| *s == Status::Side), "{statuses:?}");
+        // Lighter until its last block, which ties: then the branch is
+        // stored whole as a side branch, and the first seen stays best.
+        let (last, lighter) = statuses.split_last().unwrap();
+        assert!(
+            lighter.iter().all(|s| *s == Status::Ignored),
+            "{statuses:?}"
+        );
+        assert_eq!(*last, Status::Side);
+        assert!(second.iter().all(|x| chain.contains(&x.hash)));
         assert_eq!(chain.tip(), first.last().unwrap());
         assert_eq!(
             chain.best_work(),
@@ -245,7 +260,7 @@ fn orphans_connect_when_the_parent_arrives() {
     for block in chain_blocks[2..].iter().rev() {
         let accepted = chain.accept(block.clone(), NOW_MS).unwrap();
         assert_eq!(accepted.status, Status::Orphan);
-        assert!(chain.is_orphan(&block.hash));
+        assert!(chain.is_pooled(&block.hash));
     }
     assert_eq!(chain.height(), 0);
     let accepted = chain.accept(chain_blocks[1].clone(), NOW_MS).unwrap();
@@ -253,7 +268,7 @@ fn orphans_connect_when_the_parent_arrives() {
     assert_eq!(accepted.stored.len(), 20);
     assert_eq!(accepted.connected.len(), 20);
     assert_eq!(chain.tip(), chain_blocks.last().unwrap());
-    assert_eq!(chain.orphan_count(), 0);
+    assert_eq!(chain.pooled_count(), 0);
     // Offering one again is a duplicate and changes nothing.
     let again = chain.accept(chain_blocks[7].clone(), NOW_MS).unwrap();
     assert_eq!(again.status, Status::Duplicate);
