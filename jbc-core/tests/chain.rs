@@ -6,6 +6,11 @@ use jbc_core::{
     Block, BlockError, BlockHash, Chain, LoadError, Params, RoundResult, Status, mine_round,
 };
 
+#[path = "common/mining.rs"]
+mod mining;
+
+use mining::{mine_on, snapshot};
+
 const NOW_MS: u64 = 1_700_000_000_000;
 
 fn params() -> Params {
@@ -17,38 +22,6 @@ fn params() -> Params {
         target_block_ms: 1000,
         retarget_window: 5,
     }
-}
-
-/// Mines the next block on `parent` (or the tip) with `data` at `timestamp_ms`.
-fn mine_on(chain: &Chain, parent: Option<BlockHash>, data: &str, timestamp_ms: u64) -> Block {
-    let next = match parent {
-        Some(p) => chain.next_rules_after(&p).expect("parent stored"),
-        None => chain.next_rules(),
-    };
-    let mut nonce = 0;
-    loop {
-        let candidate = Block::new(
-            next.index,
-            timestamp_ms.max(next.min_timestamp_ms),
-            data.into(),
-            next.prev_hash,
-            next.difficulty,
-            nonce,
-        );
-        if candidate.hash.leading_zero_bits() >= candidate.difficulty {
-            return candidate;
-        }
-        nonce += 1;
-    }
-}
-
-fn snapshot(chain: &Chain) -> (BlockHash, usize, usize, u128) {
-    (
-        chain.tip().hash,
-        chain.len(),
-        chain.pooled_count(),
-        chain.best_work(),
-    )
 }
 
 #[test]

@@ -6,12 +6,20 @@ use std::future::{Future, ready};
 use std::sync::{Mutex, OnceLock};
 
 use futures::executor::block_on;
+use jbc_core::chain::ORPHAN_HORIZON;
 use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking};
 use jbc_core::peer::{MAX_PAGE, MaybeSend, PeerError, SubmitReply, TipInfo};
-use jbc_core::sync::{Misbehaviour, SyncConfig, SyncOutcome, SyncReport, SyncTarget, sync};
+use jbc_core::sync::{
+    Misbehaviour, PageStored, SyncConfig, SyncOutcome, SyncReport, SyncTarget, sync,
+};
 use jbc_core::{
     Accepted, Block, BlockError, BlockHash, Chain, MemoryPeer, Params, Peer, Status, genesis,
 };
+
+#[path = "common/mining.rs"]
+mod mining;
+
+use mining::snapshot;
 
 const T0_MS: u64 = 1_700_000_000_000;
 
@@ -168,32 +176,63 @@ fn tamper_at(height: u64, f: impl Fn(&Block) -> Block + 'static) -> Tamper {
     })
 }
 
+/// Replaces the block at `height` in a page by `f(block)` and ends the page
+/// there, so that the page still links (the rewritten block has a new hash).
+fn tamper_and_cut_at(height: u64, f: impl Fn(&Block) -> Block + 'static) -> Tamper {
+    Box::new(move |from, _, page| {
+        if let Some(i) = height.checked_sub(from).filter(|i| *i < page.len() as u64) {
+            page[i as usize] = f(&page[i as usize]);
+            page.truncate(i as usize + 1);
+        }
+    })
+}
+
 /// A target that records what the chain said about each block.
 struct Recorder<'a> {
     chain: &'a mut Chain,
     accepted: Vec<Accepted>,
 }
 
+/// Every question goes to the chain's own [`SyncTarget`] impl; pages are
+/// stored block by block with [`Chain::accept_requested`], as that impl does,
+/// keeping each answer.
 impl SyncTarget for Recorder<'_> {
-    fn genesis_hash(&self) -> BlockHash {
-        self.chain.genesis_hash()
+    fn params(&self) -> Params {
+        SyncTarget::params(&*self.chain)
     }
-    fn best_height(&self) -> u64 {
-        self.chain.best_height()
+    fn best(&self) -> (BlockHash, u64, u128) {
+        SyncTarget::best(&*self.chain)
     }
-    fn best_work(&self) -> u128 {
-        self.chain.best_work()
+    fn pool_difficulty_floor(&self) -> u32 {
+        SyncTarget::pool_difficulty_floor(&*self.chain)
     }
     fn height_of(&self, hash: &BlockHash) -> Option<u64> {
-        self.chain.height_of(hash)
+        SyncTarget::height_of(&*self.chain, hash)
     }
     fn chain_work(&self, hash: &BlockHash) -> Option<u128> {
-        self.chain.chain_work(hash)
+        SyncTarget::chain_work(&*self.chain, hash)
     }
-    fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
-        let accepted = self.chain.accept(block, now_ms)?;
-        self.accepted.push(accepted.clone());
-        Ok(accepted)
+    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
+        SyncTarget::stored_block(&*self.chain, hash)
+    }
+    fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {
+        SyncTarget::timestamp_at(&*self.chain, of, height)
+    }
+    fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
+        let mut done = PageStored::default();
+        for block in page {
+            match self.chain.accept_requested(block, now_ms) {
+                Ok(accepted) => {
+                    done.add(&accepted);
+                    self.accepted.push(accepted);
+                }
+                Err(e) => {
+                    done.refused = Some(jbc_core::Refusal::Invalid(e));
+                    break;
+                }
+            }
+        }
+        done
     }
 }
 
@@ -201,9 +240,9 @@ fn run(peer: &impl Peer, chain: &mut Chain, now_ms: u64, config: &SyncConfig) ->
     block_on(sync(peer, chain, now_ms, config))
 }
 
-/// The state of a chain that a rejected sync must not change.
-fn snapshot(chain: &Chain) -> (BlockHash, u64, u128) {
-    (chain.tip().hash, chain.height(), chain.best_work())
+/// Pages of `blocks` blocks of at most `page` each.
+fn pages_for(blocks: u64, page: u32) -> u32 {
+    blocks.div_ceil(u64::from(page)) as u32
 }
 
 #[test]
@@ -220,7 +259,9 @@ fn sync_from_genesis_to_1000_blocks() {
     assert_eq!(stats.common_height, Some(0));
     // Ancestor search: height 0 (ours), height 1 (not ours).
     assert_eq!(stats.probes, 2);
-    assert_eq!(stats.pages, 10);
+    // It extends our tip: one pass, nothing checked ahead.
+    assert_eq!(stats.pages, pages_for(1_000, MAX_PAGE));
+    assert_eq!(stats.blocks_checked, 0);
     assert_eq!(stats.blocks_received, 1_000);
     assert_eq!(stats.blocks_stored, 1_000);
     assert_eq!(stats.blocks_disconnected, 0);
@@ -234,47 +275,45 @@ fn sync_from_genesis_to_1000_blocks() {
 }
 
 #[test]
-fn bounds_stop_a_sync_and_the_next_one_resumes() {
+fn page_size_is_capped_and_a_1000_block_sync_completes_in_one_call() {
+    let now_ms = now_for(thousand());
+    // Pages are never asked larger than MAX_PAGE, whatever the config says.
     let peer = Liar::honest(thousand().clone());
     let mut ours = Chain::new(flat_params());
-    let now_ms = now_for(thousand());
-
-    let pages_cap = SyncConfig {
-        page_blocks: 100,
-        max_pages: 3,
-        max_blocks: 100_000,
-    };
-    let report = run(&peer, &mut ours, now_ms, &pages_cap);
-    assert_eq!(report.outcome, SyncOutcome::LimitReached);
-    assert_eq!(ours.height(), 300);
-    assert_eq!(ours.tip(), thousand().block_at(300).unwrap());
-
-    let blocks_cap = SyncConfig {
-        page_blocks: 100,
-        max_pages: 100,
-        max_blocks: 250,
-    };
-    let report = run(&peer, &mut ours, now_ms, &blocks_cap);
-    assert_eq!(report.outcome, SyncOutcome::LimitReached);
-    assert_eq!(report.stats.blocks_received, 250);
-    assert_eq!(ours.height(), 550);
-
-    // Pages are never asked larger than MAX_PAGE, whatever the config says.
-    peer.requests.borrow_mut().clear();
     let huge_pages = SyncConfig {
         page_blocks: 100_000,
-        ..SyncConfig::default()
     };
     let report = run(&peer, &mut ours, now_ms, &huge_pages);
     assert_eq!(report.outcome, SyncOutcome::Synced);
     assert_eq!(ours.tip(), thousand().tip());
-    assert_eq!(peer.page_requests(), [(551, 450)]);
+    assert_eq!(
+        peer.page_requests(),
+        [(1, MAX_PAGE), (1 + u64::from(MAX_PAGE), 1_000 - MAX_PAGE)]
+    );
 
-    let mut fresh = Chain::new(flat_params());
-    peer.requests.borrow_mut().clear();
-    run(&peer, &mut fresh, now_ms, &huge_pages);
-    assert_eq!(peer.page_requests(), [(1, 500), (501, 500)]);
-    assert_eq!(fresh.tip(), thousand().tip());
+    // Small pages: still one call, no cap on the number of pages or blocks.
+    let peer = Liar::honest(thousand().clone());
+    let mut ours = Chain::new(flat_params());
+    let report = run(&peer, &mut ours, now_ms, &SyncConfig { page_blocks: 100 });
+    assert_eq!(report.outcome, SyncOutcome::Synced);
+    assert_eq!(ours.tip(), thousand().tip());
+    assert_eq!(report.stats.pages, 10);
+    assert_eq!(report.stats.blocks_stored, 1_000);
+    let expected: Vec<(u64, u32)> = (0..10).map(|i| (1 + i * 100, 100)).collect();
+    assert_eq!(peer.page_requests(), expected);
+
+    // A zero page size is taken as one block a page, not as "nothing".
+    let peer = Liar::honest(chain_of(flat_params(), 5, "peer"));
+    let mut ours = Chain::new(flat_params());
+    let report = run(
+        &peer,
+        &mut ours,
+        now_for(&peer.chain),
+        &SyncConfig { page_blocks: 0 },
+    );
+    assert_eq!(report.outcome, SyncOutcome::Synced);
+    assert_eq!(report.stats.pages, 5);
+    assert_eq!(ours.tip(), peer.chain.tip());
 }
 
 #[test]
@@ -296,8 +335,11 @@ fn fork_needing_a_50_block_reorganisation() {
     assert_eq!(report.outcome, SyncOutcome::Synced);
     assert_eq!(report.stats.common_height, Some(100));
     assert_eq!(report.stats.blocks_disconnected, 50);
-    assert_eq!(report.stats.blocks_received, 51);
-    assert_eq!(report.stats.pages, 1);
+    // It forks below our tip: checked in a first pass, stored in a second.
+    assert_eq!(report.stats.blocks_checked, 51);
+    assert_eq!(report.stats.blocks_received, 2 * 51);
+    assert_eq!(report.stats.blocks_stored, 51);
+    assert_eq!(report.stats.pages, 2);
     // Found by galloping and bisecting, not by walking 50 heights.
     assert!(report.stats.probes <= 16, "{} probes", report.stats.probes);
 
@@ -343,8 +385,8 @@ fn longer_chain_with_less_work_changes_nothing() {
     assert!(honest.requests.borrow().is_empty());
     assert_eq!(snapshot(&ours), before);
 
-    // Claims more work than ours: we fetch its chain (bounded), the chain
-    // compares real work, the best chain stays, the lie is reported.
+    // Claims more work than ours: the first pass checks its branch, finds
+    // less work than claimed, reports the lie and stores nothing.
     let claimed = ours.best_work() + 1_000;
     let liar = Liar {
         tip_work: Some(claimed),
@@ -359,18 +401,20 @@ fn longer_chain_with_less_work_changes_nothing() {
         })
     );
     assert!(!report.stats.tip_changed);
+    assert_eq!(report.stats.blocks_checked, 100);
+    assert_eq!(report.stats.blocks_stored, 0);
     assert_eq!(snapshot(&ours), before);
-    assert!(ours.contains(&tip_hash(&theirs)));
+    assert!(!ours.contains(&tip_hash(&theirs)));
 
-    // Lying again gains nothing: its blocks are known, nothing is fetched.
-    liar.requests.borrow_mut().clear();
+    // Lying again gains nothing: the branch is checked again, and again
+    // nothing is stored.
     let report = run(&liar, &mut ours, now_ms, &SyncConfig::default());
     assert!(matches!(
         report.misbehaviour(),
         Some(Misbehaviour::WorkMismatch { .. })
     ));
-    assert_eq!(report.stats.pages, 0);
-    assert_eq!(report.stats.common_height, Some(100));
+    assert_eq!(report.stats.common_height, Some(0));
+    assert_eq!(report.stats.blocks_stored, 0);
     assert_eq!(snapshot(&ours), before);
 }
 
@@ -393,7 +437,7 @@ fn invalid_block_in_the_middle_keeps_only_the_valid_prefix() {
     };
     let bad_hash = bad(theirs.block_at(120).unwrap()).hash;
     let liar = Liar {
-        tamper: tamper_at(120, bad),
+        tamper: tamper_and_cut_at(120, bad),
         ..Liar::honest(theirs.clone())
     };
 
@@ -413,13 +457,14 @@ fn invalid_block_in_the_middle_keeps_only_the_valid_prefix() {
     assert!(!ours.contains(&bad_hash));
     assert_eq!(ours.pooled_count(), 0);
 
-    // Our own branch has more work than their valid prefix: it stays best.
+    // A branch forking below our tip is checked whole before anything is
+    // stored: its valid prefix is not stored either.
     let mut ours = chain_of(flat_params(), 100, "ours");
     let before = snapshot(&ours);
     let mut long = Chain::new(flat_params());
     extend(&mut long, 150, 1_000, "theirs");
     let liar = Liar {
-        tamper: tamper_at(60, bad),
+        tamper: tamper_and_cut_at(60, bad),
         ..Liar::honest(long.clone())
     };
     let report = run(&liar, &mut ours, now_for(&long), &SyncConfig::default());
@@ -428,7 +473,8 @@ fn invalid_block_in_the_middle_keeps_only_the_valid_prefix() {
         Some(Misbehaviour::InvalidBlock { height: 60, .. })
     ));
     assert_eq!(snapshot(&ours), before);
-    assert!(ours.contains(&long.block_at(59).unwrap().hash));
+    assert_eq!(report.stats.blocks_stored, 0);
+    assert!(!ours.contains(&long.block_at(59).unwrap().hash));
     assert!(!ours.contains(&long.block_at(60).unwrap().hash));
 }
 
@@ -491,7 +537,7 @@ fn a_block_whose_hash_field_lies_is_refused() {
     for (what, lie) in lies {
         let mut ours = base.clone();
         let liar = Liar {
-            tamper: tamper_at(25, lie),
+            tamper: tamper_and_cut_at(25, lie),
             ..Liar::honest(theirs.clone())
         };
         let report = run(&liar, &mut ours, now_ms, &SyncConfig::default());
@@ -570,6 +616,7 @@ fn gaps_and_broken_links_are_refused() {
         }
     });
     let mut ours = base.clone();
+    let before = snapshot(&ours);
     let report = run(&gap, &mut ours, now_ms, &SyncConfig::default());
     assert_eq!(
         report.outcome,
@@ -578,7 +625,8 @@ fn gaps_and_broken_links_are_refused() {
             got: 21
         })
     );
-    assert_eq!(ours.tip(), theirs.block_at(19).unwrap());
+    // A page's shape is checked before any of it is stored.
+    assert_eq!(snapshot(&ours), before);
 
     // Block 20 is a valid block of another branch: right height, wrong parent.
     // Accepting it would have sent it to the orphan pool; sync refuses it.
@@ -593,8 +641,7 @@ fn gaps_and_broken_links_are_refused() {
         report.outcome,
         SyncOutcome::Misbehaved(Misbehaviour::BrokenLink { height: 20 })
     );
-    assert_eq!(ours.tip(), theirs.block_at(19).unwrap());
-    assert_eq!(ours.pooled_count(), 0);
+    assert_eq!(snapshot(&ours), before);
     assert!(!ours.contains(&elsewhere.block_at(20).unwrap().hash));
 }
 
@@ -760,6 +807,341 @@ fn sync_future_is_send_for_a_sync_peer() {
     assert_eq!(ours.height(), 5);
 }
 
+/// A network that retargets every 5 blocks (from height 10), between 1 and
+/// 16: spread-out timestamps walk its difficulty down one bit a window.
+fn walk_params() -> Params {
+    Params {
+        network: "walk".into(),
+        initial_difficulty: 8,
+        min_difficulty: 1,
+        max_difficulty: 16,
+        retarget_window: 5,
+        target_block_ms: 1_000,
+    }
+}
+
+/// The first `count` blocks of `chain`'s best chain, in a chain of their own.
+fn prefix(chain: &Chain, count: u64) -> Chain {
+    let mut short = Chain::new(chain.params().clone());
+    for block in chain.blocks_from(1, count as usize) {
+        short.insert_trusted(block.clone()).unwrap();
+    }
+    short
+}
+
+#[test]
+fn a_lighter_branch_claiming_more_work_is_checked_and_not_stored() {
+    let base = chain_of(flat_params(), 50, "base");
+    let mut ours = base.clone();
+    extend(&mut ours, 20, 1_000, "ours");
+    let mut theirs = base;
+    extend(&mut theirs, 10, 1_000, "theirs");
+    assert!(theirs.best_work() < ours.best_work());
+    let claimed = ours.best_work() + 1;
+    let liar = Liar {
+        tip_work: Some(claimed),
+        ..Liar::honest(theirs.clone())
+    };
+    let before = snapshot(&ours);
+    let report = run(&liar, &mut ours, now_for(&theirs), &SyncConfig::default());
+    assert_eq!(
+        report.outcome,
+        SyncOutcome::Misbehaved(Misbehaviour::WorkMismatch {
+            claimed,
+            actual: theirs.best_work()
+        })
+    );
+    // Before SPEC §6.1 this branch was stored as a side branch; now the
+    // first pass checks it and writes nothing.
+    assert_eq!(snapshot(&ours), before);
+    assert_eq!(report.stats.common_height, Some(50));
+    assert_eq!(report.stats.blocks_checked, 10);
+    assert_eq!(report.stats.blocks_stored, 0);
+    assert!(!report.stats.tip_changed);
+    for block in theirs.blocks_from(51, 10) {
+        assert!(!ours.contains(&block.hash) && !ours.is_pooled(&block.hash));
+    }
+}
+
+#[test]
+fn a_cheap_genesis_fork_is_refused_after_a_bounded_number_of_blocks() {
+    let params = walk_params();
+    let ours = chain_of(params.clone(), 40, "ours");
+    // Honest spacing: the difficulty stays where it started.
+    assert_eq!(ours.next_rules().difficulty, params.initial_difficulty);
+    // The attacker spreads its timestamps 1000 s apart from genesis on:
+    // the difficulty falls to the minimum, then blocks cost next to nothing.
+    let mut attacker = Chain::new(params.clone());
+    extend(&mut attacker, 600, 1_000_000, "cheap");
+    assert_eq!(attacker.tip().difficulty, params.min_difficulty);
+    let now_ms = now_for(&attacker);
+
+    // The budget of SPEC §6.1 / the sync docs: our blocks above the fork,
+    // plus the orphan horizon, plus the branch's work in blocks at our pool
+    // floor. The first block over it ends the sync.
+    let slack = ours.height() + ORPHAN_HORIZON;
+    let unit = 1u128 << ours.pool_difficulty_floor();
+    let mut branch_work = 0u128;
+    let mut refused_at = None;
+    for block in attacker.blocks_from(1, usize::MAX) {
+        branch_work += 1u128 << block.difficulty;
+        let budget = slack + u64::try_from(branch_work / unit).unwrap();
+        if block.index > budget {
+            refused_at = Some(block.index);
+            break;
+        }
+    }
+    let refused_at = refused_at.expect("the attacker's branch is longer than its budget");
+
+    let mut target = ours.clone();
+    let before = snapshot(&target);
+    let claimed = ours.best_work() * 1_000_000;
+    let liar = Liar {
+        tip_work: Some(claimed),
+        ..Liar::honest(attacker.clone())
+    };
+    let report = run(&liar, &mut target, now_ms, &SyncConfig::default());
+    assert_eq!(
+        report.outcome,
+        SyncOutcome::Misbehaved(Misbehaviour::TooLight {
+            height: refused_at,
+            blocks: refused_at
+        })
+    );
+    assert_eq!(report.stats.common_height, Some(0));
+    assert_eq!(report.stats.blocks_checked, refused_at);
+    assert!(refused_at < attacker.height());
+    assert_eq!(report.stats.blocks_stored, 0);
+    assert_eq!(snapshot(&target), before);
+
+    // A shorter cheap branch, within the budget, is caught by its work.
+    let short = prefix(&attacker, refused_at - 1);
+    let liar = Liar {
+        tip_work: Some(claimed),
+        ..Liar::honest(short.clone())
+    };
+    let report = run(&liar, &mut target, now_ms, &SyncConfig::default());
+    assert_eq!(
+        report.outcome,
+        SyncOutcome::Misbehaved(Misbehaviour::WorkMismatch {
+            claimed,
+            actual: short.best_work()
+        })
+    );
+    assert_eq!(report.stats.blocks_checked, refused_at - 1);
+    assert_eq!(snapshot(&target), before);
+}
+
+#[test]
+fn a_heavier_fork_250_blocks_below_our_tip_wins_in_two_passes() {
+    let base = chain_of(flat_params(), 20, "base");
+    let mut ours = base.clone();
+    extend(&mut ours, 250, 1_000, "ours");
+    let mut theirs = base;
+    extend(&mut theirs, 251, 1_000, "theirs");
+    let our_old_tip = tip_hash(&ours);
+    let peer = Liar::honest(theirs.clone());
+    let now_ms = now_for(&theirs);
+    let config = SyncConfig { page_blocks: 100 };
+
+    let mut recorder = Recorder {
+        chain: &mut ours,
+        accepted: Vec::new(),
+    };
+    let report = block_on(sync(&peer, &mut recorder, now_ms, &config));
+    assert_eq!(report.outcome, SyncOutcome::Synced);
+    let stats = &report.stats;
+    assert_eq!(stats.common_height, Some(20));
+    assert_eq!(stats.pages, 2 * pages_for(251, 100));
+    assert_eq!(stats.blocks_checked, 251);
+    assert_eq!(stats.blocks_received, 2 * 251);
+    assert_eq!(stats.blocks_stored, 251);
+    assert_eq!(stats.blocks_disconnected, 250);
+    // Both passes asked for the same pages.
+    let one_pass: Vec<(u64, u32)> = vec![(21, 100), (121, 100), (221, 51)];
+    let both: Vec<(u64, u32)> = one_pass.iter().chain(&one_pass).copied().collect();
+    assert_eq!(peer.page_requests(), both);
+    let reorgs = recorder
+        .accepted
+        .iter()
+        .filter(|a| a.status == Status::Reorg)
+        .count();
+    assert_eq!(reorgs, 1);
+    assert_eq!(ours.tip(), theirs.tip());
+    assert_eq!(ours.best_work(), theirs.best_work());
+    assert!(ours.contains(&our_old_tip) && !ours.is_best(&our_old_tip));
+}
+
+#[test]
+fn a_20000_block_heavier_fork_wins_in_one_sync_call() {
+    let mut ours = chain_of(cheap_params(), 100, "ours");
+    let theirs = chain_of(cheap_params(), 20_000, "long");
+    let peer = MemoryPeer::new(theirs);
+    let now_ms = now_for(&peer.chain());
+    let report = run(&peer, &mut ours, now_ms, &SyncConfig::default());
+    assert_eq!(report.outcome, SyncOutcome::Synced);
+    assert_eq!(report.stats.common_height, Some(0));
+    assert_eq!(report.stats.blocks_checked, 20_000);
+    assert_eq!(report.stats.blocks_stored, 20_000);
+    assert_eq!(report.stats.blocks_disconnected, 100);
+    assert_eq!(report.stats.pages, 2 * pages_for(20_000, MAX_PAGE));
+    assert_eq!(ours.tip(), peer.chain().tip());
+    assert_eq!(ours.len(), 1 + 100 + 20_000);
+}
+
+/// A peer whose best chain is `first` until the first pass is over: from its
+/// second page request at the fork it serves `second` instead.
+struct Switcher {
+    first: Chain,
+    second: Chain,
+    fork_height: u64,
+    passes: std::cell::Cell<u32>,
+}
+
+impl Peer for Switcher {
+    fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
+        ready(Ok(TipInfo::of(&self.first)))
+    }
+
+    fn blocks(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Block>, PeerError>> + MaybeSend {
+        if limit > 1 && from == self.fork_height + 1 {
+            self.passes.set(self.passes.get() + 1);
+        }
+        let chain = if self.passes.get() >= 2 {
+            &self.second
+        } else {
+            &self.first
+        };
+        ready(Ok(chain
+            .blocks_from(from, limit as usize)
+            .cloned()
+            .collect()))
+    }
+
+    fn block(
+        &self,
+        hash: BlockHash,
+    ) -> impl Future<Output = Result<Option<Block>, PeerError>> + MaybeSend {
+        ready(Ok(self.first.block(&hash).cloned()))
+    }
+
+    fn submit(
+        &self,
+        _block: &Block,
+    ) -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend {
+        ready(Err(PeerError::Unreachable("read-only test peer".into())))
+    }
+}
+
+#[test]
+fn a_second_pass_that_differs_from_the_first_is_refused() {
+    let base = chain_of(flat_params(), 20, "base");
+    let mut ours = base.clone();
+    extend(&mut ours, 15, 1_000, "ours");
+    let config = SyncConfig { page_blocks: 10 };
+
+    // The whole branch differs on the second fetch: nothing is stored.
+    let mut first = base.clone();
+    extend(&mut first, 30, 1_000, "first");
+    let mut second = base.clone();
+    extend(&mut second, 30, 1_000, "second");
+    let now_ms = now_for(&first).max(now_for(&second));
+    let peer = Switcher {
+        first: first.clone(),
+        second: second.clone(),
+        fork_height: 20,
+        passes: Default::default(),
+    };
+    let mut target = ours.clone();
+    let before = snapshot(&target);
+    let report = run(&peer, &mut target, now_ms, &config);
+    assert_eq!(report.outcome, SyncOutcome::PeerChanged);
+    assert_eq!(peer.passes.get(), 2);
+    assert_eq!(report.stats.blocks_checked, 30);
+    assert_eq!(report.stats.blocks_stored, 0);
+    assert_eq!(snapshot(&target), before);
+
+    // It differs from its second page on: the first page (the same blocks
+    // as in pass one) is stored, no block of the differing page is.
+    let mut shared = base.clone();
+    extend(&mut shared, 10, 1_000, "first");
+    let mut first = shared.clone();
+    extend(&mut first, 20, 1_000, "first");
+    let mut second = shared;
+    extend(&mut second, 20, 1_000, "second");
+    let now_ms = now_for(&first).max(now_for(&second));
+    let peer = Switcher {
+        first: first.clone(),
+        second: second.clone(),
+        fork_height: 20,
+        passes: Default::default(),
+    };
+    let mut target = ours.clone();
+    let before = snapshot(&target);
+    let report = run(&peer, &mut target, now_ms, &config);
+    assert_eq!(report.outcome, SyncOutcome::PeerChanged);
+    assert_eq!(report.stats.blocks_stored, 10);
+    assert!(!report.stats.tip_changed);
+    let after = snapshot(&target);
+    assert_eq!(
+        (after.0, after.1, after.3, after.4),
+        (before.0, before.1, before.3, before.4)
+    );
+    assert_eq!(after.2, before.2 + 10);
+    for block in first.blocks_from(21, 10) {
+        assert!(target.contains(&block.hash));
+    }
+    for block in first.blocks_from(31, 20).chain(second.blocks_from(31, 20)) {
+        assert!(!target.contains(&block.hash) && !target.is_pooled(&block.hash));
+    }
+}
+
+#[test]
+fn unlinked_pages_of_a_forking_branch_change_nothing() {
+    let base = chain_of(flat_params(), 10, "base");
+    let mut ours = base.clone();
+    extend(&mut ours, 5, 1_000, "ours");
+    let mut theirs = base.clone();
+    extend(&mut theirs, 30, 1_000, "theirs");
+    let mut elsewhere = base;
+    extend(&mut elsewhere, 30, 1_000, "elsewhere");
+    let now_ms = now_for(&theirs).max(now_for(&elsewhere));
+    let config = SyncConfig { page_blocks: 10 };
+    let before = snapshot(&ours);
+
+    // The second page (21..=30) starts with a block of another branch: it
+    // does not follow the first page, so the peer's chain moved.
+    let foreign = elsewhere.block_at(21).unwrap().clone();
+    let moved = Liar {
+        tamper: tamper_at(21, move |_| foreign.clone()),
+        ..Liar::honest(theirs.clone())
+    };
+    let report = run(&moved, &mut ours, now_ms, &config);
+    assert_eq!(report.outcome, SyncOutcome::PeerChanged);
+    assert_eq!(report.misbehaviour(), None);
+    assert_eq!(report.stats.pages, 2);
+    assert_eq!(snapshot(&ours), before);
+
+    // Inside a page, a block of another branch breaks the page: misbehaviour.
+    let foreign = elsewhere.block_at(25).unwrap().clone();
+    let broken = Liar {
+        tamper: tamper_at(25, move |_| foreign.clone()),
+        ..Liar::honest(theirs.clone())
+    };
+    let report = run(&broken, &mut ours, now_ms, &config);
+    assert_eq!(
+        report.outcome,
+        SyncOutcome::Misbehaved(Misbehaviour::BrokenLink { height: 25 })
+    );
+    assert_eq!(report.stats.blocks_stored, 0);
+    assert_eq!(snapshot(&ours), before);
+    assert!(!ours.contains(&elsewhere.block_at(25).unwrap().hash));
+}
+
 /// A network where a block needs 1 leading zero bit: forks are cheap to mine.
 fn cheap_params() -> Params {
     Params {
@@ -774,17 +1156,17 @@ fn cheap_params() -> Params {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
-    /// Whatever the fork geometry and the bounds, repeated syncs end with the
-    /// chain of most work as our best chain (ours on a tie), each sync finds
-    /// the ancestor in a logarithmic number of probes, and a long fork
-    /// fetched over several bounded syncs resumes instead of starting over.
+    /// Whatever the fork geometry and the page size, one sync ends with the
+    /// chain of most work as our best chain (ours on a tie), finds the
+    /// ancestor in a logarithmic number of probes, and fetches each block
+    /// once when it extends our tip, twice (check, then store) when it forks
+    /// below it.
     #[test]
-    fn repeated_bounded_syncs_reach_the_chain_of_most_work(
+    fn one_sync_reaches_the_chain_of_most_work(
         base in 0u64..60,
         our_extra in 0u64..40,
         their_extra in 0u64..80,
         page_blocks in 1u32..25,
-        max_pages in 1u32..4,
     ) {
         let common = chain_of(cheap_params(), base, "base");
         let mut ours = common.clone();
@@ -793,34 +1175,30 @@ proptest::proptest! {
         extend(&mut theirs, their_extra, 1_000, "theirs");
         let now_ms = now_for(&ours).max(now_for(&theirs));
         let their_tip = tip_hash(&theirs);
-        let expected_tip = if theirs.best_work() > ours.best_work() {
-            their_tip
-        } else {
-            tip_hash(&ours)
-        };
+        let heavier = theirs.best_work() > ours.best_work();
+        let expected_tip = if heavier { their_tip } else { tip_hash(&ours) };
         let peer = MemoryPeer::new(theirs);
-        let config = SyncConfig { page_blocks, max_pages, max_blocks: 1_000 };
-        let mut received = 0;
-        let mut syncs = 0;
-        let outcome = loop {
-            syncs += 1;
-            proptest::prop_assert!(syncs <= 200, "sync never finished");
-            let report = run(&peer, &mut ours, now_ms, &config);
-            // Gallop (≤ 2 log2 + 2) and bisect (≤ log2) over at most 140 heights.
-            proptest::prop_assert!(report.stats.probes <= 30, "{} probes", report.stats.probes);
-            received += report.stats.blocks_received;
-            if report.outcome != SyncOutcome::LimitReached {
-                break report.outcome;
-            }
-        };
-        proptest::prop_assert!(
-            matches!(outcome, SyncOutcome::Synced | SyncOutcome::UpToDate),
-            "{:?}", outcome
-        );
+        let config = SyncConfig { page_blocks };
+        let report = run(&peer, &mut ours, now_ms, &config);
+        // Gallop (≤ 2 log2 + 2) and bisect (≤ log2) over at most 140 heights.
+        proptest::prop_assert!(report.stats.probes <= 30, "{} probes", report.stats.probes);
+        let expected_outcome = if heavier { SyncOutcome::Synced } else { SyncOutcome::UpToDate };
+        proptest::prop_assert_eq!(&report.outcome, &expected_outcome);
         proptest::prop_assert_eq!(tip_hash(&ours), expected_tip);
-        // Every block was fetched once: resumed syncs do not fetch again.
-        let fetched = if outcome == SyncOutcome::UpToDate { 0 } else { their_extra };
-        proptest::prop_assert_eq!(received, fetched);
-        proptest::prop_assert!(ours.contains(&their_tip) || outcome == SyncOutcome::UpToDate);
+        let passes = match (heavier, our_extra) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, _) => 2,
+        };
+        proptest::prop_assert_eq!(report.stats.blocks_received, passes * their_extra);
+        proptest::prop_assert_eq!(
+            report.stats.pages,
+            passes as u32 * pages_for(their_extra, page_blocks)
+        );
+        let checked = if passes == 2 { their_extra } else { 0 };
+        proptest::prop_assert_eq!(report.stats.blocks_checked, checked);
+        let stored = if heavier { their_extra } else { 0 };
+        proptest::prop_assert_eq!(report.stats.blocks_stored, stored);
+        proptest::prop_assert_eq!(ours.contains(&their_tip), heavier || their_extra == 0);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jbc_core::{Block, Chain, Params};
 use jbc_node::miner::Miner;
-use jbc_node::store::Store;
+use jbc_node::store::{Durability, Store};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() - 1) as f64 * p).round() as usize;
@@ -70,11 +70,11 @@ fn replay(blocks: u64) {
         chain.insert_trusted(block.clone()).expect("valid");
         batch.push(block);
         if batch.len() == 10_000 {
-            store.append(&batch, false).expect("append");
+            store.append(&batch, Durability::Deferred).expect("append");
             batch.clear();
         }
     }
-    store.append(&batch, false).expect("append");
+    store.append(&batch, Durability::Deferred).expect("append");
     store.flush().expect("flush");
     let tip = chain.tip().hash;
     drop(store);

@@ -5,9 +5,11 @@
 //! every request answered within [`REQUEST_TIMEOUT`] (408 `timeout`; event
 //! streams are long-lived by design and only their opening is bounded),
 //! pages of at most [`MAX_PAGE`] blocks. CORS allows any origin on every
-//! route, private-network preflights included. `POST` bodies are read as
-//! JSON whatever their `Content-Type`, so a page can post without a
-//! preflight.
+//! route, private-network preflights included, so a page from anywhere can
+//! mine for any node; but `POST /peers` answers 403 `forbidden` to a request
+//! whose `Origin` is not the node's own, so no page of another site can
+//! steer whom the node talks to (SPEC §7). `POST` bodies are read as JSON
+//! whatever their `Content-Type`, so a page can post without a preflight.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +35,8 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 use crate::events::{Event, Source};
-use crate::node::{AcceptError, Node};
+use crate::node::{AcceptError, Node, now_ms};
+use crate::peers::PeerSource;
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 32 * 1024;
@@ -55,6 +58,8 @@ pub enum ApiError {
     NotFound(String),
     /// 405 `method_not_allowed`.
     MethodNotAllowed,
+    /// 403 `forbidden`: a web page of another site asked to add a peer.
+    Forbidden(String),
     /// 413 `too_large`.
     TooLarge,
     /// 408 `timeout`.
@@ -71,6 +76,7 @@ impl ApiError {
             ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -80,7 +86,10 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Invalid(e) => e.to_string(),
-            ApiError::Malformed(m) | ApiError::NotFound(m) | ApiError::Unavailable(m) => m.clone(),
+            ApiError::Malformed(m)
+            | ApiError::NotFound(m)
+            | ApiError::Unavailable(m)
+            | ApiError::Forbidden(m) => m.clone(),
             ApiError::MethodNotAllowed => "this route does not take that method".into(),
             ApiError::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
             ApiError::Timeout => format!(
@@ -232,8 +241,24 @@ struct PeersBody {
 /// `GET /peers`.
 async fn peers(State(node): Shared) -> Json<PeersBody> {
     Json(PeersBody {
-        peers: node.peers().views(),
+        peers: node.peers().views(now_ms()),
     })
+}
+
+/// Whether a request comes from a web page of another site: it carries an
+/// `Origin` header that is not `http://` or `https://` + its own `Host`.
+/// Requests without `Origin` (curl, other nodes) are not from a page.
+fn foreign_origin(headers: &HeaderMap) -> Option<String> {
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin.eq_ignore_ascii_case(&format!("http://{host}"))
+                || origin.eq_ignore_ascii_case(&format!("https://{host}"))
+        });
+    (!own).then_some(origin)
 }
 
 /// Body of `POST /peers`.
@@ -243,24 +268,31 @@ struct NewPeer {
     url: String,
 }
 
-/// `POST /peers` with `{"url": "http://host:port"}`.
+/// `POST /peers` with `{"url": "http://host:port"}`: 403 from a page of
+/// another site, 400 for a bad URL or a full list.
 async fn add_peer(
     State(node): Shared,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PeersBody>, ApiError> {
+    if let Some(origin) = foreign_origin(&headers) {
+        return Err(ApiError::Forbidden(format!(
+            "a page of {origin:?} may not add peers to this node (only its own page, or a client without Origin, may)"
+        )));
+    }
     let body = body.map_err(ApiError::from_body)?;
     let NewPeer { url } = serde_json::from_slice(&body).map_err(|e| {
         ApiError::Malformed(format!("expected {{\"url\": \"http://host:port\"}}: {e}"))
     })?;
     let added = node
         .peers()
-        .add(&url)
-        .map_err(|e| ApiError::Malformed(e.0))?;
+        .add(&url, PeerSource::Api)
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
     if added {
         node.wake_sync();
     }
     Ok(Json(PeersBody {
-        peers: node.peers().views(),
+        peers: node.peers().views(now_ms()),
     }))
 }
 

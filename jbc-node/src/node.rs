@@ -3,9 +3,11 @@
 //! node's miner, `POST /mined`, or sync).
 //!
 //! # Invariants
-//! - A block is durable before the node answers 200 for it and before it
-//!   relays it: [`Node::submit`] persists with an fsync, sync persists its
-//!   pages and flushes before relaying.
+//! - A block is durable before the node answers 200 `accepted`, `reorg`,
+//!   `side` or `duplicate` for it and before it relays it: [`Node::submit`]
+//!   persists with an fsync, sync persists its pages and flushes before
+//!   relaying. `orphan` and `ignored` blocks are never written (SPEC §6.1):
+//!   the chain keeps them in its bounded memory pool.
 //! - Writers (accept + persist, and template refreshes) are serialised by one
 //!   mutex, so the order of the database is the order of acceptance, and the
 //!   miner's template always follows the latest tip.
@@ -23,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jbc_core::peer::{Peer, PeerError, TipInfo};
-use jbc_core::sync::{SyncConfig, SyncOutcome, SyncTarget, sync};
+use jbc_core::sync::{PageStored, Refusal, SyncConfig, SyncOutcome, SyncTarget, sync};
 use jbc_core::{Accepted, Block, BlockError, BlockHash, Chain, Params, Status};
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -32,8 +34,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::events::{Event, Source, StatusEvent};
 use crate::miner::{Found, Miner};
-use crate::peers::{PeerEntry, PeerList};
-use crate::store::{Store, StoreError};
+use crate::peers::{PeerEntry, PeerList, PeerSource};
+use crate::store::{Durability, Store, StoreError};
 
 /// How often the node syncs with every peer (also on start and on orphans).
 pub const SYNC_EVERY: Duration = Duration::from_secs(3);
@@ -43,16 +45,8 @@ pub const REFRESH_WORK_EVERY: Duration = Duration::from_secs(2);
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// How often the hash rate is logged and a `status` event sent.
 pub const STATUS_EVERY: Duration = Duration::from_secs(5);
-/// Stored orphans evicted from the chain's pool are pruned every this many
-/// [`SAMPLE_EVERY`] ticks.
-const PRUNE_ORPHANS_EVERY_TICKS: u64 = 60;
 /// Timeout of one relay (`POST /mined` to a peer).
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(3);
-/// Relays in flight per peer; beyond this a dead peer's relays are dropped
-/// (it will sync when it comes back).
-pub const MAX_RELAYS_IN_FLIGHT: usize = 8;
-/// Syncs in a row with one peer while it keeps hitting [`SyncConfig`] bounds.
-pub const MAX_SYNC_ROUNDS: usize = 40;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -62,11 +56,13 @@ pub fn now_ms() -> u64 {
 }
 
 /// Why a block was not accepted.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
     /// It breaks a rule of SPEC §5.
+    #[error("invalid block: {0}")]
     Invalid(BlockError),
     /// It is valid but could not be stored; the node is stopping.
+    #[error(transparent)]
     Storage(StoreError),
 }
 
@@ -116,8 +112,9 @@ pub struct StatusInfo {
     pub work: u128,
     /// Blocks stored, side branches included, genesis not counted.
     pub blocks_stored: u64,
-    /// Orphans waiting for their parent.
-    pub orphans: usize,
+    /// Blocks waiting in the memory pool (orphans and ignored blocks; never
+    /// on disk).
+    pub pooled: usize,
     /// Number of peers.
     pub peers: usize,
     /// Peers that answered their last request.
@@ -147,8 +144,7 @@ impl Node {
             .check()
             .map_err(|e| anyhow::anyhow!("invalid network params: {e}"))?;
         let data_dir = config.data_dir();
-        let (store, mut chain, stats) = Store::open(&data_dir, &params)?;
-        restore_orphans(&store, &mut chain)?;
+        let (store, chain, stats) = Store::open(&data_dir, &params)?;
         tracing::info!(
             db = %store.path().display(),
             blocks = stats.blocks,
@@ -166,8 +162,8 @@ impl Node {
         let peers = PeerList::new();
         for url in &config.peers {
             peers
-                .add(url)
-                .map_err(|e| anyhow::anyhow!("--peer {url}: {}", e.0))?;
+                .add(url, PeerSource::Config)
+                .map_err(|e| anyhow::anyhow!("--peer {url}: {e}"))?;
         }
         Ok(Node {
             params,
@@ -239,13 +235,13 @@ impl Node {
 
     /// The `GET /status` answer.
     pub fn status(&self) -> StatusInfo {
-        let (height, hash, work, orphans) = {
+        let (height, hash, work, pooled) = {
             let chain = self.chain();
             (
                 chain.height(),
                 chain.tip().hash,
                 chain.best_work(),
-                chain.orphan_count(),
+                chain.pooled_count(),
             )
         };
         let (peers, peers_up) = self.peers.counts();
@@ -256,7 +252,7 @@ impl Node {
             hash,
             work,
             blocks_stored: self.store.len(),
-            orphans,
+            pooled,
             peers,
             peers_up,
             mining: self.miner.is_some(),
@@ -291,65 +287,122 @@ impl Node {
         self.status_event()
     }
 
-    /// Offers `block` (blocking: it may fsync). Persists what the chain
-    /// stored, then announces a tip change (events, logs, new mining work).
+    /// Offers an unrequested `block` (blocking: it may fsync). Persists
+    /// what the chain stored, as durable as `durability` asks, then
+    /// announces a tip change (events, logs, new mining work).
     pub fn accept_block(
         &self,
         block: Block,
         source: Source,
-        durable: bool,
+        durability: Durability,
         now_ms: u64,
     ) -> Result<Accepted, AcceptError> {
         let _writer = self.lock_writer();
-        if self.has_failed() {
-            return Err(AcceptError::Storage(StoreError::Io(
-                "the node is stopping after a storage failure".into(),
-            )));
-        }
+        self.check_running()?;
         let accepted = {
             // The chain lock is held while the new blocks are written (an
             // fsync, a few ms), so no reader ever sees a block of
             // `POST /mined` or of the miner that is not yet on disk.
             let mut chain = self.chain.write().unwrap_or_else(|p| p.into_inner());
-            let copy = block.clone();
             let accepted = chain.accept(block, now_ms).map_err(AcceptError::Invalid)?;
-            if accepted.status == Status::Orphan
-                && chain.is_orphan(&copy.hash)
-                && let Err(e) = self.store.put_orphan(&copy)
-            {
-                drop(chain);
-                self.fail(&e);
-                return Err(AcceptError::Storage(e));
-            }
-            let stored: Vec<Block> = accepted
-                .stored
-                .iter()
-                .filter_map(|hash| chain.block(hash).cloned())
-                .collect();
-            if let Err(e) = self.store.append(&stored, durable) {
-                drop(chain);
-                self.fail(&e);
-                return Err(AcceptError::Storage(e));
-            }
-            // Orphans that connected are in `blocks` now (stored[0] is the
-            // offered block, the rest are former orphans).
-            if accepted.stored.len() > 1
-                && let Err(e) = self.store.remove_orphans(&accepted.stored[1..])
-            {
-                tracing::warn!("cannot prune connected orphans: {e}");
-            }
+            // `duplicate` may be a block sync wrote a moment ago without
+            // fsync: an Fsync append of nothing flushes it.
+            let durability = if accepted.status.is_stored() {
+                durability
+            } else {
+                Durability::Deferred
+            };
+            self.persist(&chain, &accepted.stored, durability)?;
             accepted
         };
         if accepted.tip_changed() {
-            self.announce(&accepted, source);
+            self.announce(std::slice::from_ref(&accepted), source);
         }
         Ok(accepted)
     }
 
-    /// Logs and publishes a change of the best chain, and gives the miner
+    /// Stores a page of blocks sync requested (blocking), in one
+    /// transaction without fsync; the sync flushes before it relays.
+    fn accept_page(&self, page: Vec<Block>, now_ms: u64) -> PageStored {
+        let _writer = self.lock_writer();
+        let mut done = PageStored::default();
+        if let Err(e) = self.check_running() {
+            done.refused = Some(Refusal::Local(e.to_string()));
+            return done;
+        }
+        let mut changes = Vec::new();
+        {
+            let mut chain = self.chain.write().unwrap_or_else(|p| p.into_inner());
+            let mut stored = Vec::new();
+            for block in page {
+                match chain.accept_requested(block, now_ms) {
+                    Ok(accepted) => {
+                        done.add(&accepted);
+                        stored.extend_from_slice(&accepted.stored);
+                        if accepted.tip_changed() {
+                            changes.push(accepted);
+                        }
+                    }
+                    Err(e) => {
+                        done.refused = Some(Refusal::Invalid(e));
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = self.persist(&chain, &stored, Durability::Deferred) {
+                done.refused = Some(Refusal::Local(e.to_string()));
+                return done;
+            }
+        }
+        self.announce(&changes, Source::Sync);
+        done
+    }
+
+    /// Refuses writes once a storage failure stopped the node.
+    fn check_running(&self) -> Result<(), AcceptError> {
+        if self.has_failed() {
+            return Err(AcceptError::Storage(StoreError::Io(
+                "the node is stopping after a storage failure".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the blocks `stored` (hashes the chain just stored, parents
+    /// first). A failure stops the node. Called with the writer lock and the
+    /// chain's write lock held.
+    fn persist(
+        &self,
+        chain: &Chain,
+        stored: &[BlockHash],
+        durability: Durability,
+    ) -> Result<(), AcceptError> {
+        let blocks: Vec<Block> = stored
+            .iter()
+            .filter_map(|hash| chain.block(hash).cloned())
+            .collect();
+        self.store.append(&blocks, durability).map_err(|e| {
+            self.fail(&e);
+            AcceptError::Storage(e)
+        })
+    }
+
+    /// Logs and publishes changes of the best chain, and gives the miner
     /// work on the new tip. Called with the writer lock held.
-    fn announce(&self, accepted: &Accepted, source: Source) {
+    fn announce(&self, changes: &[Accepted], source: Source) {
+        if changes.is_empty() {
+            return;
+        }
         let chain = self.chain();
+        for accepted in changes {
+            self.announce_one(&chain, accepted, source);
+        }
+        if let Some(miner) = &self.miner {
+            miner.set_work(chain.next_template(self.block_data.clone(), now_ms()));
+        }
+    }
+
+    fn announce_one(&self, chain: &Chain, accepted: &Accepted, source: Source) {
         if let (Some(old), Some(new)) = (accepted.disconnected.first(), accepted.connected.last()) {
             let old_height = chain.block(old).map_or(0, |b| b.index);
             let new_height = chain.block(new).map_or(0, |b| b.index);
@@ -394,9 +447,6 @@ impl Node {
                 block: block.clone(),
             });
         }
-        if let Some(miner) = &self.miner {
-            miner.set_work(chain.next_template(self.block_data.clone(), now_ms()));
-        }
     }
 
     /// Gives the miner a fresh template on the current tip (new timestamp).
@@ -407,25 +457,6 @@ impl Node {
                 .chain()
                 .next_template(self.block_data.clone(), now_ms());
             miner.set_work(candidate);
-        }
-    }
-
-    /// Forgets stored orphans the chain's pool no longer holds (evicted).
-    pub fn prune_orphans(&self) {
-        let Ok((orphans, mut prune)) = self.store.orphans() else {
-            return;
-        };
-        {
-            let chain = self.chain();
-            prune.extend(
-                orphans
-                    .iter()
-                    .map(|b| b.hash)
-                    .filter(|h| !chain.is_orphan(h)),
-            );
-        }
-        if let Err(e) = self.store.remove_orphans(&prune) {
-            tracing::warn!("cannot prune orphans: {e}");
         }
     }
 
@@ -444,12 +475,11 @@ impl Node {
         source: Source,
     ) -> Result<Accepted, AcceptError> {
         let node = self.clone();
-        let accepted =
-            tokio::task::spawn_blocking(move || node.accept_block(block, source, true, now_ms()))
-                .await
-                .map_err(|e| {
-                    AcceptError::Storage(StoreError::Io(format!("accept task failed: {e}")))
-                })??;
+        let accepted = tokio::task::spawn_blocking(move || {
+            node.accept_block(block, source, Durability::Fsync, now_ms())
+        })
+        .await
+        .map_err(|e| AcceptError::Storage(StoreError::Io(format!("accept task failed: {e}"))))??;
         match accepted.status {
             Status::NewTip | Status::Reorg => {
                 if let Some(tip) = accepted.connected.last() {
@@ -457,7 +487,7 @@ impl Node {
                 }
             }
             Status::Orphan => self.wake_sync(),
-            Status::Side | Status::Duplicate => {}
+            Status::Side | Status::Duplicate | Status::Ignored => {}
         }
         Ok(accepted)
     }
@@ -480,10 +510,9 @@ impl Node {
             if Some(peer.url()) == except {
                 continue;
             }
-            if peer.relays_in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_RELAYS_IN_FLIGHT {
-                peer.relays_in_flight.fetch_sub(1, Ordering::AcqRel);
+            let Some(permit) = peer.relay_permit() else {
                 continue;
-            }
+            };
             let block = tip.clone();
             let shutdown = self.shutdown.clone();
             tokio::spawn(async move {
@@ -503,109 +532,84 @@ impl Node {
                     Ok(Err(e)) => peer.mark(false, &e.to_string()),
                     Err(_) => peer.mark(false, "relay timed out"),
                 }
-                peer.relays_in_flight.fetch_sub(1, Ordering::AcqRel);
+                drop(permit);
             });
         }
     }
 
-    /// Syncs with every peer, concurrently (a slow peer delays no other).
+    /// Syncs with every peer that is not banned, concurrently (a slow peer
+    /// delays no other), then drops `api` peers that keep failing.
     pub async fn sync_all(self: &Arc<Self>) {
-        let peers = self.peers.all();
+        let now = now_ms();
+        let peers: Vec<_> = self
+            .peers
+            .all()
+            .into_iter()
+            .filter(|peer| !peer.is_banned(now))
+            .collect();
         futures::future::join_all(peers.iter().map(|peer| self.sync_with(peer))).await;
+        self.peers.drop_failing();
     }
 
-    /// Syncs with one peer until it has nothing more for us (bounded).
+    /// Syncs with one peer until it has nothing more for us.
     async fn sync_with(self: &Arc<Self>, peer: &Arc<PeerEntry>) {
+        let mut target = NodeSync {
+            node: self,
+            stored: 0,
+            tip_changed: false,
+        };
         let config = SyncConfig::default();
-        for _ in 0..MAX_SYNC_ROUNDS {
-            let mut target = NodeSync {
-                node: self,
-                stored: 0,
-                tip_changed: false,
-            };
-            let report = tokio::select! {
-                report = sync(&peer.client, &mut target, now_ms(), &config) => report,
-                () = self.shutdown.cancelled() => return,
-            };
-            let (stored, tip_changed) = (target.stored, target.tip_changed);
-            if stored > 0 {
-                let node = self.clone();
-                let flushed = tokio::task::spawn_blocking(move || node.store.flush())
-                    .await
-                    .unwrap_or_else(|e| Err(StoreError::Io(e.to_string())));
-                if let Err(e) = flushed {
-                    self.fail(&e);
-                    return;
-                }
-                tracing::info!(
-                    peer = %peer.url(),
-                    stored,
-                    height = self.chain().height(),
-                    "synced"
-                );
+        let report = tokio::select! {
+            report = sync(&peer.client, &mut target, now_ms(), &config) => report,
+            () = self.shutdown.cancelled() => return,
+        };
+        let (stored, tip_changed) = (target.stored, target.tip_changed);
+        if stored > 0 {
+            let node = self.clone();
+            let flushed = tokio::task::spawn_blocking(move || node.store.flush())
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Io(e.to_string())));
+            if let Err(e) = flushed {
+                self.fail(&e);
+                return;
             }
-            if tip_changed {
-                let tip = self.chain().tip().hash;
-                self.relay_block(tip, Some(peer.url()));
+            tracing::info!(
+                peer = %peer.url(),
+                stored,
+                checked = report.stats.blocks_checked,
+                height = self.chain().height(),
+                "synced"
+            );
+        }
+        if tip_changed {
+            let tip = self.chain().tip().hash;
+            self.relay_block(tip, Some(peer.url()));
+        }
+        if let Some(height) = report.stats.peer_height {
+            peer.set_height(height);
+        }
+        match report.outcome {
+            SyncOutcome::UpToDate | SyncOutcome::Synced | SyncOutcome::PeerChanged => {
+                peer.mark(true, "");
             }
-            if let Some(height) = report.stats.peer_height {
-                peer.set_height(height);
+            SyncOutcome::FutureBlock { height, hash } => {
+                peer.mark(true, "");
+                tracing::warn!(peer = %peer.url(), height, hash = %hash.short(), "peer's block is ahead of our clock; will retry");
             }
-            match report.outcome {
-                SyncOutcome::UpToDate | SyncOutcome::Synced => {
-                    peer.mark(true, "");
-                    return;
-                }
-                SyncOutcome::LimitReached | SyncOutcome::PeerChanged => {
-                    peer.mark(true, "");
-                    if stored == 0 {
-                        return;
-                    }
-                }
-                SyncOutcome::FutureBlock { height, hash } => {
-                    peer.mark(true, "");
-                    tracing::warn!(peer = %peer.url(), height, hash = %hash.short(), "peer's block is ahead of our clock; will retry");
-                    return;
-                }
-                SyncOutcome::OtherNetwork { ours, theirs } => {
-                    peer.mark(false, "other network");
-                    tracing::warn!(peer = %peer.url(), ours = %ours.short(), theirs = %theirs.short(), "peer is on another network (different params)");
-                    return;
-                }
-                SyncOutcome::PeerFailed(e) => {
-                    peer.mark(false, &e.to_string());
-                    return;
-                }
-                SyncOutcome::Misbehaved(m) => {
-                    peer.mark(false, &m.to_string());
-                    tracing::warn!(peer = %peer.url(), "peer misbehaved during sync: {m}");
-                    return;
-                }
+            SyncOutcome::OtherNetwork { ours, theirs } => {
+                peer.mark(false, "other network");
+                tracing::warn!(peer = %peer.url(), ours = %ours.short(), theirs = %theirs.short(), "peer is on another network (different params)");
+            }
+            SyncOutcome::PeerFailed(e) => peer.mark(false, &e.to_string()),
+            SyncOutcome::LocalFailure(why) => {
+                tracing::error!(peer = %peer.url(), "sync stopped by a local failure: {why}");
+            }
+            SyncOutcome::Misbehaved(m) => {
+                peer.mark(true, "");
+                peer.ban(now_ms(), &m.to_string());
             }
         }
     }
-}
-
-/// Puts the stored orphans back into the chain's orphan pool (persisting
-/// any that now connect) and prunes the ones the pool no longer holds.
-fn restore_orphans(store: &Store, chain: &mut Chain) -> Result<(), StoreError> {
-    let (orphans, mut prune) = store.orphans()?;
-    for block in orphans {
-        let hash = block.hash;
-        // An orphan that is invalid now is simply pruned.
-        if let Ok(accepted) = chain.accept(block, now_ms()) {
-            let stored: Vec<Block> = accepted
-                .stored
-                .iter()
-                .filter_map(|h| chain.block(h).cloned())
-                .collect();
-            store.append(&stored, true)?;
-        }
-        if !chain.is_orphan(&hash) {
-            prune.push(hash);
-        }
-    }
-    store.remove_orphans(&prune)
 }
 
 /// The log form of a block's data: at most 40 characters, escaped.
@@ -617,8 +621,8 @@ fn short_data(data: &str) -> String {
     format!("{short:?}")
 }
 
-/// The node as seen by jbc-core's sync: each block is accepted and
-/// persisted (without fsync; the sync flushes at the end) as it arrives.
+/// The node as seen by jbc-core's sync: each page is stored and persisted
+/// (without fsync; the sync flushes at the end) as it arrives.
 struct NodeSync<'a> {
     node: &'a Node,
     stored: u64,
@@ -626,16 +630,16 @@ struct NodeSync<'a> {
 }
 
 impl SyncTarget for NodeSync<'_> {
-    fn genesis_hash(&self) -> BlockHash {
-        self.node.chain().genesis().hash
+    fn params(&self) -> Params {
+        self.node.params.clone()
     }
 
-    fn best_height(&self) -> u64 {
-        self.node.chain().height()
+    fn best(&self) -> (BlockHash, u64, u128) {
+        SyncTarget::best(&*self.node.chain())
     }
 
-    fn best_work(&self) -> u128 {
-        self.node.chain().best_work()
+    fn pool_difficulty_floor(&self) -> u32 {
+        self.node.chain().pool_difficulty_floor()
     }
 
     fn height_of(&self, hash: &BlockHash) -> Option<u64> {
@@ -646,18 +650,19 @@ impl SyncTarget for NodeSync<'_> {
         self.node.chain().chain_work(hash)
     }
 
-    fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
-        match self.node.accept_block(block, Source::Sync, false, now_ms) {
-            Ok(accepted) => {
-                self.stored += accepted.stored.len() as u64;
-                self.tip_changed |= accepted.tip_changed();
-                Ok(accepted)
-            }
-            Err(AcceptError::Invalid(e)) => Err(e),
-            // The node is stopping (storage failure). Ending the sync with
-            // the one non-permanent code does not blame the peer.
-            Err(AcceptError::Storage(_)) => Err(BlockError::TimestampInFuture),
-        }
+    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
+        self.node.chain().block(hash).cloned()
+    }
+
+    fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {
+        self.node.chain().timestamp_at(of, height)
+    }
+
+    fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
+        let done = self.node.accept_page(page, now_ms);
+        self.stored += done.stored;
+        self.tip_changed |= done.tip_changed;
+        done
     }
 }
 
@@ -798,10 +803,6 @@ async fn status_loop(node: Arc<Node>) {
                 );
             }
             let _ = node.events.send(node.status_event());
-        }
-        if ticks.is_multiple_of(PRUNE_ORPHANS_EVERY_TICKS) {
-            let node = node.clone();
-            let _ = tokio::task::spawn_blocking(move || node.prune_orphans()).await;
         }
     }
 }

@@ -1,19 +1,19 @@
 //! Peers: [`HttpPeer`], the reqwest client of SPEC §7 implementing
 //! [`jbc_core::peer::Peer`], and [`PeerList`], the peers a node relays to and
-//! syncs from, with their up/down state.
+//! syncs from, with their source, up/down state and bans.
 //!
 //! Every request is bounded in time ([`HttpPeer`]'s timeouts) and in bytes
 //! (answers are read in chunks and refused past a per-route limit), so a slow,
 //! dead or hostile peer costs at most one timeout.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use jbc_core::peer::{ErrorBody, MAX_PAGE, MaybeSend, Peer, PeerError, SubmitReply, TipInfo};
 use jbc_core::{Block, BlockHash};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connect timeout of every request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -209,26 +209,70 @@ pub enum PeerHealth {
     Down,
 }
 
+/// Where a peer came from (SPEC §7.1): `config` peers (`--peer`) are never
+/// dropped; `api` peers (`POST /peers`) are capped and dropped after
+/// [`MAX_FAILURES`] failures in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSource {
+    /// Given with `--peer`.
+    Config,
+    /// Added with `POST /peers`.
+    Api,
+}
+
+/// How long a peer that misbehaved in a sync is not synced from (SPEC §6.1).
+pub const BAN: Duration = Duration::from_secs(600);
+/// Failures in a row after which an `api` peer is dropped.
+pub const MAX_FAILURES: u32 = 5;
+/// Most peers added with `POST /peers` (SPEC §7).
+pub const MAX_API_PEERS: usize = 32;
+/// Relays in flight per peer; beyond this a dead peer's relays are dropped
+/// (it will sync when it comes back).
+pub const MAX_RELAYS_IN_FLIGHT: usize = 8;
+
+/// What a node knows of one peer, guarded by the peer's lock.
+#[derive(Debug, Clone)]
+struct PeerState {
+    health: PeerHealth,
+    /// Height the peer last reported.
+    height: u64,
+    /// Failed requests in a row.
+    failures: u32,
+    /// Not synced from before this time (ms since the epoch), and why.
+    banned: Option<(u64, String)>,
+}
+
 /// A peer of this node and what we know of it.
 #[derive(Debug)]
 pub struct PeerEntry {
     /// The client.
     pub client: HttpPeer,
-    health: AtomicU8,
-    /// Height the peer last reported.
-    height: AtomicU64,
-    /// Relays in flight (bounded so a dead peer cannot pile up tasks).
-    pub(crate) relays_in_flight: AtomicUsize,
+    /// Where it came from.
+    pub source: PeerSource,
+    state: Mutex<PeerState>,
+    /// Permits for relays in flight (RAII: a finished relay gives its
+    /// permit back), so a dead peer cannot pile up tasks.
+    relays: Arc<Semaphore>,
 }
 
 impl PeerEntry {
-    fn new(client: HttpPeer) -> PeerEntry {
+    fn new(client: HttpPeer, source: PeerSource) -> PeerEntry {
         PeerEntry {
             client,
-            health: AtomicU8::new(0),
-            height: AtomicU64::new(0),
-            relays_in_flight: AtomicUsize::new(0),
+            source,
+            state: Mutex::new(PeerState {
+                health: PeerHealth::Unknown,
+                height: 0,
+                failures: 0,
+                banned: None,
+            }),
+            relays: Arc::new(Semaphore::new(MAX_RELAYS_IN_FLIGHT)),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PeerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The base URL.
@@ -238,34 +282,79 @@ impl PeerEntry {
 
     /// Current health.
     pub fn health(&self) -> PeerHealth {
-        match self.health.load(Ordering::Relaxed) {
-            1 => PeerHealth::Up,
-            2 => PeerHealth::Down,
-            _ => PeerHealth::Unknown,
-        }
+        self.state().health
+    }
+
+    /// A relay permit, or `None` when [`MAX_RELAYS_IN_FLIGHT`] are in flight.
+    pub fn relay_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.relays.clone().try_acquire_owned().ok()
     }
 
     /// Records the outcome of a request; logs a change of state.
     pub fn mark(&self, up: bool, why: &str) {
-        let new = if up { 1 } else { 2 };
-        let old = self.health.swap(new, Ordering::Relaxed);
-        if old != new {
+        let mut state = self.state();
+        let new = if up { PeerHealth::Up } else { PeerHealth::Down };
+        state.failures = if up {
+            0
+        } else {
+            state.failures.saturating_add(1)
+        };
+        if state.health != new {
             if up {
                 tracing::info!(peer = %self.url(), "peer up");
             } else {
                 tracing::warn!(peer = %self.url(), reason = %why, "peer down");
             }
         }
+        state.health = new;
+    }
+
+    /// Stops syncing from this peer until `now_ms` + [`BAN`]; logged once
+    /// per ban (a peer already banned stays banned until its first ban ends).
+    pub fn ban(&self, now_ms: u64, why: &str) {
+        let mut state = self.state();
+        if state
+            .banned
+            .as_ref()
+            .is_some_and(|(until, _)| *until > now_ms)
+        {
+            return;
+        }
+        let until = now_ms.saturating_add(BAN.as_millis() as u64);
+        tracing::warn!(peer = %self.url(), reason = %why, minutes = BAN.as_secs() / 60, "peer misbehaved: not syncing from it");
+        state.banned = Some((until, why.to_string()));
+    }
+
+    /// Whether the peer is banned at `now_ms`.
+    pub fn is_banned(&self, now_ms: u64) -> bool {
+        self.state()
+            .banned
+            .as_ref()
+            .is_some_and(|(until, _)| *until > now_ms)
     }
 
     /// Records the height the peer reported.
     pub fn set_height(&self, height: u64) {
-        self.height.store(height, Ordering::Relaxed);
+        self.state().height = height;
     }
 
     /// The height the peer last reported.
     pub fn height(&self) -> u64 {
-        self.height.load(Ordering::Relaxed)
+        self.state().height
+    }
+
+    fn view(&self, now_ms: u64) -> PeerView {
+        let state = self.state();
+        let banned = state.banned.as_ref().filter(|(until, _)| *until > now_ms);
+        PeerView {
+            url: self.url().to_string(),
+            up: state.health == PeerHealth::Up,
+            status: state.health,
+            source: self.source,
+            height: state.height,
+            banned_until: banned.map(|(until, _)| *until),
+            ban_reason: banned.map(|(_, why)| why.clone()),
+        }
     }
 }
 
@@ -275,10 +364,41 @@ pub struct PeerView {
     /// Base URL.
     pub url: String,
     /// Whether it answered its last request.
+    pub up: bool,
+    /// `unknown` before the first request, then `up` or `down`.
     pub status: PeerHealth,
+    /// `config` or `api`.
+    pub source: PeerSource,
     /// Height it last reported (0 before the first answer).
     pub height: u64,
+    /// Until when (ms since the epoch) it is not synced from, if banned.
+    pub banned_until: Option<u64>,
+    /// Why it is banned.
+    pub ban_reason: Option<String>,
 }
+
+/// Why a peer cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddPeerError {
+    /// Not an `http://` or `https://` URL.
+    BadUrl(BadUrl),
+    /// [`MAX_API_PEERS`] `api` peers are known already.
+    Full,
+}
+
+impl std::fmt::Display for AddPeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddPeerError::BadUrl(e) => f.write_str(&e.0),
+            AddPeerError::Full => write!(
+                f,
+                "this node already has {MAX_API_PEERS} peers added through the API"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AddPeerError {}
 
 /// The peers of a node.
 #[derive(Debug)]
@@ -286,9 +406,6 @@ pub struct PeerList {
     client: reqwest::Client,
     peers: RwLock<Vec<Arc<PeerEntry>>>,
 }
-
-/// Most peers a node keeps (a `POST /peers` beyond it is refused).
-pub const MAX_PEERS: usize = 64;
 
 impl PeerList {
     /// An empty list sharing one HTTP client.
@@ -300,24 +417,38 @@ impl PeerList {
     }
 
     /// Adds a peer; `Ok(false)` if it was already known.
-    pub fn add(&self, url: &str) -> Result<bool, BadUrl> {
-        let url = normalize_url(url)?;
+    pub fn add(&self, url: &str, source: PeerSource) -> Result<bool, AddPeerError> {
+        let url = normalize_url(url).map_err(AddPeerError::BadUrl)?;
         let mut peers = self.peers.write().unwrap_or_else(|p| p.into_inner());
         if peers.iter().any(|p| p.url() == url) {
             return Ok(false);
         }
-        if peers.len() >= MAX_PEERS {
-            return Err(BadUrl(format!("this node already has {MAX_PEERS} peers")));
+        if source == PeerSource::Api
+            && peers.iter().filter(|p| p.source == PeerSource::Api).count() >= MAX_API_PEERS
+        {
+            return Err(AddPeerError::Full);
         }
         if url.starts_with("https://") && !cfg!(feature = "tls") {
             tracing::warn!(peer = %url, "this build has no TLS (build with --features tls): the https peer will stay down");
         }
-        tracing::info!(peer = %url, "peer added");
-        peers.push(Arc::new(PeerEntry::new(HttpPeer::new(
-            url,
-            self.client.clone(),
-        ))));
+        tracing::info!(peer = %url, ?source, "peer added");
+        peers.push(Arc::new(PeerEntry::new(
+            HttpPeer::new(url, self.client.clone()),
+            source,
+        )));
         Ok(true)
+    }
+
+    /// Drops the `api` peers that failed [`MAX_FAILURES`] times in a row.
+    pub fn drop_failing(&self) {
+        let mut peers = self.peers.write().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| {
+            let keep = p.source == PeerSource::Config || p.state().failures < MAX_FAILURES;
+            if !keep {
+                tracing::warn!(peer = %p.url(), failures = MAX_FAILURES, "peer dropped after failing repeatedly");
+            }
+            keep
+        });
     }
 
     /// A snapshot of the peers.
@@ -325,16 +456,9 @@ impl PeerList {
         self.peers.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The list as `GET /peers` shows it.
-    pub fn views(&self) -> Vec<PeerView> {
-        self.all()
-            .iter()
-            .map(|p| PeerView {
-                url: p.url().to_string(),
-                status: p.health(),
-                height: p.height(),
-            })
-            .collect()
+    /// The list as `GET /peers` shows it at `now_ms`.
+    pub fn views(&self, now_ms: u64) -> Vec<PeerView> {
+        self.all().iter().map(|p| p.view(now_ms)).collect()
     }
 
     /// Number of peers, and of peers that are up.

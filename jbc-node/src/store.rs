@@ -8,15 +8,18 @@
 //! - `blocks` (`u64` → bytes): every block the chain stored, side branches
 //!   included, keyed by an acceptance sequence number and written as the
 //!   block JSON of SPEC §3. Genesis is derived from the params, never stored.
-//! - `orphans` (hash → block JSON): blocks acknowledged as `orphan` (parent
-//!   unknown), so that they too survive a restart; entries that connected or
-//!   left the chain's bounded orphan pool are pruned.
+//!
+//! Only blocks the chain stored are written: orphans and `ignored` blocks
+//! live in the chain's memory pool and never reach the disk (SPEC §6.1), so
+//! the file grows only with work at least equal to the best chain's. (An
+//! `orphans` table left by an earlier version is dropped on open.)
 //!
 //! # Durability
-//! [`Store::append`] commits one redb transaction. With `durable = true` the
-//! commit is fsynced before it returns (the node answers 200 and relays only
-//! after that); sync writes pages with `durable = false` and then calls
-//! [`Store::flush`], whose fsync makes every earlier commit durable too.
+//! [`Store::append`] commits one redb transaction. With
+//! [`Durability::Fsync`] the commit is on disk before it returns (the node
+//! answers 200 and relays only after that); sync writes pages with
+//! [`Durability::Deferred`] and then calls [`Store::flush`], whose fsync
+//! makes every earlier commit durable too.
 //!
 //! # Restart
 //! [`Store::open`] replays the blocks in sequence order through
@@ -29,13 +32,24 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use jbc_core::{Block, BlockHash, Chain, Params};
+use jbc_core::{Block, Chain, Params};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// How durable an [`Store::append`] must be when it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsynced): the node may acknowledge the blocks.
+    Fsync,
+    /// Committed but not fsynced: a later [`Store::flush`] (or an `Fsync`
+    /// append) makes it durable. Used by sync for its pages.
+    Deferred,
+}
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
-const ORPHANS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("orphans");
+/// Written by earlier versions (orphans on disk); dropped on open.
+const OLD_ORPHANS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("orphans");
 
 /// The layout version written in `meta.format`.
 pub const FORMAT: &str = "jbc-node-store-1";
@@ -105,6 +119,28 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// Drops the `orphans` table an earlier version kept (orphans are never
+/// written any more); a no-op on databases without it.
+fn drop_old_orphans(db: &Database) -> Result<(), redb::Error> {
+    let exists = {
+        let read = db.begin_read()?;
+        match read.open_table(OLD_ORPHANS) {
+            Ok(_) => true,
+            Err(redb::TableError::TableDoesNotExist(_)) => false,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if exists {
+        let write = db.begin_write()?;
+        write.delete_table(OLD_ORPHANS)?;
+        write.commit()?;
+        tracing::info!(
+            "dropped the orphans table of an earlier version (orphans are kept in memory only)"
+        );
+    }
+    Ok(())
+}
 
 /// Params as the flags that set them, for messages.
 fn params_line(p: &Params) -> String {
@@ -218,7 +254,6 @@ impl Store {
                     meta.insert("format", FORMAT).map_err(io)?;
                     meta.insert("params", json.as_str()).map_err(io)?;
                     write.open_table(BLOCKS).map_err(io)?;
-                    write.open_table(ORPHANS).map_err(io)?;
                 }
                 write.commit().map_err(io)?;
             }
@@ -245,6 +280,7 @@ impl Store {
                 count += 1;
             }
         }
+        drop_old_orphans(&db).map_err(|e| corrupt(e.to_string()))?;
         let store = Store {
             db,
             path,
@@ -263,12 +299,12 @@ impl Store {
         &self.path
     }
 
-    /// Appends `blocks` (parents first) in one transaction. With `durable`
-    /// the commit is on disk when this returns.
-    /// A durable call also makes every earlier non-durable append durable,
-    /// even with no blocks: a block acknowledged as `duplicate` may be one
-    /// that sync wrote a moment ago without fsync.
-    pub fn append(&self, blocks: &[Block], durable: bool) -> Result<(), StoreError> {
+    /// Appends `blocks` (parents first) in one transaction, as durable as
+    /// `durability` asks. An `Fsync` call also makes every earlier deferred
+    /// append durable, even with no blocks: a block acknowledged as
+    /// `duplicate` may be one that sync wrote a moment ago without fsync.
+    pub fn append(&self, blocks: &[Block], durability: Durability) -> Result<(), StoreError> {
+        let durable = durability == Durability::Fsync;
         if blocks.is_empty() {
             if durable && self.unflushed.load(Ordering::Acquire) {
                 return self.flush();
@@ -278,7 +314,7 @@ impl Store {
         let mut next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
         let mut write = self.db.begin_write().map_err(io)?;
         if !durable {
-            write.set_durability(Durability::None).map_err(io)?;
+            write.set_durability(redb::Durability::None).map_err(io)?;
         }
         let mut seq = *next_seq;
         {
@@ -294,63 +330,6 @@ impl Store {
         // A durable commit persists the earlier ones too.
         self.unflushed.store(!durable, Ordering::Release);
         Ok(())
-    }
-
-    /// Keeps an orphan (durably: it was acknowledged with 200).
-    pub fn put_orphan(&self, block: &Block) -> Result<(), StoreError> {
-        let _order = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-        let write = self.db.begin_write().map_err(io)?;
-        {
-            let mut table = write.open_table(ORPHANS).map_err(io)?;
-            let json = block.to_json();
-            table
-                .insert(block.hash.as_bytes().as_slice(), json.as_bytes())
-                .map_err(io)?;
-        }
-        write.commit().map_err(io)
-    }
-
-    /// The stored orphans (unreadable entries are skipped and reported as
-    /// hashes to prune).
-    pub fn orphans(&self) -> Result<(Vec<Block>, Vec<BlockHash>), StoreError> {
-        let read = self.db.begin_read().map_err(io)?;
-        let table = match read.open_table(ORPHANS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), Vec::new())),
-            Err(e) => return Err(io(e)),
-        };
-        let mut blocks = Vec::new();
-        let mut bad = Vec::new();
-        for entry in table.iter().map_err(io)? {
-            let (key, value) = entry.map_err(io)?;
-            match serde_json::from_slice::<Block>(value.value()) {
-                Ok(block) => blocks.push(block),
-                Err(_) => {
-                    if let Ok(bytes) = <[u8; 32]>::try_from(key.value()) {
-                        bad.push(BlockHash(bytes));
-                    }
-                }
-            }
-        }
-        Ok((blocks, bad))
-    }
-
-    /// Forgets orphans (they connected, or the chain dropped them).
-    pub fn remove_orphans(&self, hashes: &[BlockHash]) -> Result<(), StoreError> {
-        if hashes.is_empty() {
-            return Ok(());
-        }
-        let _order = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-        let mut write = self.db.begin_write().map_err(io)?;
-        // Not worth an fsync: a forgotten removal is redone at the next prune.
-        write.set_durability(Durability::None).map_err(io)?;
-        {
-            let mut table = write.open_table(ORPHANS).map_err(io)?;
-            for hash in hashes {
-                table.remove(hash.as_bytes().as_slice()).map_err(io)?;
-            }
-        }
-        write.commit().map_err(io)
     }
 
     /// Makes every earlier commit durable (one fsynced, empty commit).

@@ -176,20 +176,23 @@ async fn orphans_side_blocks_pages_and_lookups() {
             let (status, _) = post(&format!("{url}/mined"), block.to_json()).await;
             assert_eq!(status, 200);
         }
-        // A fork block that does not beat the best chain: side, still served.
-        let side = branch_a
+        // A fork block with less work than the best chain: ignored, not
+        // stored, not served (SPEC §6.1).
+        let light = branch_a
             .iter()
             .find(|b| chain.iter().all(|c| c.hash != b.hash))
             .expect("branch_a diverges");
-        assert!(chain.iter().any(|c| c.hash == side.prev_hash));
-        let (status, body) = post(&format!("{url}/mined"), side.to_json()).await;
+        assert!(chain.iter().any(|c| c.hash == light.prev_hash));
+        let stored_before = node.node.status().blocks_stored;
+        let (status, body) = post(&format!("{url}/mined"), light.to_json()).await;
         assert_eq!(
             (status, body["status"].as_str()),
-            (200, Some("side")),
+            (200, Some("ignored")),
             "{body}"
         );
-        let served: Block = get_json(&format!("{url}/blocks/{}", side.hash)).await;
-        assert_eq!(&served, side);
+        assert_eq!(node.node.status().blocks_stored, stored_before);
+        let (status, body) = get_status(&format!("{url}/blocks/{}", light.hash)).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
         let tip: TipInfo = get_json(&format!("{url}/tip")).await;
         assert_eq!(tip.hash, chain[chain.len() - 1].hash);
 

@@ -206,3 +206,11 @@ pub async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, serde_json
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
     (status, body)
 }
+
+/// GET `url`: (status, JSON body or null), whatever the status.
+pub async fn get_status(url: &str) -> (u16, serde_json::Value) {
+    let response = client().get(url).send().await.expect("GET");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
