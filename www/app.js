@@ -366,7 +366,9 @@ function renderFound() {
     const tr = document.createElement('tr');
     const ok = ['accepted', 'reorg'].includes(f.status);
     const cls = ok ? 'ok' : f.status === 'rejected' ? 'bad' : 'info';
-    const said = f.status === 'rejected' ? `${f.code}: ${f.message}` : f.status;
+    const said = f.status === 'rejected' ? `${f.code}: ${f.message}`
+      : f.status === 'ignored' ? 'ignored (stale: the node has more work elsewhere; not stored)'
+        : f.status;
     tr.innerHTML = `<td>${clock(f.timeMs)}</td><td>${f.index}</td><td class="mono"></td><td><span class="tag ${cls}"></span></td>`;
     tr.children[2].textContent = short(f.hash);
     tr.children[2].title = f.hash;

@@ -68,7 +68,7 @@ describe('mining in the page', () => {
       () => page.evaluate(() => jbcMiner.found.filter((f) => f.status === 'accepted').length >= 5), 90_000);
     const statuses = await page.evaluate(() => jbcMiner.found.map((f) => f.status));
     // Only this tab mines on this node, so a second block at the same height
-    // (a `side` answer) would mean the workers mined a stale tip.
+    // (an `ignored` answer) would mean the workers mined a stale tip.
     assert.deepEqual(statuses.filter((s) => s !== 'accepted' && !s.startsWith('submitting')), []);
     const chain = await getJson(`${node.url}/blockchain.json`);
     const minerId = await page.evaluate(() => jbcMiner.minerId);

@@ -4,7 +4,7 @@
 // on the same tip natively (jbc-web's mine_block example: jbc-core with the
 // CPU's fastest kernel) and submits it. Once that block is the node's tip,
 // every worker must move on to a job on top of it. The browser may win a
-// race now and then (its block makes ours a side block); the test then mines
+// race now and then (its block makes ours stale: `ignored`); the test then mines
 // again on the new tip, a bounded number of times.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
