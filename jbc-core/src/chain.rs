@@ -491,13 +491,23 @@ impl Chain {
             return Ok(Accepted::unchanged(Status::Ignored));
         }
         let hash = block.hash;
-        self.pool.insert(block);
-        let root = self.pool.root_of(&hash).unwrap_or(hash);
-        let hanging_from = self.pool.parent_of(&root).and_then(|p| self.id(&p));
+        // The block its pooled ancestors hang from, if the parent is pooled.
+        let hanging_from = self
+            .pool
+            .root_of(&block.prev_hash)
+            .and_then(|root| self.pool.parent_of(&root))
+            .and_then(|parent| self.id(&parent));
         let Some(stored_parent) = hanging_from else {
+            // An ancestor is unknown: wait for it.
+            self.pool.insert(block);
             return Ok(Accepted::unchanged(Status::Orphan));
         };
+        // Its pooled branch hangs from a stored block: check the branch with
+        // it. It takes a pool slot only once it is known valid (an invalid
+        // block must not push another out).
+        self.pool.insert_unchecked(block);
         let connected = self.connect_pooled(stored_parent, None, false, Some(hash), now_ms);
+        self.pool.trim();
         if let Some(error) = connected.offered_error
             && connected.stored.is_empty()
         {

@@ -76,6 +76,35 @@ impl Pool {
         self.put(Entry { block, seq });
     }
 
+    /// Adds a block as the youngest without evicting anything, so that a
+    /// block which may still turn out invalid costs no other block its
+    /// place; the pool may exceed [`MAX_POOLED`] by this block until
+    /// [`Pool::trim`].
+    pub fn insert_unchecked(&mut self, block: Block) {
+        if self.contains(&block.hash) {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let (hash, parent) = (block.hash, block.prev_hash);
+        self.parents.insert(hash, parent);
+        self.order.insert(seq, hash);
+        self.by_parent
+            .entry(parent)
+            .or_default()
+            .push(Entry { block, seq });
+    }
+
+    /// Evicts the oldest blocks until the pool is within [`MAX_POOLED`].
+    pub fn trim(&mut self) {
+        while self.len() > MAX_POOLED {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+    }
+
     /// Puts back a block taken by [`Pool::take_children`], keeping its age.
     pub fn put_back(&mut self, block: Block, age: Age) {
         if !self.contains(&block.hash) {

@@ -655,10 +655,7 @@ fn a_peer_that_ends_early_or_fails_stops_the_sync() {
     // It claims height 40 but serves nothing above 30.
     let short = Liar::new(theirs.clone(), |_, _, page| page.retain(|b| b.index <= 30));
     let mut ours = base.clone();
-    let config = SyncConfig {
-        page_blocks: 10,
-        ..SyncConfig::default()
-    };
+    let config = SyncConfig { page_blocks: 10 };
     let report = run(&short, &mut ours, now_ms, &config);
     assert_eq!(report.outcome, SyncOutcome::PeerChanged);
     assert_eq!(report.misbehaviour(), None);

@@ -246,19 +246,39 @@ async fn peers(State(node): Shared) -> Json<PeersBody> {
 }
 
 /// Whether a request comes from a web page of another site: it carries an
-/// `Origin` header that is not `http://` or `https://` + its own `Host`.
-/// Requests without `Origin` (curl, other nodes) are not from a page.
+/// `Origin` header that is not the node's own page. The node's own page is
+/// `http://` or `https://` + the `Host` the request was sent to, where that
+/// host is an IP address or `localhost`: a DNS name could be rebound to this
+/// node by any site, so it is never taken as the node's own. Requests
+/// without `Origin` (curl, other nodes) are not from a page.
 fn foreign_origin(headers: &HeaderMap) -> Option<String> {
     let origin = headers.get(header::ORIGIN)?;
     let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
     let own = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .filter(|host| host_is_an_address(host))
         .is_some_and(|host| {
             origin.eq_ignore_ascii_case(&format!("http://{host}"))
                 || origin.eq_ignore_ascii_case(&format!("https://{host}"))
         });
     (!own).then_some(origin)
+}
+
+/// Whether a `Host` header names an IP address or `localhost` (with or
+/// without a port): a name no other site can make point here.
+fn host_is_an_address(host: &str) -> bool {
+    if host.parse::<std::net::SocketAddr>().is_ok() || host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Body of `POST /peers`.
