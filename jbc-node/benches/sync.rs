@@ -17,14 +17,15 @@ use jbc_core::{Block, Chain, Params};
 use jbc_node::store::{Durability, Store};
 use jbc_node::{Config, RunningNode};
 
-/// One difficulty forever, 1 bit: blocks cost about 2 hashes.
+/// Difficulty 1 bit, and blocks exactly 10 ms apart as the target asks, so
+/// retargeting keeps it there: blocks cost about 2 hashes.
 const FLAGS: [&str; 10] = [
     "--network",
     "syncbench",
     "--difficulty",
     "1",
     "--block-time-ms",
-    "1000",
+    "10",
     "--retarget-window",
     "10",
     "--min-difficulty",
@@ -49,9 +50,10 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Mines `count` blocks on the tip of `chain`, 10 ms apart, ending before now.
+/// Mines `count` blocks on the tip of `chain`, 10 ms apart after its tip
+/// (a chain of this bench starts 2 000 s ago, so it stays in the past).
 fn extend(chain: &mut Chain, count: u64, tag: &str) -> Vec<Block> {
-    let start = now_ms() - 60_000 - count * 10;
+    let start = (chain.tip().timestamp_ms + 10).max(now_ms() - 2_000_000);
     let mut blocks = Vec::with_capacity(count as usize);
     for i in 0..count {
         let candidate = chain.next_template(format!("{tag} #{i}"), start + i * 10);
