@@ -100,10 +100,10 @@ pub struct NextRules {
 }
 
 impl NextRules {
-    /// The rules for a child of the block (`parent_index`, `parent_hash`,
-    /// `parent_difficulty`) given the difficulty it must have and the median
-    /// time past of its last [`MEDIAN_SPAN`](crate::difficulty::MEDIAN_SPAN)
-    /// blocks.
+    /// The rules for a block at height `index` on the parent `prev_hash`,
+    /// which must have `difficulty` and a timestamp after
+    /// `median_time_past_ms` (the median of the parent's last
+    /// [`MEDIAN_SPAN`] timestamps).
     pub fn new(
         index: u64,
         prev_hash: BlockHash,

@@ -162,12 +162,8 @@ mod tests {
     use alloc::string::ToString;
 
     fn next(difficulty: u32) -> NextRules {
-        NextRules {
-            index: 7,
-            prev_hash: BlockHash::sha256(b"parent"),
-            difficulty,
-            min_timestamp_ms: 1_000,
-        }
+        // Median time past 999: the smallest valid timestamp is 1 000.
+        NextRules::new(7, BlockHash::sha256(b"parent"), difficulty, 999)
     }
 
     #[test]

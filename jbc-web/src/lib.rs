@@ -13,8 +13,8 @@
 //! use jbc_core::{BlockHash, NextRules, RoundResult};
 //! use jbc_web::job::Job;
 //!
-//! let next = NextRules { index: 1, prev_hash: BlockHash::ZERO, difficulty: 4,
-//!                        min_timestamp_ms: 1 };
+//! // Height 1 on parent ZERO, difficulty 4, median time past 0.
+//! let next = NextRules::new(1, BlockHash::ZERO, 4, 0);
 //! let job = Job::new(&next, "Mined by browser doc".into(), 1_700_000_000_000).unwrap();
 //! let RoundResult::Found { nonce, hash } = job.mine(0, 10_000).unwrap() else {
 //!     panic!("1 in 16 nonces meets difficulty 4");

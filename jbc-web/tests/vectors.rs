@@ -35,12 +35,7 @@ fn mined_blocks(v: &Value) -> Vec<Block> {
 
 /// Mines `block`'s header from nonce 0 in rounds of `round` nonces.
 fn mine_from_zero(block: &Block, round: u32) -> (u64, BlockHash, Block) {
-    let next = NextRules {
-        index: block.index,
-        prev_hash: block.prev_hash,
-        difficulty: block.difficulty,
-        min_timestamp_ms: 0,
-    };
+    let next = NextRules::new(block.index, block.prev_hash, block.difficulty, 0);
     let job = Job::new(&next, block.data.clone(), block.timestamp_ms).expect("a valid job");
     let mut start = 0;
     for _ in 0..1_000_000 {
