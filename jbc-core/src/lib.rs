@@ -47,6 +47,7 @@ pub mod hash;
 pub mod header;
 pub mod legacy;
 pub mod miner;
+pub mod node_state;
 pub mod params;
 pub mod peer;
 pub mod pool;

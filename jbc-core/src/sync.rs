@@ -1,9 +1,14 @@
 //! Sync: catch up with a [`Peer`] that has more work, in bounded steps.
 //!
-//! [`sync`] is generic over the peer (reqwest in jbc-node, `fetch` in
-//! jbc-web, [`MemoryPeer`](crate::peer::MemoryPeer) in tests) and over the
-//! local chain ([`SyncTarget`], implemented by [`Chain`]). It does no I/O of
-//! its own and reads no clock: the caller passes `now_ms`.
+//! The algorithm is a sans-IO state machine, [`SyncSession`]: it asks for
+//! one [`Request`] at a time, is handed the [`Response`] and decides, like
+//! quinn-proto's `Connection`. It does no I/O of its own, reads no clock
+//! (the caller passes `now_ms`) and never holds the local chain (a
+//! [`SyncTarget`], implemented by [`Chain`], lent to each call). [`sync`]
+//! drives a session over a [`Peer`] (reqwest in jbc-node, `fetch` in
+//! jbc-web, [`MemoryPeer`](crate::peer::MemoryPeer) in tests); a node or a
+//! network simulator may drive one with its own I/O instead (see "Driving a
+//! session").
 //!
 //! 1. `GET /tip`. A peer whose genesis (derived from its params) is not ours
 //!    is refused ([`SyncOutcome::OtherNetwork`]); a peer claiming no more
@@ -35,15 +40,56 @@
 //!
 //! # Bounds
 //! There is no cap on the length of a branch: a heavier branch is adopted
-//! however long it is. Memory per sync is one hash per block of the branch
-//! (32 bytes) plus one block and a window of `max(11, W + 1)` timestamps;
-//! each request is bounded by the [`Peer`] (time and bytes). What bounds the
+//! however long it is. Memory per sync is the page being handled plus, for
+//! a branch forking below our tip, one hash per block of the branch (32
+//! bytes, gathered in pass one, compared in pass two) and, in pass one, one
+//! parent block and a window of `max(11, W + 1)` timestamps: never the
+//! branch's blocks. Each request is bounded by the [`Peer`] (time and
+//! bytes), or by the driver of a [`SyncSession`]. What bounds the
 //! branch is work: in pass one, a branch may hold at most as many blocks as
 //! our own chain has above the fork, plus [`ORPHAN_HORIZON`], plus its work
 //! divided by the work of a block at [`Chain::pool_difficulty_floor`]. A
 //! long branch of cheap blocks (difficulty walked down by spread-out
 //! timestamps) is therefore refused after a bounded number of blocks
 //! ([`Misbehaviour::TooLight`]), whatever work its peer claims.
+//!
+//! # Driving a session
+//! A driver owns the I/O; the session decides everything else. The contract:
+//!
+//! 1. Make the session with [`SyncSession::new`].
+//! 2. Call [`SyncSession::poll_request`]. `None` means the session has
+//!    ended: read [`SyncSession::outcome`] or take
+//!    [`SyncSession::into_report`]. `Some(request)` is the one request to
+//!    send now; it stays the same until its answer is handled.
+//! 3. Send it: [`Request::Tip`] is `GET /tip`, [`Request::Blocks`] is
+//!    `GET /blocks?from=H&limit=N`. One request is in flight at a time.
+//! 4. Hand its answer to [`SyncSession::handle_response`]: the
+//!    [`Response`] of the same kind, or the [`PeerError`] the request failed
+//!    with. The driver may retry a failed request itself first; an error
+//!    handed over ends the session as [`SyncOutcome::PeerFailed`]. An answer
+//!    of the other kind ends it as [`SyncOutcome::PeerFailed`] with
+//!    [`PeerError::BadAnswer`]. The session checks every answer itself (its
+//!    length, heights, links and blocks): the driver need not.
+//! 5. Repeat from 2 until it gives `None`. Calling
+//!    [`SyncSession::handle_response`] after the end does nothing.
+//!
+//! Each [`SyncSession::handle_response`] takes the chain (`target`) and the
+//! clock (`now_ms`, against which blocks are judged; [`sync`] passes the
+//! same value to every call). `target` must be the same chain at every
+//! call: the common ancestor and pass one's context are blocks of it.
+//! Between calls the driver may let other blocks into that chain (mined,
+//! relayed, from another sync): the session reads the chain when a step
+//! needs it, as [`sync`] always has: our best tip and work when the tip is
+//! answered (the search starts at that height, and an ancestor that is that
+//! tip means step 3), the fork block, its work and our pool floor when pass
+//! one starts, our timestamps below the fork during pass one, and our best
+//! work again before pass two. Every block it stores goes through
+//! [`SyncTarget::store_page`], which checks it against the chain as it is
+//! then.
+//!
+//! [`SyncSession::stats`] may be read at any time; a request is counted when
+//! its answer is handled. A session is plain data (`Send`, `Debug`), so a
+//! driver may keep it between tasks or ticks of a simulated clock.
 //!
 //! # Example
 //! ```
@@ -76,6 +122,7 @@
 //! assert_eq!(ours.tip(), peer.chain().tip());
 //! ```
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -85,7 +132,7 @@ use crate::chain::{Accepted, Chain, ORPHAN_HORIZON};
 use crate::difficulty::MEDIAN_SPAN;
 use crate::hash::BlockHash;
 use crate::params::{Params, genesis};
-use crate::peer::{MAX_PAGE, Peer, PeerError};
+use crate::peer::{MAX_PAGE, Peer, PeerError, TipInfo};
 use crate::pow::work;
 use crate::validation::{BlockError, check_in_context, check_standalone, next_rules};
 
@@ -348,9 +395,778 @@ impl SyncReport {
     }
 }
 
+/// A request the session wants sent to its peer (see [`SyncSession`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `GET /tip` ([`Peer::tip`]).
+    Tip,
+    /// `GET /blocks?from=H&limit=N` ([`Peer::blocks`]): a probe of the
+    /// ancestor search (`limit` 1) or a page.
+    Blocks {
+        /// Height of the first block wanted.
+        from: u64,
+        /// Most blocks wanted: at least 1, at most [`MAX_PAGE`].
+        limit: u32,
+    },
+}
+
+/// The peer's answer to a [`Request`], as it came: the session checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// The answer to [`Request::Tip`].
+    Tip(TipInfo),
+    /// The answer to [`Request::Blocks`].
+    Blocks(Vec<Block>),
+}
+
+/// One sync with one peer as a state machine: the steps of the module docs,
+/// one request at a time, with the I/O left to the caller (see "Driving a
+/// session" in the module docs). [`sync`] drives one over a [`Peer`].
+///
+/// It is plain data (`Send`), holds no clock and never holds the chain: the
+/// chain is lent to each [`SyncSession::handle_response`].
+///
+/// # Example
+/// A driver that answers from a chain in memory, without any executor:
+/// ```
+/// use jbc_core::miner::{mine_blocking, MineOutcome, MinerConfig, MinerHandle};
+/// use jbc_core::sync::{Request, Response, SyncConfig, SyncOutcome, SyncSession};
+/// use jbc_core::{Chain, Params, TipInfo};
+///
+/// let params = Params { network: "doc".into(), initial_difficulty: 6,
+///                       min_difficulty: 6, ..Params::default() };
+/// let mut theirs = Chain::new(params.clone());
+/// let mut now_ms = 1_700_000_000_000;
+/// for _ in 0..5 {
+///     now_ms += 1_000;
+///     let candidate = theirs.next_template("peer".into(), now_ms);
+///     let job = MinerHandle::new().new_job();
+///     let outcome = mine_blocking(&candidate.template(), &job, &MinerConfig::default(), || 0);
+///     let MineOutcome::Found { nonce, .. } = outcome else { panic!("{outcome:?}") };
+///     theirs.accept(candidate.block(nonce), now_ms).unwrap();
+/// }
+///
+/// let mut ours = Chain::new(params);
+/// let mut session = SyncSession::new(SyncConfig { page_blocks: 2, ..SyncConfig::default() });
+/// while let Some(request) = session.poll_request() {
+///     // A node would send the request over HTTP here.
+///     let answer = match request {
+///         Request::Tip => Response::Tip(TipInfo::of(&theirs)),
+///         Request::Blocks { from, limit } => {
+///             Response::Blocks(theirs.blocks_from(from, limit as usize).cloned().collect())
+///         }
+///     };
+///     session.handle_response(&mut ours, Ok(answer), now_ms);
+/// }
+/// assert!(session.is_done());
+/// assert_eq!(session.outcome(), Some(&SyncOutcome::Synced));
+/// assert_eq!(session.stats().pages, 3);
+/// let report = session.into_report().unwrap();
+/// assert_eq!(report.stats.blocks_stored, 5);
+/// assert_eq!(ours.tip(), theirs.tip());
+/// ```
+#[derive(Debug)]
+pub struct SyncSession {
+    /// Blocks asked for per page, in `1..=MAX_PAGE`.
+    page_blocks: u64,
+    stats: SyncStats,
+    phase: Phase,
+}
+
+// The session must be `Send` on every target (a node moves it between
+// tasks): checked at compile time.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<SyncSession>();
+};
+
+/// Where a session stands. Every phase but `Done` has exactly one request
+/// in flight.
+#[derive(Debug)]
+enum Phase {
+    /// Step 1: waiting for `GET /tip`.
+    Tip,
+    /// Step 2: the common-ancestor search, waiting for a probe.
+    Search(Search),
+    /// Step 3: the peer's chain extends our tip; storing it page by page.
+    Extend(Pages),
+    /// Step 4, pass one: checking the branch page by page, writing nothing.
+    Check(Pages, Box<BranchCheck>),
+    /// Step 4, pass two: fetching the branch again, comparing each block with
+    /// pass one's hashes (height `from_height + 1` first) and storing it.
+    Store(Pages, Vec<BlockHash>),
+    /// Ended.
+    Done(SyncOutcome),
+}
+
+/// What the peer's `GET /tip` claimed.
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    height: u64,
+    hash: BlockHash,
+    work: u128,
+}
+
+/// The common-ancestor search: what `GET /tip` and our chain said before
+/// it, the probe in flight and where the search stands.
+#[derive(Debug)]
+struct Search {
+    claim: Claim,
+    /// Our params, for pass one.
+    params: Params,
+    /// Our genesis hash.
+    genesis: BlockHash,
+    /// Our best tip and its height when the sync began.
+    best_hash: BlockHash,
+    best_height: u64,
+    /// The height probed by the request in flight.
+    height: u64,
+    stage: Stage,
+}
+
+/// Where the search stands. "We store the peer's block at h" is true up to
+/// the fork and false above it (a stored block's ancestors are all stored),
+/// so: probe a guess, gallop away from it by doubling steps until the answer
+/// flips, then bisect.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// The first probe, at `min(our height, its height)`.
+    Guess,
+    /// We store the peer's block at `low` (hash `low_hash`): galloping up.
+    Up {
+        low: u64,
+        low_hash: BlockHash,
+        step: u64,
+    },
+    /// We do not store the peer's block at `high`: galloping down.
+    Down { high: u64, step: u64 },
+    /// We store the peer's block at `low` and not the one at `high`; `high`
+    /// may be the virtual height just above the peer's tip.
+    Bisect {
+        low: u64,
+        low_hash: BlockHash,
+        high: u64,
+    },
+}
+
+/// Fetching the peer's best chain above the common ancestor up to its
+/// claimed tip, page by page.
+#[derive(Debug)]
+struct Pages {
+    claim: Claim,
+    /// The common ancestor: height and hash.
+    from_height: u64,
+    from_hash: BlockHash,
+    /// The first height of the page in flight (at most `claim.height`).
+    next: u64,
+    /// The hash of the block just below `next`.
+    prev_hash: BlockHash,
+}
+
+impl Pages {
+    fn new(claim: Claim, from_height: u64, from_hash: BlockHash) -> Pages {
+        Pages {
+            claim,
+            from_height,
+            from_hash,
+            next: from_height.saturating_add(1),
+            prev_hash: from_hash,
+        }
+    }
+
+    /// The same pages from the start again (pass two).
+    fn restart(self) -> Pages {
+        Pages::new(self.claim, self.from_height, self.from_hash)
+    }
+
+    /// Whether every page up to the claimed tip has been fetched.
+    fn is_done(&self) -> bool {
+        self.next > self.claim.height
+    }
+
+    /// The `limit` of the page at `next` (while not done).
+    fn limit(&self, page_blocks: u64) -> u32 {
+        let wanted = (self.claim.height - self.next).saturating_add(1);
+        // At most MAX_PAGE, so it fits in a u32.
+        page_blocks.min(wanted) as u32
+    }
+}
+
+/// Pass one's state: one hash per block of the branch, the last block and a
+/// window of timestamps; the work bound of the module docs ("Bounds").
+#[derive(Debug)]
+struct BranchCheck {
+    params: Params,
+    /// Blocks allowed beyond what the branch's work pays for.
+    slack_blocks: u64,
+    /// Chain work at the common ancestor.
+    fork_work: u128,
+    /// The work of a block at our pool floor.
+    unit: u128,
+    /// How many timestamps `recent` keeps.
+    window: usize,
+    /// Timestamps of the branch's last blocks, enough for the median time
+    /// past and the retarget window; older ones come from our store.
+    recent: VecDeque<u64>,
+    /// The last block checked (the common ancestor at first).
+    parent: Block,
+    /// The branch's hashes, height `from_height + 1` first.
+    hashes: Vec<BlockHash>,
+    /// Chain work of the last block checked.
+    work: u128,
+}
+
+impl BranchCheck {
+    fn new<T: SyncTarget + ?Sized>(
+        target: &T,
+        params: Params,
+        pages: &Pages,
+        slack_blocks: u64,
+    ) -> Result<BranchCheck, SyncOutcome> {
+        let fork = target
+            .stored_block(&pages.from_hash)
+            .ok_or(SyncOutcome::PeerChanged)?;
+        let fork_work = target
+            .chain_work(&pages.from_hash)
+            .ok_or(SyncOutcome::PeerChanged)?;
+        let unit = work(target.pool_difficulty_floor());
+        let window =
+            MEDIAN_SPAN.max(usize::try_from(params.retarget_window).unwrap_or(usize::MAX - 1) + 1);
+        Ok(BranchCheck {
+            params,
+            slack_blocks,
+            fork_work,
+            unit,
+            window,
+            recent: VecDeque::new(),
+            parent: fork,
+            hashes: Vec::new(),
+            work: fork_work,
+        })
+    }
+
+    /// Checks every block of `page` (already shaped by [`SyncSession::receive`])
+    /// in the branch's own context.
+    fn check<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        pages: &Pages,
+        page: Vec<Block>,
+        now_ms: u64,
+        stats: &mut SyncStats,
+    ) -> Result<(), SyncOutcome> {
+        for block in page {
+            let height = block.index;
+            let first_recent = self.parent.index + 1 - self.recent.len() as u64;
+            let recent = &self.recent;
+            let rules = next_rules(&self.params, &self.parent, |h| {
+                if h > pages.from_height {
+                    recent[(h - first_recent) as usize]
+                } else {
+                    target.timestamp_at(&pages.from_hash, h).unwrap_or(0)
+                }
+            });
+            let verdict =
+                check_standalone(&block).and_then(|()| check_in_context(&block, &rules, now_ms));
+            match verdict {
+                Ok(()) => {}
+                Err(BlockError::TimestampInFuture) => {
+                    return Err(SyncOutcome::FutureBlock {
+                        height,
+                        hash: block.hash,
+                    });
+                }
+                Err(reason) => {
+                    return Err(misbehaved(Misbehaviour::InvalidBlock {
+                        height,
+                        hash: block.hash,
+                        reason,
+                    }));
+                }
+            }
+            self.work += work(block.difficulty);
+            self.hashes.push(block.hash);
+            stats.blocks_checked += 1;
+            let blocks = self.hashes.len() as u64;
+            let budget = self.slack_blocks.saturating_add(
+                u64::try_from((self.work - self.fork_work) / self.unit).unwrap_or(u64::MAX),
+            );
+            if blocks > budget {
+                return Err(misbehaved(Misbehaviour::TooLight { height, blocks }));
+            }
+            if self.recent.len() == self.window {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(block.timestamp_ms);
+            self.parent = block;
+        }
+        Ok(())
+    }
+}
+
+impl SyncSession {
+    /// A session that has sent nothing yet: its first request is
+    /// [`Request::Tip`].
+    pub fn new(config: SyncConfig) -> SyncSession {
+        SyncSession {
+            page_blocks: u64::from(config.page_blocks.clamp(1, MAX_PAGE)),
+            stats: SyncStats::default(),
+            phase: Phase::Tip,
+        }
+    }
+
+    /// The request to send next; the same value until its answer is handled
+    /// with [`SyncSession::handle_response`]; `None` once the session has
+    /// ended.
+    pub fn poll_request(&self) -> Option<Request> {
+        match &self.phase {
+            Phase::Tip => Some(Request::Tip),
+            Phase::Search(search) => Some(Request::Blocks {
+                from: search.height,
+                limit: 1,
+            }),
+            Phase::Extend(pages) | Phase::Check(pages, _) | Phase::Store(pages, _) => {
+                Some(Request::Blocks {
+                    from: pages.next,
+                    limit: pages.limit(self.page_blocks),
+                })
+            }
+            Phase::Done(_) => None,
+        }
+    }
+
+    /// Feeds the answer to the request [`SyncSession::poll_request`] gave:
+    /// the peer's [`Response`], or the [`PeerError`] the request failed with
+    /// (which ends the session as [`SyncOutcome::PeerFailed`]). `target` is
+    /// our chain, the same one at every call (the session never holds it);
+    /// `now_ms` is the caller's clock, against which blocks are judged.
+    ///
+    /// A response of the wrong kind ([`Response::Blocks`] to
+    /// [`Request::Tip`], or [`Response::Tip`] to [`Request::Blocks`]) is
+    /// taken as a failed request: the session ends as
+    /// [`SyncOutcome::PeerFailed`] with [`PeerError::BadAnswer`], storing
+    /// nothing. Once the session has ended, this does nothing.
+    pub fn handle_response<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &mut T,
+        answer: Result<Response, PeerError>,
+        now_ms: u64,
+    ) {
+        if self.is_done() {
+            return;
+        }
+        // A placeholder, replaced below before returning.
+        let phase = core::mem::replace(&mut self.phase, Phase::Tip);
+        self.phase = match self.step(target, phase, answer, now_ms) {
+            Ok(phase) => phase,
+            Err(outcome) => Phase::Done(outcome),
+        };
+    }
+
+    /// Whether the session has ended (then [`SyncSession::outcome`] and
+    /// [`SyncSession::into_report`] are `Some`, and
+    /// [`SyncSession::poll_request`] is `None`).
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done(_))
+    }
+
+    /// What the session did so far. A request is counted (in
+    /// [`SyncStats::probes`] or [`SyncStats::pages`]) when its answer is
+    /// handled, whatever the answer.
+    pub fn stats(&self) -> &SyncStats {
+        &self.stats
+    }
+
+    /// How the session ended, once it has.
+    pub fn outcome(&self) -> Option<&SyncOutcome> {
+        match &self.phase {
+            Phase::Done(outcome) => Some(outcome),
+            _ => None,
+        }
+    }
+
+    /// The final report (outcome and stats); `None` until the session has
+    /// ended.
+    pub fn into_report(self) -> Option<SyncReport> {
+        match self.phase {
+            Phase::Done(outcome) => Some(SyncReport {
+                outcome,
+                stats: self.stats,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Handles the answer to `phase`'s request: the next phase, or `Err`
+    /// with how the session ends.
+    fn step<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &mut T,
+        phase: Phase,
+        answer: Result<Response, PeerError>,
+        now_ms: u64,
+    ) -> Result<Phase, SyncOutcome> {
+        match phase {
+            Phase::Tip => {
+                let tip = match answer.map_err(SyncOutcome::PeerFailed)? {
+                    Response::Tip(tip) => tip,
+                    Response::Blocks(_) => return Err(wrong_kind("the tip", "blocks")),
+                };
+                self.on_tip(&*target, tip)
+            }
+            Phase::Search(search) => {
+                self.stats.probes += 1;
+                let page = blocks_of(answer)?;
+                self.on_probe(&*target, search, page)
+            }
+            Phase::Extend(mut pages) => {
+                self.stats.pages += 1;
+                let page = self.receive(&mut pages, blocks_of(answer)?)?;
+                self.store(target, page, None, now_ms)?;
+                self.after_page(&*target, Phase::Extend(pages))
+            }
+            Phase::Check(mut pages, mut check) => {
+                self.stats.pages += 1;
+                let page = self.receive(&mut pages, blocks_of(answer)?)?;
+                check.check(&*target, &pages, page, now_ms, &mut self.stats)?;
+                self.after_page(&*target, Phase::Check(pages, check))
+            }
+            Phase::Store(mut pages, expected) => {
+                self.stats.pages += 1;
+                let page = self.receive(&mut pages, blocks_of(answer)?)?;
+                self.store(target, page, Some((&expected, pages.from_height)), now_ms)?;
+                self.after_page(&*target, Phase::Store(pages, expected))
+            }
+            Phase::Done(outcome) => Err(outcome),
+        }
+    }
+
+    /// Step 1: the peer's tip. The ancestor search starts, unless the peer
+    /// is on another network or claims no more work than ours.
+    fn on_tip<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        tip: TipInfo,
+    ) -> Result<Phase, SyncOutcome> {
+        self.stats.peer_height = Some(tip.height);
+        self.stats.peer_work = Some(tip.work);
+        let params = target.params();
+        let ours = genesis(&params).hash;
+        let theirs = genesis(&tip.params).hash;
+        if theirs != ours {
+            return Err(SyncOutcome::OtherNetwork { ours, theirs });
+        }
+        let (best_hash, best_height, best_work) = target.best();
+        if tip.work <= best_work {
+            return Err(SyncOutcome::UpToDate);
+        }
+        Ok(Phase::Search(Search {
+            claim: Claim {
+                height: tip.height,
+                hash: tip.hash,
+                work: tip.work,
+            },
+            params,
+            genesis: ours,
+            best_hash,
+            best_height,
+            height: best_height.min(tip.height),
+            stage: Stage::Guess,
+        }))
+    }
+
+    /// Step 2: the answer to the probe at `search.height`.
+    fn on_probe<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        mut search: Search,
+        page: Vec<Block>,
+    ) -> Result<Phase, SyncOutcome> {
+        let height = search.height;
+        if page.len() > 1 {
+            return Err(misbehaved(Misbehaviour::TooManyBlocks {
+                from: height,
+                asked: 1,
+                got: page.len(),
+            }));
+        }
+        let Some(block) = page.first() else {
+            return Err(SyncOutcome::PeerChanged);
+        };
+        if block.index != height {
+            return Err(misbehaved(Misbehaviour::WrongHeight {
+                expected: height,
+                got: block.index,
+            }));
+        }
+        let hash = block.hash;
+        let stored = target.height_of(&hash) == Some(height);
+        let other_network = || SyncOutcome::OtherNetwork {
+            ours: search.genesis,
+            theirs: hash,
+        };
+        search.stage = match search.stage {
+            Stage::Guess if stored => Stage::Up {
+                low: height,
+                low_hash: hash,
+                step: 1,
+            },
+            Stage::Guess if height == 0 => return Err(other_network()),
+            Stage::Guess => Stage::Down {
+                high: height,
+                step: 1,
+            },
+            Stage::Up { low, low_hash, .. } if !stored => Stage::Bisect {
+                low,
+                low_hash,
+                high: height,
+            },
+            Stage::Up { step, .. } => Stage::Up {
+                low: height,
+                low_hash: hash,
+                step: step.saturating_mul(2),
+            },
+            Stage::Down { high, .. } if stored => Stage::Bisect {
+                low: height,
+                low_hash: hash,
+                high,
+            },
+            Stage::Down { .. } if height == 0 => return Err(other_network()),
+            Stage::Down { step, .. } => Stage::Down {
+                high: height,
+                step: step.saturating_mul(2),
+            },
+            Stage::Bisect { high, .. } if stored => Stage::Bisect {
+                low: height,
+                low_hash: hash,
+                high,
+            },
+            Stage::Bisect { low, low_hash, .. } => Stage::Bisect {
+                low,
+                low_hash,
+                high: height,
+            },
+        };
+        self.next_probe(target, search)
+    }
+
+    /// The search's next probe, or, once the ancestor is found, the first
+    /// phase that fetches pages.
+    fn next_probe<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        mut search: Search,
+    ) -> Result<Phase, SyncOutcome> {
+        let peer_height = search.claim.height;
+        loop {
+            match search.stage {
+                // Its height was set when the search began.
+                Stage::Guess => break,
+                Stage::Up {
+                    low,
+                    low_hash,
+                    step,
+                } => match low.checked_add(step).filter(|h| *h <= peer_height) {
+                    Some(height) => {
+                        search.height = height;
+                        break;
+                    }
+                    None => {
+                        search.stage = Stage::Bisect {
+                            low,
+                            low_hash,
+                            high: peer_height.saturating_add(1),
+                        }
+                    }
+                },
+                Stage::Down { high, step } => {
+                    search.height = high.saturating_sub(step);
+                    break;
+                }
+                Stage::Bisect {
+                    low,
+                    low_hash,
+                    high,
+                } => {
+                    if high - low > 1 {
+                        search.height = low + (high - low) / 2;
+                        break;
+                    }
+                    return self.found(target, search, low, low_hash);
+                }
+            }
+        }
+        Ok(Phase::Search(search))
+    }
+
+    /// The common ancestor is at `height` (hash `hash`): step 3 if it is our
+    /// best tip (as it was when the sync began), else step 4's pass one.
+    fn found<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        search: Search,
+        height: u64,
+        hash: BlockHash,
+    ) -> Result<Phase, SyncOutcome> {
+        self.stats.common_height = Some(height);
+        let pages = Pages::new(search.claim, height, hash);
+        if hash == search.best_hash {
+            // The peer's chain extends ours: every block adds work to our best.
+            return self.after_page(target, Phase::Extend(pages));
+        }
+        let slack = search.best_height.saturating_sub(height) + ORPHAN_HORIZON;
+        let check = BranchCheck::new(target, search.params, &pages, slack)?;
+        self.after_page(target, Phase::Check(pages, Box::new(check)))
+    }
+
+    /// `phase` while it has pages left to fetch, else what follows it.
+    fn after_page<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &T,
+        phase: Phase,
+    ) -> Result<Phase, SyncOutcome> {
+        match phase {
+            Phase::Extend(pages) | Phase::Store(pages, _) if pages.is_done() => {
+                Err(stored_up_to(target, &pages.claim))
+            }
+            Phase::Check(pages, check) if pages.is_done() => {
+                let claim = pages.claim;
+                if check.hashes.last() != Some(&claim.hash) {
+                    return Err(SyncOutcome::PeerChanged);
+                }
+                if check.work != claim.work {
+                    return Err(misbehaved(Misbehaviour::WorkMismatch {
+                        claimed: claim.work,
+                        actual: check.work,
+                    }));
+                }
+                if check.work <= target.best().2 {
+                    // True to its claim, but we have gained as much meanwhile.
+                    return Err(SyncOutcome::UpToDate);
+                }
+                let BranchCheck { hashes, .. } = *check;
+                Ok(Phase::Store(pages.restart(), hashes))
+            }
+            phase => Ok(phase),
+        }
+    }
+
+    /// Checks the shape of the page answering `pages`' request (length,
+    /// heights, links) and moves `pages` past it.
+    fn receive(&mut self, pages: &mut Pages, page: Vec<Block>) -> Result<Vec<Block>, SyncOutcome> {
+        let next = pages.next;
+        let limit = pages.limit(self.page_blocks);
+        if page.len() > limit as usize {
+            return Err(misbehaved(Misbehaviour::TooManyBlocks {
+                from: next,
+                asked: limit,
+                got: page.len(),
+            }));
+        }
+        let Some(first) = page.first() else {
+            return Err(SyncOutcome::PeerChanged);
+        };
+        if first.index == next && first.prev_hash != pages.prev_hash {
+            // A page that does not follow the one before: the peer's best
+            // chain moved between the two requests.
+            return Err(SyncOutcome::PeerChanged);
+        }
+        for (offset, block) in page.iter().enumerate() {
+            let height = next + offset as u64;
+            if block.index != height {
+                return Err(misbehaved(Misbehaviour::WrongHeight {
+                    expected: height,
+                    got: block.index,
+                }));
+            }
+            if offset > 0 && block.prev_hash != page[offset - 1].hash {
+                return Err(misbehaved(Misbehaviour::BrokenLink { height }));
+            }
+        }
+        self.stats.blocks_received += page.len() as u64;
+        pages.next += page.len() as u64;
+        pages.prev_hash = page.last().map_or(pages.prev_hash, |b| b.hash);
+        Ok(page)
+    }
+
+    /// Stores a page (step 3 or pass two). In pass two, `expected` holds
+    /// pass one's hashes and the common ancestor's height.
+    fn store<T: SyncTarget + ?Sized>(
+        &mut self,
+        target: &mut T,
+        page: Vec<Block>,
+        expected: Option<(&[BlockHash], u64)>,
+        now_ms: u64,
+    ) -> Result<(), SyncOutcome> {
+        if let Some((expected, common_height)) = expected {
+            for block in &page {
+                let at = (block.index - common_height - 1) as usize;
+                if expected.get(at) != Some(&block.hash) {
+                    // Pass two differs from pass one: the peer's chain moved
+                    // (what was stored so far was checked heavy).
+                    return Err(SyncOutcome::PeerChanged);
+                }
+            }
+        }
+        let (first_height, hashes): (u64, Vec<BlockHash>) =
+            (page[0].index, page.iter().map(|b| b.hash).collect());
+        let done = target.store_page(page, now_ms);
+        self.stats.blocks_stored += done.stored;
+        self.stats.blocks_disconnected += done.disconnected;
+        self.stats.tip_changed |= done.tip_changed;
+        match done.refused {
+            None => Ok(()),
+            Some(Refusal::Local(why)) => Err(SyncOutcome::LocalFailure(why)),
+            Some(Refusal::Invalid(reason)) => {
+                let (height, hash) = (first_height + done.taken as u64, hashes[done.taken]);
+                Err(match reason {
+                    BlockError::TimestampInFuture => SyncOutcome::FutureBlock { height, hash },
+                    reason => misbehaved(Misbehaviour::InvalidBlock {
+                        height,
+                        hash,
+                        reason,
+                    }),
+                })
+            }
+        }
+    }
+}
+
+/// How a sync ends once every page up to the claimed tip is stored.
+fn stored_up_to<T: SyncTarget + ?Sized>(target: &T, claim: &Claim) -> SyncOutcome {
+    match target.chain_work(&claim.hash) {
+        Some(actual) if actual != claim.work => misbehaved(Misbehaviour::WorkMismatch {
+            claimed: claim.work,
+            actual,
+        }),
+        Some(_) => SyncOutcome::Synced,
+        None => SyncOutcome::PeerChanged,
+    }
+}
+
+/// The blocks of an answer to [`Request::Blocks`].
+fn blocks_of(answer: Result<Response, PeerError>) -> Result<Vec<Block>, SyncOutcome> {
+    match answer.map_err(SyncOutcome::PeerFailed)? {
+        Response::Blocks(page) => Ok(page),
+        Response::Tip(_) => Err(wrong_kind("blocks", "the tip")),
+    }
+}
+
+/// How a session ends on an answer of the wrong kind.
+fn wrong_kind(asked: &str, got: &str) -> SyncOutcome {
+    SyncOutcome::PeerFailed(PeerError::BadAnswer(alloc::format!(
+        "asked for {asked}, got {got}"
+    )))
+}
+
+fn misbehaved(m: Misbehaviour) -> SyncOutcome {
+    SyncOutcome::Misbehaved(m)
+}
+
 /// Fetches from `peer` what it has and we lack, if it claims more work,
-/// storing it in `target` at local time `now_ms`. See the module docs for
-/// the steps and bounds.
+/// storing it in `target` at local time `now_ms`: a [`SyncSession`] driven
+/// over the peer, one request at a time, until it ends. See the module docs
+/// for the steps and bounds.
 ///
 /// The future is `Send` when the peer is `Sync` and the target `Send` (the
 /// peer's futures are [`MaybeSend`](crate::peer::MaybeSend)), so a tokio node
@@ -361,366 +1177,15 @@ pub async fn sync<P: Peer, T: SyncTarget + ?Sized>(
     now_ms: u64,
     config: &SyncConfig,
 ) -> SyncReport {
-    let mut stats = SyncStats::default();
-    let outcome = match run(peer, target, now_ms, config, &mut stats).await {
-        Ok(outcome) | Err(outcome) => outcome,
-    };
-    SyncReport { outcome, stats }
-}
-
-/// The steps of [`sync`]; `Err` ends early.
-async fn run<P: Peer, T: SyncTarget + ?Sized>(
-    peer: &P,
-    target: &mut T,
-    now_ms: u64,
-    config: &SyncConfig,
-    stats: &mut SyncStats,
-) -> Result<SyncOutcome, SyncOutcome> {
-    let tip = peer.tip().await.map_err(SyncOutcome::PeerFailed)?;
-    stats.peer_height = Some(tip.height);
-    stats.peer_work = Some(tip.work);
-    let params = target.params();
-    let ours = genesis(&params).hash;
-    let theirs = genesis(&tip.params).hash;
-    if theirs != ours {
-        return Err(SyncOutcome::OtherNetwork { ours, theirs });
+    let mut session = SyncSession::new(*config);
+    while let Some(request) = session.poll_request() {
+        let answer = match request {
+            Request::Tip => peer.tip().await.map(Response::Tip),
+            Request::Blocks { from, limit } => peer.blocks(from, limit).await.map(Response::Blocks),
+        };
+        session.handle_response(target, answer, now_ms);
     }
-    let (best_hash, best_height, best_work) = target.best();
-    if tip.work <= best_work {
-        return Ok(SyncOutcome::UpToDate);
-    }
-
-    let (common_height, common_hash) =
-        common_ancestor(peer, &*target, ours, tip.height, stats).await?;
-    stats.common_height = Some(common_height);
-    let fetch = Fetch {
-        peer,
-        page_blocks: u64::from(config.page_blocks.clamp(1, MAX_PAGE)),
-        from_height: common_height,
-        from_hash: common_hash,
-        to_height: tip.height,
-    };
-
-    let expected = if common_hash == best_hash {
-        // The peer's chain extends ours: every block adds work to our best.
-        None
-    } else {
-        let slack = best_height.saturating_sub(common_height) + ORPHAN_HORIZON;
-        let checked = check_branch(&fetch, &*target, &params, slack, now_ms, stats).await?;
-        if checked.hashes.last() != Some(&tip.hash) {
-            return Err(SyncOutcome::PeerChanged);
-        }
-        if checked.work != tip.work {
-            return Err(misbehaved(Misbehaviour::WorkMismatch {
-                claimed: tip.work,
-                actual: checked.work,
-            }));
-        }
-        if checked.work <= target.best().2 {
-            // True to its claim, but we have gained as much meanwhile.
-            return Ok(SyncOutcome::UpToDate);
-        }
-        Some(checked.hashes)
-    };
-
-    fetch
-        .pages(stats, |page, stats| {
-            if let Some(expected) = &expected {
-                for block in &page {
-                    let at = (block.index - common_height - 1) as usize;
-                    if expected.get(at) != Some(&block.hash) {
-                        // Pass two differs from pass one: the peer's chain
-                        // moved (what was stored so far was checked heavy).
-                        return Err(SyncOutcome::PeerChanged);
-                    }
-                }
-            }
-            let (first_height, hashes): (u64, Vec<BlockHash>) =
-                (page[0].index, page.iter().map(|b| b.hash).collect());
-            let done = target.store_page(page, now_ms);
-            stats.blocks_stored += done.stored;
-            stats.blocks_disconnected += done.disconnected;
-            stats.tip_changed |= done.tip_changed;
-            match done.refused {
-                None => Ok(()),
-                Some(Refusal::Local(why)) => Err(SyncOutcome::LocalFailure(why)),
-                Some(Refusal::Invalid(reason)) => {
-                    let (height, hash) = (first_height + done.taken as u64, hashes[done.taken]);
-                    Err(match reason {
-                        BlockError::TimestampInFuture => SyncOutcome::FutureBlock { height, hash },
-                        reason => misbehaved(Misbehaviour::InvalidBlock {
-                            height,
-                            hash,
-                            reason,
-                        }),
-                    })
-                }
-            }
-        })
-        .await?;
-
-    match target.chain_work(&tip.hash) {
-        Some(actual) if actual != tip.work => Err(misbehaved(Misbehaviour::WorkMismatch {
-            claimed: tip.work,
-            actual,
-        })),
-        Some(_) => Ok(SyncOutcome::Synced),
-        None => Ok(SyncOutcome::PeerChanged),
-    }
-}
-
-fn misbehaved(m: Misbehaviour) -> SyncOutcome {
-    SyncOutcome::Misbehaved(m)
-}
-
-/// What pass one found: the branch's hashes (height `from + 1` first) and
-/// its tip's chain work.
-struct CheckedBranch {
-    hashes: Vec<BlockHash>,
-    work: u128,
-}
-
-/// Pass one: fetches the branch above the common ancestor and checks every
-/// block in the branch's own context, writing nothing and holding one hash
-/// per block, the last block and a window of timestamps.
-async fn check_branch<P: Peer, T: SyncTarget + ?Sized>(
-    fetch: &Fetch<'_, P>,
-    target: &T,
-    params: &Params,
-    slack_blocks: u64,
-    now_ms: u64,
-    stats: &mut SyncStats,
-) -> Result<CheckedBranch, SyncOutcome> {
-    let fork = target
-        .stored_block(&fetch.from_hash)
-        .ok_or(SyncOutcome::PeerChanged)?;
-    let fork_work = target
-        .chain_work(&fetch.from_hash)
-        .ok_or(SyncOutcome::PeerChanged)?;
-    let unit = work(target.pool_difficulty_floor());
-    // Timestamps of the branch's last blocks, enough for the median time
-    // past and the retarget window; older ones come from our store.
-    let window =
-        MEDIAN_SPAN.max(usize::try_from(params.retarget_window).unwrap_or(usize::MAX - 1) + 1);
-    let mut recent: VecDeque<u64> = VecDeque::new();
-    let mut parent = fork;
-    let mut checked = CheckedBranch {
-        hashes: Vec::new(),
-        work: fork_work,
-    };
-    fetch
-        .pages(stats, |page, stats| {
-            for block in page {
-                let height = block.index;
-                let first_recent = parent.index + 1 - recent.len() as u64;
-                let rules = next_rules(params, &parent, |h| {
-                    if h > fetch.from_height {
-                        recent[(h - first_recent) as usize]
-                    } else {
-                        target.timestamp_at(&fetch.from_hash, h).unwrap_or(0)
-                    }
-                });
-                let verdict = check_standalone(&block)
-                    .and_then(|()| check_in_context(&block, &rules, now_ms));
-                match verdict {
-                    Ok(()) => {}
-                    Err(BlockError::TimestampInFuture) => {
-                        return Err(SyncOutcome::FutureBlock {
-                            height,
-                            hash: block.hash,
-                        });
-                    }
-                    Err(reason) => {
-                        return Err(misbehaved(Misbehaviour::InvalidBlock {
-                            height,
-                            hash: block.hash,
-                            reason,
-                        }));
-                    }
-                }
-                checked.work += work(block.difficulty);
-                checked.hashes.push(block.hash);
-                stats.blocks_checked += 1;
-                let blocks = checked.hashes.len() as u64;
-                let budget = slack_blocks.saturating_add(
-                    u64::try_from((checked.work - fork_work) / unit).unwrap_or(u64::MAX),
-                );
-                if blocks > budget {
-                    return Err(misbehaved(Misbehaviour::TooLight { height, blocks }));
-                }
-                if recent.len() == window {
-                    recent.pop_front();
-                }
-                recent.push_back(block.timestamp_ms);
-                parent = block;
-            }
-            Ok(())
-        })
-        .await?;
-    Ok(checked)
-}
-
-/// Fetching the peer's best chain above a stored block, page by page.
-struct Fetch<'a, P> {
-    peer: &'a P,
-    page_blocks: u64,
-    /// The common ancestor: height and hash.
-    from_height: u64,
-    from_hash: BlockHash,
-    /// The claimed tip height.
-    to_height: u64,
-}
-
-impl<P: Peer> Fetch<'_, P> {
-    /// Fetches every page from `from_height + 1` to `to_height`, checks its
-    /// shape (length, heights, links) and hands it to `each`.
-    async fn pages(
-        &self,
-        stats: &mut SyncStats,
-        mut each: impl FnMut(Vec<Block>, &mut SyncStats) -> Result<(), SyncOutcome>,
-    ) -> Result<(), SyncOutcome> {
-        let mut next = self.from_height.saturating_add(1);
-        let mut prev_hash = self.from_hash;
-        while next <= self.to_height {
-            let wanted = (self.to_height - next).saturating_add(1);
-            // At most MAX_PAGE, so it fits in a u32.
-            let limit = self.page_blocks.min(wanted) as u32;
-            stats.pages += 1;
-            let page = self
-                .peer
-                .blocks(next, limit)
-                .await
-                .map_err(SyncOutcome::PeerFailed)?;
-            if page.len() > limit as usize {
-                return Err(misbehaved(Misbehaviour::TooManyBlocks {
-                    from: next,
-                    asked: limit,
-                    got: page.len(),
-                }));
-            }
-            let Some(first) = page.first() else {
-                return Err(SyncOutcome::PeerChanged);
-            };
-            if first.index == next && first.prev_hash != prev_hash {
-                // A page that does not follow the one before: the peer's
-                // best chain moved between the two requests.
-                return Err(SyncOutcome::PeerChanged);
-            }
-            for (offset, block) in page.iter().enumerate() {
-                let height = next + offset as u64;
-                if block.index != height {
-                    return Err(misbehaved(Misbehaviour::WrongHeight {
-                        expected: height,
-                        got: block.index,
-                    }));
-                }
-                if offset > 0 && block.prev_hash != page[offset - 1].hash {
-                    return Err(misbehaved(Misbehaviour::BrokenLink { height }));
-                }
-            }
-            stats.blocks_received += page.len() as u64;
-            next += page.len() as u64;
-            prev_hash = page.last().map_or(prev_hash, |b| b.hash);
-            each(page, stats)?;
-        }
-        Ok(())
-    }
-}
-
-/// The peer's best block at `height`, and whether we store it at that height.
-async fn probe<P: Peer, T: SyncTarget + ?Sized>(
-    peer: &P,
-    target: &T,
-    height: u64,
-    stats: &mut SyncStats,
-) -> Result<(BlockHash, bool), SyncOutcome> {
-    stats.probes += 1;
-    let page = peer
-        .blocks(height, 1)
-        .await
-        .map_err(SyncOutcome::PeerFailed)?;
-    if page.len() > 1 {
-        return Err(misbehaved(Misbehaviour::TooManyBlocks {
-            from: height,
-            asked: 1,
-            got: page.len(),
-        }));
-    }
-    let Some(block) = page.first() else {
-        return Err(SyncOutcome::PeerChanged);
-    };
-    if block.index != height {
-        return Err(misbehaved(Misbehaviour::WrongHeight {
-            expected: height,
-            got: block.index,
-        }));
-    }
-    Ok((block.hash, target.height_of(&block.hash) == Some(height)))
-}
-
-/// The highest height ≤ `peer_height` whose peer block we store, and its hash.
-///
-/// "We store the peer's block at h" is true up to the fork and false above
-/// it (a stored block's ancestors are all stored), so: probe a guess, gallop
-/// away from it by doubling steps until the answer flips, then bisect.
-async fn common_ancestor<P: Peer, T: SyncTarget + ?Sized>(
-    peer: &P,
-    target: &T,
-    ours: BlockHash,
-    peer_height: u64,
-    stats: &mut SyncStats,
-) -> Result<(u64, BlockHash), SyncOutcome> {
-    let other_network = |theirs| SyncOutcome::OtherNetwork { ours, theirs };
-    let guess = target.best().1.min(peer_height);
-    // Invariant: we store the peer's block at `low` (its hash is `low_hash`)
-    // and not the one at `high`; `high` may be the virtual height just above
-    // the peer's tip.
-    let (mut low, mut low_hash, mut high);
-    let (hash, stored) = probe(peer, target, guess, stats).await?;
-    if stored {
-        (low, low_hash) = (guess, hash);
-        let mut step = 1u64;
-        loop {
-            let Some(height) = low.checked_add(step).filter(|h| *h <= peer_height) else {
-                high = peer_height.saturating_add(1);
-                break;
-            };
-            let (hash, stored) = probe(peer, target, height, stats).await?;
-            if !stored {
-                high = height;
-                break;
-            }
-            (low, low_hash) = (height, hash);
-            step = step.saturating_mul(2);
-        }
-    } else {
-        if guess == 0 {
-            return Err(other_network(hash));
-        }
-        high = guess;
-        let mut step = 1u64;
-        loop {
-            let height = high.saturating_sub(step);
-            let (hash, stored) = probe(peer, target, height, stats).await?;
-            if stored {
-                (low, low_hash) = (height, hash);
-                break;
-            }
-            if height == 0 {
-                return Err(other_network(hash));
-            }
-            high = height;
-            step = step.saturating_mul(2);
-        }
-    }
-    while high - low > 1 {
-        let mid = low + (high - low) / 2;
-        let (hash, stored) = probe(peer, target, mid, stats).await?;
-        if stored {
-            (low, low_hash) = (mid, hash);
-        } else {
-            high = mid;
-        }
-    }
-    Ok((low, low_hash))
+    session
+        .into_report()
+        .expect("a session with no request to send has ended")
 }

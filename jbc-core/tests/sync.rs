@@ -10,7 +10,8 @@ use jbc_core::chain::ORPHAN_HORIZON;
 use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking};
 use jbc_core::peer::{MAX_PAGE, MaybeSend, PeerError, SubmitReply, TipInfo};
 use jbc_core::sync::{
-    Misbehaviour, PageStored, SyncConfig, SyncOutcome, SyncReport, SyncTarget, sync,
+    Misbehaviour, PageStored, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession,
+    SyncStats, SyncTarget, sync,
 };
 use jbc_core::{
     Accepted, Block, BlockError, BlockHash, Chain, MemoryPeer, Params, Peer, Status, genesis,
@@ -1197,5 +1198,381 @@ proptest::proptest! {
         let stored = if heavier { their_extra } else { 0 };
         proptest::prop_assert_eq!(report.stats.blocks_stored, stored);
         proptest::prop_assert_eq!(ours.contains(&their_tip), heavier || their_extra == 0);
+    }
+}
+
+/// Drives a [`SyncSession`] by hand over `peer`, one request at a time,
+/// checking the contract on the way: the request is stable until answered,
+/// the session is not done while it has one, and the report matches
+/// `outcome` and `stats`. Gives the report and the requests sent.
+fn drive_by_hand(
+    peer: &impl Peer,
+    target: &mut Chain,
+    now_ms: u64,
+    config: &SyncConfig,
+) -> (SyncReport, Vec<Request>) {
+    let mut session = SyncSession::new(*config);
+    let mut requests = Vec::new();
+    while let Some(request) = session.poll_request() {
+        assert!(!session.is_done());
+        assert_eq!(session.outcome(), None);
+        requests.push(request);
+        let answer = match request {
+            Request::Tip => block_on(peer.tip()).map(Response::Tip),
+            Request::Blocks { from, limit } => {
+                block_on(peer.blocks(from, limit)).map(Response::Blocks)
+            }
+        };
+        // Asking again before answering changes nothing.
+        let stats = session.stats().clone();
+        assert_eq!(session.poll_request(), Some(request));
+        assert_eq!(session.stats(), &stats);
+        session.handle_response(target, answer, now_ms);
+    }
+    assert!(session.is_done());
+    let outcome = session.outcome().cloned();
+    let stats = session.stats().clone();
+    let report = session.into_report().expect("a done session has a report");
+    assert_eq!(Some(&report.outcome), outcome.as_ref());
+    assert_eq!(report.stats, stats);
+    (report, requests)
+}
+
+#[test]
+fn a_session_driven_by_hand_does_what_sync_does() {
+    struct Shape {
+        what: &'static str,
+        ours: Chain,
+        peer: Box<dyn Fn() -> Liar>,
+        config: SyncConfig,
+        expected: fn(&SyncOutcome) -> bool,
+    }
+    let base = chain_of(flat_params(), 20, "base");
+    let mut longer = base.clone();
+    extend(&mut longer, 40, 1_000, "theirs");
+    let mut ours_ahead = base.clone();
+    extend(&mut ours_ahead, 15, 1_000, "ours");
+    let mut lighter = base.clone();
+    extend(&mut lighter, 10, 1_000, "lighter");
+    let bad = |b: &Block| {
+        Block::new(
+            b.index,
+            b.timestamp_ms,
+            b.data.clone(),
+            b.prev_hash,
+            b.difficulty + 1,
+            b.nonce,
+        )
+    };
+    let shapes = vec![
+        Shape {
+            what: "extend our tip",
+            ours: base.clone(),
+            peer: Box::new({
+                let longer = longer.clone();
+                move || Liar::honest(longer.clone())
+            }),
+            config: SyncConfig { page_blocks: 7 },
+            expected: |o| *o == SyncOutcome::Synced,
+        },
+        Shape {
+            what: "two-pass reorganisation",
+            ours: ours_ahead.clone(),
+            peer: Box::new({
+                let longer = longer.clone();
+                move || Liar::honest(longer.clone())
+            }),
+            config: SyncConfig { page_blocks: 10 },
+            expected: |o| *o == SyncOutcome::Synced,
+        },
+        Shape {
+            what: "a lighter branch claiming more work",
+            ours: ours_ahead.clone(),
+            peer: Box::new({
+                let (lighter, claimed) = (lighter.clone(), ours_ahead.best_work() + 1);
+                move || Liar {
+                    tip_work: Some(claimed),
+                    ..Liar::honest(lighter.clone())
+                }
+            }),
+            config: SyncConfig { page_blocks: 4 },
+            expected: |o| {
+                matches!(
+                    o,
+                    SyncOutcome::Misbehaved(Misbehaviour::WorkMismatch { .. })
+                )
+            },
+        },
+        Shape {
+            what: "an invalid block after a valid prefix",
+            ours: base.clone(),
+            peer: Box::new({
+                let longer = longer.clone();
+                move || Liar {
+                    tamper: tamper_and_cut_at(33, bad),
+                    ..Liar::honest(longer.clone())
+                }
+            }),
+            config: SyncConfig { page_blocks: 5 },
+            expected: |o| {
+                matches!(
+                    o,
+                    SyncOutcome::Misbehaved(Misbehaviour::InvalidBlock { height: 33, .. })
+                )
+            },
+        },
+        Shape {
+            what: "up to date",
+            ours: longer.clone(),
+            peer: Box::new({
+                let base = base.clone();
+                move || Liar::honest(base.clone())
+            }),
+            config: SyncConfig::default(),
+            expected: |o| *o == SyncOutcome::UpToDate,
+        },
+    ];
+    let now_ms = now_for(&longer);
+    for shape in shapes {
+        let what = shape.what;
+        let (by_sync, by_hand) = ((shape.peer)(), (shape.peer)());
+        let mut ours_sync = shape.ours.clone();
+        let mut ours_hand = shape.ours.clone();
+        let report = run(&by_sync, &mut ours_sync, now_ms, &shape.config);
+        let (hand_report, requests) =
+            drive_by_hand(&by_hand, &mut ours_hand, now_ms, &shape.config);
+        assert!((shape.expected)(&report.outcome), "{what}: {report:?}");
+        assert_eq!(hand_report, report, "{what}");
+        assert_eq!(snapshot(&ours_hand), snapshot(&ours_sync), "{what}");
+        assert_eq!(
+            by_hand.requests.borrow().as_slice(),
+            by_sync.requests.borrow().as_slice(),
+            "{what}"
+        );
+        // The session asked for the tip once, first, then only blocks.
+        assert_eq!(requests.first(), Some(&Request::Tip), "{what}");
+        let blocks: Vec<(u64, u32)> = requests[1..]
+            .iter()
+            .map(|r| match *r {
+                Request::Blocks { from, limit } => (from, limit),
+                Request::Tip => panic!("{what}: a second tip request"),
+            })
+            .collect();
+        assert_eq!(blocks, *by_hand.requests.borrow(), "{what}");
+        let counted = u64::from(report.stats.probes) + u64::from(report.stats.pages);
+        assert_eq!(counted, blocks.len() as u64, "{what}");
+    }
+}
+
+#[test]
+fn poll_request_is_stable_until_the_answer_is_handled() {
+    let base = chain_of(flat_params(), 10, "base");
+    let mut theirs = base.clone();
+    extend(&mut theirs, 12, 1_000, "theirs");
+    let mut ours = base.clone();
+    let now_ms = now_for(&theirs);
+    let mut session = SyncSession::new(SyncConfig { page_blocks: 5 });
+
+    for _ in 0..3 {
+        assert_eq!(session.poll_request(), Some(Request::Tip));
+    }
+    assert_eq!(session.stats(), &SyncStats::default());
+    session.handle_response(&mut ours, Ok(Response::Tip(TipInfo::of(&theirs))), now_ms);
+    assert_eq!(session.stats().peer_height, Some(22));
+
+    // The first probe, at our height, stays asked for until answered.
+    let probe = Request::Blocks { from: 10, limit: 1 };
+    for _ in 0..3 {
+        assert_eq!(session.poll_request(), Some(probe));
+    }
+    assert_eq!(session.stats().probes, 0);
+    let answer = theirs.blocks_from(10, 1).cloned().collect();
+    session.handle_response(&mut ours, Ok(Response::Blocks(answer)), now_ms);
+    assert_eq!(session.stats().probes, 1);
+    let next = session.poll_request();
+    assert_eq!(next, Some(Request::Blocks { from: 11, limit: 1 }));
+    assert_eq!(session.poll_request(), next);
+    assert!(!session.is_done());
+    assert_eq!(session.outcome(), None);
+    // Plain data: Send and Debug.
+    fn send_and_debug<T: Send + std::fmt::Debug>(_: &T) {}
+    send_and_debug(&session);
+    assert!(format!("{session:?}").contains("Search"));
+    // Nothing stored while searching.
+    assert_eq!(snapshot(&ours), snapshot(&base));
+}
+
+/// Drives `session` honestly over `peer` until its request is one
+/// `stop_at` picks; gives that request.
+fn drive_until(
+    session: &mut SyncSession,
+    peer: &impl Peer,
+    target: &mut Chain,
+    now_ms: u64,
+    stop_at: impl Fn(&Request) -> bool,
+) -> Request {
+    loop {
+        let request = session.poll_request().expect("the session ended early");
+        if stop_at(&request) {
+            return request;
+        }
+        let answer = match request {
+            Request::Tip => block_on(peer.tip()).map(Response::Tip),
+            Request::Blocks { from, limit } => {
+                block_on(peer.blocks(from, limit)).map(Response::Blocks)
+            }
+        };
+        session.handle_response(target, answer, now_ms);
+    }
+}
+
+#[test]
+fn a_response_of_the_wrong_kind_ends_the_session_and_changes_nothing() {
+    let base = chain_of(flat_params(), 10, "base");
+    let mut ours_ahead = base.clone();
+    extend(&mut ours_ahead, 5, 1_000, "ours");
+    let mut theirs = base.clone();
+    extend(&mut theirs, 20, 1_000, "theirs");
+    let now_ms = now_for(&theirs);
+    let peer = MemoryPeer::new(theirs.clone());
+    let bad_answer = |o: Option<&SyncOutcome>| {
+        matches!(o, Some(SyncOutcome::PeerFailed(PeerError::BadAnswer(_))))
+    };
+
+    // Blocks for the tip.
+    let mut ours = base.clone();
+    let mut session = SyncSession::new(SyncConfig::default());
+    let page = theirs.blocks_from(11, 5).cloned().collect();
+    session.handle_response(&mut ours, Ok(Response::Blocks(page)), now_ms);
+    assert!(session.is_done());
+    assert!(bad_answer(session.outcome()), "{:?}", session.outcome());
+    assert_eq!(session.poll_request(), None);
+    assert_eq!(session.stats(), &SyncStats::default());
+    assert_eq!(snapshot(&ours), snapshot(&base));
+
+    // The tip for a probe, for a page extending our tip, for a page of pass
+    // one and for a page of pass two: the request is spent, nothing is stored.
+    let config = SyncConfig { page_blocks: 4 };
+    // (what, our chain, which request to answer wrongly, its occurrence).
+    type Pick = fn(&Request) -> bool;
+    let cases: [(&str, &Chain, Pick, u32); 4] = [
+        ("probe", &base, |r| matches!(r, Request::Blocks { .. }), 1),
+        (
+            "second page extending our tip",
+            &base,
+            |r| matches!(r, Request::Blocks { limit: 4, .. }),
+            2,
+        ),
+        (
+            "pass one page",
+            &ours_ahead,
+            |r| matches!(r, Request::Blocks { limit: 4, .. }),
+            1,
+        ),
+        (
+            "pass two page",
+            &ours_ahead,
+            |r| matches!(r, Request::Blocks { from: 11, limit: 4 }),
+            2,
+        ),
+    ];
+    for (what, start, pick, nth) in cases {
+        let mut ours = start.clone();
+        let before = snapshot(&ours);
+        let mut session = SyncSession::new(config);
+        let seen = std::cell::Cell::new(0);
+        drive_until(&mut session, &peer, &mut ours, now_ms, |r| {
+            if pick(r) {
+                seen.set(seen.get() + 1);
+            }
+            pick(r) && seen.get() == nth
+        });
+        let stats_before = session.stats().clone();
+        let stored_before = snapshot(&ours);
+        let tip = Response::Tip(TipInfo::of(&peer.chain()));
+        session.handle_response(&mut ours, Ok(tip), now_ms);
+        assert!(
+            bad_answer(session.outcome()),
+            "{what}: {:?}",
+            session.outcome()
+        );
+        assert_eq!(session.poll_request(), None, "{what}");
+        // The request is spent (counted); nothing else changed.
+        let stats = session.stats();
+        assert_eq!(
+            stats.probes + stats.pages,
+            stats_before.probes + stats_before.pages + 1,
+            "{what}"
+        );
+        assert_eq!(
+            stats.blocks_received, stats_before.blocks_received,
+            "{what}"
+        );
+        assert_eq!(stats.blocks_checked, stats_before.blocks_checked, "{what}");
+        assert_eq!(stats.blocks_stored, stats_before.blocks_stored, "{what}");
+        assert_eq!(snapshot(&ours), stored_before, "{what}");
+        match what {
+            "second page extending our tip" => {
+                // The first page (11..=14) was stored before the bad answer.
+                assert_eq!(stats.blocks_stored, 4, "{what}");
+                assert_eq!(ours.tip(), theirs.block_at(14).unwrap(), "{what}");
+            }
+            "pass two page" => {
+                assert_eq!(stats.blocks_checked, 20, "{what}");
+                assert_eq!(snapshot(&ours), before, "{what}");
+            }
+            _ => assert_eq!(snapshot(&ours), before, "{what}"),
+        }
+    }
+}
+
+#[test]
+fn a_done_session_asks_for_nothing_more() {
+    assert_eq!(SyncSession::new(SyncConfig::default()).into_report(), None);
+
+    let base = chain_of(flat_params(), 10, "base");
+    let mut theirs = base.clone();
+    extend(&mut theirs, 10, 1_000, "theirs");
+    let now_ms = now_for(&theirs);
+    let peer = MemoryPeer::new(theirs.clone());
+
+    let outcomes = [
+        // Synced.
+        None,
+        // Failed.
+        Some(PeerError::Unreachable("gone".into())),
+    ];
+    for failure in outcomes {
+        let mut ours = base.clone();
+        let mut session = SyncSession::new(SyncConfig { page_blocks: 3 });
+        while let Some(request) = session.poll_request() {
+            let answer = match (&failure, request) {
+                (Some(e), Request::Blocks { limit: 3, .. }) => Err(e.clone()),
+                (_, Request::Tip) => block_on(peer.tip()).map(Response::Tip),
+                (_, Request::Blocks { from, limit }) => {
+                    block_on(peer.blocks(from, limit)).map(Response::Blocks)
+                }
+            };
+            session.handle_response(&mut ours, answer, now_ms);
+        }
+        let expected = match &failure {
+            None => SyncOutcome::Synced,
+            Some(e) => SyncOutcome::PeerFailed(e.clone()),
+        };
+        assert_eq!(session.outcome(), Some(&expected));
+        let (stats, after) = (session.stats().clone(), snapshot(&ours));
+        // Whatever comes after the end is ignored.
+        for _ in 0..3 {
+            assert!(session.is_done());
+            assert_eq!(session.poll_request(), None);
+            let late = theirs.blocks_from(11, 3).cloned().collect();
+            session.handle_response(&mut ours, Ok(Response::Blocks(late)), now_ms);
+            session.handle_response(&mut ours, Ok(Response::Tip(TipInfo::of(&theirs))), now_ms);
+            session.handle_response(&mut ours, Err(PeerError::BadAnswer("late".into())), now_ms);
+        }
+        assert_eq!(session.stats(), &stats);
+        assert_eq!(snapshot(&ours), after);
+        let report = session.into_report().expect("done");
+        assert_eq!((report.outcome, report.stats), (expected, stats));
     }
 }

@@ -35,8 +35,8 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 use crate::events::{Event, Source};
-use crate::node::{AcceptError, Node, now_ms};
-use crate::peers::PeerSource;
+use crate::node::{AcceptError, Node};
+use jbc_core::node_state::PeerSource;
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 32 * 1024;
@@ -241,7 +241,7 @@ struct PeersBody {
 /// `GET /peers`.
 async fn peers(State(node): Shared) -> Json<PeersBody> {
     Json(PeersBody {
-        peers: node.peers().views(now_ms()),
+        peers: node.peer_views(),
     })
 }
 
@@ -304,15 +304,15 @@ async fn add_peer(
     let NewPeer { url } = serde_json::from_slice(&body).map_err(|e| {
         ApiError::Malformed(format!("expected {{\"url\": \"http://host:port\"}}: {e}"))
     })?;
-    let added = node
-        .peers()
-        .add(&url, PeerSource::Api)
-        .map_err(|e| ApiError::Malformed(e.to_string()))?;
-    if added {
-        node.wake_sync();
-    }
+    let added = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || node.add_peer(&url, PeerSource::Api))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("add peer task failed: {e}")))?
+    };
+    added.map_err(|e| ApiError::Malformed(e.to_string()))?;
     Ok(Json(PeersBody {
-        peers: node.peers().views(now_ms()),
+        peers: node.peer_views(),
     }))
 }
 
@@ -320,7 +320,7 @@ async fn add_peer(
 /// shuts down; a `status` event first, keep-alive comments in between.
 async fn events(State(node): Shared) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let receiver = node.subscribe();
-    let hello = node.hello_event();
+    let hello = node.status_event();
     let shutdown = node.shutdown_token().clone();
     let first = futures::stream::once(async move { Ok(to_sse(&hello)) });
     let rest = futures::stream::unfold(

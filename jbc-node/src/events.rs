@@ -9,28 +9,7 @@
 use jbc_core::{Block, BlockHash};
 use serde::Serialize;
 
-/// Where a block that joined the best chain came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// This node's miner.
-    Local,
-    /// `POST /mined` (a browser miner, another node's relay, a user).
-    Submitted,
-    /// Fetched by sync from a peer.
-    Sync,
-}
-
-impl Source {
-    /// The lowercase name used in events and logs.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Source::Local => "local",
-            Source::Submitted => "submitted",
-            Source::Sync => "sync",
-        }
-    }
-}
+pub use jbc_core::node_state::Source;
 
 /// The periodic `status` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]

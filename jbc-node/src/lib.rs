@@ -3,37 +3,44 @@
 //! A node mines on all cores ([`miner`]), serves the HTTP API of SPEC §7
 //! ([`api`]), keeps every block it accepts durably in redb ([`store`]),
 //! relays new tips to its peers and syncs from them with jbc-core's sync
-//! over a reqwest [`peers::HttpPeer`]. [`node`] ties these together: every
-//! block, whoever brought it, goes through the same accept → persist →
-//! announce → relay path.
+//! over a reqwest [`peers::HttpPeer`]. Every decision — what to store, what
+//! to relay, whom to sync with and whom to back off from — is made by
+//! jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
+//! [`node`] is its driver (one lock over the state machine and the store),
+//! and [`run`] the composition root that wires it to axum, reqwest, redb
+//! and the mining threads.
 //!
-//! The binary `jbc-node` is a thin wrapper around [`run`]; tests drive
-//! [`node::start`] (a full node on port 0) or [`app`] (the router alone).
+//! The binary `jbc-node` is a thin wrapper around [`run()`]; tests drive
+//! [`start`] (a full node on port 0) or [`app`] (the router alone).
 //!
 //! ```no_run
 //! use clap::Parser;
 //! # async fn demo() -> anyhow::Result<()> {
 //! let config = jbc_node::Config::parse_from(["jbc-node", "--port", "0", "--mine",
 //!     "--threads", "1", "--difficulty", "12", "--data-dir", "/tmp/jbc-doc"]);
-//! let running = jbc_node::node::start(config).await?;
+//! let running = jbc_node::start(config).await?;
 //! println!("API at {}", running.url());
 //! running.shutdown().await?;
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
 
+pub mod announce;
 pub mod api;
 pub mod config;
 pub mod events;
 pub mod miner;
 pub mod node;
 pub mod peers;
+pub mod run;
 pub mod serve;
+pub mod status;
 pub mod store;
 
 pub use api::app;
 pub use config::Config;
-pub use node::{Node, RunningNode, start};
+pub use node::Node;
+pub use run::{RunningNode, start};
 
 /// Runs a node until Ctrl-C or SIGTERM (or a fatal storage failure), then
 /// shuts it down cleanly.
@@ -41,7 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Listen for signals before the node announces itself, so a signal sent
     // right after the "node started" line is never missed.
     let signals = ShutdownSignal::listen()?;
-    let running = node::start(config).await?;
+    let running = run::start(config).await?;
     tokio::select! {
         () = signals.wait() => tracing::info!("shutting down"),
         () = running.stopping() => {}

@@ -66,6 +66,17 @@ pub struct Miner {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     started: Instant,
+    /// The last hash-rate sample.
+    rate: Mutex<RateSample>,
+}
+
+/// A hash-rate sample: when, how many hashes then, and the rate since the
+/// sample before.
+#[derive(Debug)]
+struct RateSample {
+    at: Instant,
+    hashes: u64,
+    hashes_per_sec: f64,
 }
 
 impl Miner {
@@ -99,6 +110,11 @@ impl Miner {
             shared,
             threads: Mutex::new(handles),
             started,
+            rate: Mutex::new(RateSample {
+                at: started,
+                hashes: 0,
+                hashes_per_sec: 0.0,
+            }),
         }
     }
 
@@ -160,6 +176,27 @@ impl Miner {
     /// Time since the miner started.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Takes a hash-rate sample: the rate since the previous sample becomes
+    /// [`Miner::hashes_per_sec`]. The node calls it every second.
+    pub fn sample_rate(&self) {
+        let (now, hashes) = (Instant::now(), self.hashes());
+        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let secs = now.duration_since(rate.at).as_secs_f64();
+        if secs > 0.0 {
+            rate.hashes_per_sec = hashes.saturating_sub(rate.hashes) as f64 / secs;
+        }
+        rate.at = now;
+        rate.hashes = hashes;
+    }
+
+    /// The hash rate between the last two samples, hashes per second.
+    pub fn hashes_per_sec(&self) -> f64 {
+        self.rate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .hashes_per_sec
     }
 
     /// Stops every thread and waits for them (each ends within one round).

@@ -36,15 +36,10 @@ use jbc_core::{Block, Chain, Params};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-/// How durable an [`Store::append`] must be when it returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// On disk (fsynced): the node may acknowledge the blocks.
-    Fsync,
-    /// Committed but not fsynced: a later [`Store::flush`] (or an `Fsync`
-    /// append) makes it durable. Used by sync for its pages.
-    Deferred,
-}
+/// How durable an [`Store::append`] must be when it returns: the state
+/// machine's own [`Durability`](jbc_core::node_state::Durability) (`Fsync`:
+/// on disk; `Deferred`: made durable by a later [`Store::flush`]).
+pub use jbc_core::node_state::Durability;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -418,7 +418,10 @@ async fn a_lying_peer_is_banned_and_nothing_of_it_is_stored() {
         assert!(pages_at_ban > 0, "the node never fetched from the liar");
 
         // More than two sync rounds later: not one more page request.
-        tokio::time::sleep(jbc_node::node::SYNC_EVERY * 2 + Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(
+            jbc_core::node_state::SYNC_EVERY_MS * 2 + 1_000,
+        ))
+        .await;
         let requests = log.lock().unwrap().clone();
         let late: Vec<u64> = requests
             .iter()

@@ -1,0 +1,265 @@
+//! [`PeerBook`]: the peers a node knows and what it knows of them — where
+//! each came from, whether it answers, the height it reported, failures in a
+//! row and bans. Pure data: the node's decisions about peers read and write
+//! it; it never talks to a peer.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// How long a peer that misbehaved in a sync is not synced from (SPEC §6.1:
+/// at least 10 minutes), in milliseconds.
+pub const BAN_MS: u64 = 10 * 60 * 1000;
+/// Failures in a row after which an `api` peer is dropped.
+pub const MAX_FAILURES: u32 = 5;
+/// Most peers added through `POST /peers` (SPEC §7).
+pub const MAX_API_PEERS: usize = 32;
+
+/// A peer's handle, stable for as long as the peer is in the book (ids are
+/// never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u64);
+
+/// Where a peer came from (SPEC §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSource {
+    /// Given on the command line (`--peer`): never dropped.
+    Config,
+    /// Added with `POST /peers`: capped, dropped after repeated failures.
+    Api,
+}
+
+/// Whether a peer answered its last request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerHealth {
+    /// Not asked yet.
+    Unknown,
+    /// Answered.
+    Up,
+    /// Failed (unreachable, timeout, bad answer, other network).
+    Down,
+}
+
+/// Why a peer cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddPeerError {
+    /// [`MAX_API_PEERS`] peers were added through the API already.
+    #[error("this node already has {MAX_API_PEERS} peers added through the API")]
+    Full,
+}
+
+/// What the book knows of one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its base URL (normalised by the driver).
+    pub url: String,
+    /// Where it came from.
+    pub source: PeerSource,
+    /// Whether its last request succeeded.
+    pub health: PeerHealth,
+    /// Height its last `/tip` reported (0 before).
+    pub height: u64,
+    /// Failed requests in a row.
+    pub failures: u32,
+    /// Not synced from before this time (ms since the epoch), and why.
+    pub banned: Option<(u64, String)>,
+}
+
+impl PeerInfo {
+    /// Whether the peer is banned at `now_ms`.
+    pub fn is_banned(&self, now_ms: u64) -> bool {
+        self.banned
+            .as_ref()
+            .is_some_and(|(until, _)| *until > now_ms)
+    }
+
+    /// The ban in force at `now_ms`: until when, and why.
+    pub fn ban_at(&self, now_ms: u64) -> Option<(u64, &str)> {
+        self.banned
+            .as_ref()
+            .filter(|(until, _)| *until > now_ms)
+            .map(|(until, why)| (*until, why.as_str()))
+    }
+}
+
+/// What changed in a peer's state, for the driver's logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerNotice {
+    /// It answered again (or for the first time).
+    Up,
+    /// It stopped answering; why.
+    Down(String),
+    /// It misbehaved: not synced from until the time given (ms); why.
+    Banned(u64, String),
+    /// An `api` peer failed [`MAX_FAILURES`] times in a row and was dropped.
+    Dropped,
+}
+
+/// The peers of a node.
+#[derive(Debug, Clone, Default)]
+pub struct PeerBook {
+    peers: Vec<(PeerId, PeerInfo)>,
+    next_id: u64,
+}
+
+impl PeerBook {
+    /// Adds a peer; `Ok((id, false))` if the URL is known already.
+    pub fn add(&mut self, url: String, source: PeerSource) -> Result<(PeerId, bool), AddPeerError> {
+        if let Some((id, _)) = self.peers.iter().find(|(_, p)| p.url == url) {
+            return Ok((*id, false));
+        }
+        if source == PeerSource::Api
+            && self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.source == PeerSource::Api)
+                .count()
+                >= MAX_API_PEERS
+        {
+            return Err(AddPeerError::Full);
+        }
+        let id = PeerId(self.next_id);
+        self.next_id += 1;
+        self.peers.push((
+            id,
+            PeerInfo {
+                url,
+                source,
+                health: PeerHealth::Unknown,
+                height: 0,
+                failures: 0,
+                banned: None,
+            },
+        ));
+        Ok((id, true))
+    }
+
+    /// One peer.
+    pub fn get(&self, id: PeerId) -> Option<&PeerInfo> {
+        self.peers.iter().find(|(i, _)| *i == id).map(|(_, p)| p)
+    }
+
+    fn get_mut(&mut self, id: PeerId) -> Option<&mut PeerInfo> {
+        self.peers
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, p)| p)
+    }
+
+    /// Every peer, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
+        self.peers.iter().map(|(id, p)| (*id, p))
+    }
+
+    /// Number of peers.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether the book is empty.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// Number of peers, and of peers that are up.
+    pub fn counts(&self) -> (usize, usize) {
+        let up = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.health == PeerHealth::Up)
+            .count();
+        (self.peers.len(), up)
+    }
+
+    /// Records that a request to `id` succeeded.
+    pub fn mark_up(&mut self, id: PeerId) -> Option<PeerNotice> {
+        let peer = self.get_mut(id)?;
+        peer.failures = 0;
+        let was = core::mem::replace(&mut peer.health, PeerHealth::Up);
+        (was != PeerHealth::Up).then_some(PeerNotice::Up)
+    }
+
+    /// Records that a request to `id` failed; an `api` peer that failed
+    /// [`MAX_FAILURES`] times in a row is dropped.
+    pub fn mark_down(&mut self, id: PeerId, why: &str) -> Option<PeerNotice> {
+        let peer = self.get_mut(id)?;
+        peer.failures = peer.failures.saturating_add(1);
+        let was = core::mem::replace(&mut peer.health, PeerHealth::Down);
+        if peer.source == PeerSource::Api && peer.failures >= MAX_FAILURES {
+            self.peers.retain(|(i, _)| *i != id);
+            return Some(PeerNotice::Dropped);
+        }
+        (was != PeerHealth::Down).then(|| PeerNotice::Down(why.into()))
+    }
+
+    /// Bans `id` from syncing until `now_ms` + [`BAN_MS`]. A peer already
+    /// banned keeps its ban (and no new notice is given).
+    pub fn ban(&mut self, id: PeerId, now_ms: u64, why: &str) -> Option<PeerNotice> {
+        let peer = self.get_mut(id)?;
+        if peer.is_banned(now_ms) {
+            return None;
+        }
+        let until = now_ms.saturating_add(BAN_MS);
+        peer.banned = Some((until, why.into()));
+        Some(PeerNotice::Banned(until, why.into()))
+    }
+
+    /// Records the height `id` reported.
+    pub fn set_height(&mut self, id: PeerId, height: u64) {
+        if let Some(peer) = self.get_mut(id) {
+            peer.height = height;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn api_peers_are_capped_and_dropped_after_failures_config_ones_never() {
+        let mut book = PeerBook::default();
+        let (config, added) = book.add("http://c".into(), PeerSource::Config).unwrap();
+        assert!(added);
+        for i in 0..MAX_API_PEERS {
+            book.add(format!("http://a{i}"), PeerSource::Api).unwrap();
+        }
+        assert_eq!(
+            book.add("http://one-more".into(), PeerSource::Api),
+            Err(AddPeerError::Full)
+        );
+        // A known URL is not an error, even when full.
+        assert!(!book.add("http://a0".into(), PeerSource::Api).unwrap().1);
+        let (api, _) = book.add("http://a1".into(), PeerSource::Api).unwrap();
+        for _ in 0..MAX_FAILURES - 1 {
+            book.mark_down(api, "x");
+            book.mark_down(config, "x");
+        }
+        assert!(book.get(api).is_some());
+        assert_eq!(book.mark_down(api, "x"), Some(PeerNotice::Dropped));
+        assert!(book.get(api).is_none());
+        for _ in 0..10 {
+            book.mark_down(config, "x");
+        }
+        assert!(book.get(config).is_some(), "--peer peers are never dropped");
+        assert_eq!(book.mark_up(config), Some(PeerNotice::Up));
+        assert_eq!(book.get(config).unwrap().failures, 0);
+    }
+
+    #[test]
+    fn a_ban_lasts_ten_minutes_and_is_noticed_once() {
+        let mut book = PeerBook::default();
+        let (id, _) = book.add("http://p".into(), PeerSource::Config).unwrap();
+        assert_eq!(
+            book.ban(id, 1_000, "lied"),
+            Some(PeerNotice::Banned(1_000 + BAN_MS, "lied".into()))
+        );
+        assert_eq!(book.ban(id, 2_000, "again"), None);
+        let peer = book.get(id).unwrap();
+        assert!(peer.is_banned(1_000 + BAN_MS - 1));
+        assert!(!peer.is_banned(1_000 + BAN_MS));
+        assert_eq!(peer.ban_at(5_000), Some((1_000 + BAN_MS, "lied")));
+    }
+}

@@ -1,0 +1,125 @@
+//! What the node tells the world about the state machine's actions: log
+//! lines and `/events` for a new best chain, peer state changes, the end of
+//! a sync and relays. Formatting only; no decisions.
+
+use jbc_core::node_state::PeerNotice;
+use jbc_core::peer::{PeerError, SubmitReply};
+use jbc_core::sync::{SyncOutcome, SyncReport};
+use jbc_core::{Accepted, Chain};
+
+use crate::events::{Event, Source};
+use crate::node::Node;
+
+/// Logs and publishes a change of the best chain: a `reorg` first if blocks
+/// were disconnected, then a `block` for each block connected, lowest first.
+pub fn tip_changed(node: &Node, change: &Accepted, source: Source) {
+    let mut events = Vec::new();
+    {
+        let chain = node.chain();
+        if let (Some(old), Some(new)) = (change.disconnected.first(), change.connected.last()) {
+            let old_height = chain.block(old).map_or(0, |b| b.index);
+            let new_height = chain.block(new).map_or(0, |b| b.index);
+            let depth = change.disconnected.len() as u64;
+            tracing::warn!(depth, old = %old.short(), new = %new.short(), old_height, new_height, "reorg");
+            events.push(Event::Reorg {
+                old_tip: *old,
+                old_height,
+                new_tip: *new,
+                new_height,
+                depth,
+            });
+        }
+        for hash in &change.connected {
+            let Some(block) = chain.block(hash) else {
+                continue;
+            };
+            tracing::info!(
+                "block {} {} from {} ({}) {}, difficulty {}",
+                block.index,
+                block.hash.short(),
+                source.as_str(),
+                short_data(&block.data),
+                after_parent(&chain, block),
+                block.difficulty,
+            );
+            events.push(Event::Block {
+                source,
+                block: block.clone(),
+            });
+        }
+    }
+    for event in events {
+        node.publish(event);
+    }
+}
+
+/// "1.2s after its parent", or "first block after genesis".
+fn after_parent(chain: &Chain, block: &jbc_core::Block) -> String {
+    match chain.block(&block.prev_hash) {
+        Some(parent) if parent.index > 0 => format!(
+            "{:.1}s after its parent",
+            block.timestamp_ms.saturating_sub(parent.timestamp_ms) as f64 / 1000.0
+        ),
+        _ => "first block after genesis".into(),
+    }
+}
+
+/// The log form of a block's data: at most 40 characters, escaped.
+fn short_data(data: &str) -> String {
+    let mut short: String = data.chars().take(40).collect();
+    if short.len() < data.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
+}
+
+/// Logs a change of a peer's state.
+pub fn peer_notice(url: &str, notice: &PeerNotice) {
+    match notice {
+        PeerNotice::Up => tracing::info!(peer = %url, "peer up"),
+        PeerNotice::Down(why) => tracing::warn!(peer = %url, reason = %why, "peer down"),
+        PeerNotice::Banned(_, why) => {
+            tracing::warn!(peer = %url, reason = %why, minutes = 10, "peer misbehaved: not syncing from it")
+        }
+        PeerNotice::Dropped => tracing::warn!(peer = %url, "peer dropped after failing repeatedly"),
+    }
+}
+
+/// Logs the end of a sync that did something or went wrong.
+pub fn sync_ended(node: &Node, url: &str, report: &SyncReport) {
+    let stats = &report.stats;
+    if stats.blocks_stored > 0 {
+        tracing::info!(
+            peer = %url,
+            stored = stats.blocks_stored,
+            checked = stats.blocks_checked,
+            height = node.chain().height(),
+            "synced"
+        );
+    }
+    match &report.outcome {
+        SyncOutcome::FutureBlock { height, hash } => {
+            tracing::warn!(peer = %url, height, hash = %hash.short(), "peer's block is ahead of our clock; will retry")
+        }
+        SyncOutcome::OtherNetwork { ours, theirs } => {
+            tracing::warn!(peer = %url, ours = %ours.short(), theirs = %theirs.short(), "peer is on another network (different params)")
+        }
+        SyncOutcome::LocalFailure(why) => {
+            tracing::error!(peer = %url, "sync stopped by a local failure: {why}")
+        }
+        _ => {}
+    }
+}
+
+/// Logs how a relay went.
+pub fn relayed(url: &str, answer: &Result<SubmitReply, PeerError>) {
+    match answer {
+        Ok(reply) => {
+            tracing::debug!(peer = %url, status = %reply.status, height = reply.height, "relayed")
+        }
+        Err(PeerError::Api { status, body }) => {
+            tracing::warn!(peer = %url, status, code = %body.error, "peer refused our block: {}", body.message)
+        }
+        Err(_) => {}
+    }
+}
