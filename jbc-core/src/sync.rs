@@ -81,9 +81,9 @@
 //! relayed, from another sync): the session reads the chain when a step
 //! needs it, as [`sync`] always has: our best tip and work when the tip is
 //! answered (the search starts at that height, and an ancestor that is that
-//! tip means step 3), the fork block, its work and our pool floor when pass
-//! one starts, our timestamps below the fork during pass one, and our best
-//! work again before pass two. Every block it stores goes through
+//! tip means step 3), whether we store the block of each probe, the fork
+//! block, its work and our pool floor when pass one starts, our timestamps
+//! below the fork during pass one, and our best work again before pass two. Every block it stores goes through
 //! [`SyncTarget::store_page`], which checks it against the chain as it is
 //! then.
 //!
@@ -431,7 +431,8 @@ pub enum Response {
 /// ```
 /// use jbc_core::miner::{mine_blocking, MineOutcome, MinerConfig, MinerHandle};
 /// use jbc_core::sync::{Request, Response, SyncConfig, SyncOutcome, SyncSession};
-/// use jbc_core::{Chain, Params, TipInfo};
+/// use jbc_core::peer::TipInfo;
+/// use jbc_core::{Chain, Params};
 ///
 /// let params = Params { network: "doc".into(), initial_difficulty: 6,
 ///                       min_difficulty: 6, ..Params::default() };

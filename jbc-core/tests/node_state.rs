@@ -1,0 +1,385 @@
+//! The node's decisions, event by event: relay once, storage before
+//! relay, sync triggers, a sync driven to its end, back-off from a peer that
+//! lied, and dropping API peers that keep failing. Pure and deterministic:
+//! events in, actions out, the time passed by the test.
+
+#[path = "common/mining.rs"]
+mod mining;
+
+use jbc_core::node_state::{
+    Action, Durability, NodeState, PeerId, PeerNotice, PeerSource, SYNC_EVERY_MS, Source,
+};
+use jbc_core::peer::{PeerError, TipInfo};
+use jbc_core::sync::{Request, Response, SyncConfig, SyncOutcome};
+use jbc_core::{Block, Chain, Params, Status};
+use mining::mine_on;
+
+const NOW_MS: u64 = 1_700_000_000_000;
+
+fn params() -> Params {
+    Params {
+        network: "node-state-test".into(),
+        initial_difficulty: 4,
+        min_difficulty: 4,
+        max_difficulty: 20,
+        target_block_ms: 1000,
+        retarget_window: 5,
+    }
+}
+
+/// `count` blocks on the tip of `chain`, 1 s apart.
+fn grow(chain: &mut Chain, count: u64, tag: &str) -> Vec<Block> {
+    (0..count)
+        .map(|i| {
+            let ts = chain.tip().timestamp_ms.max(NOW_MS - 1_000_000) + 1_000;
+            let block = mine_on(chain, None, &format!("{tag} {i}"), ts);
+            chain.accept(block.clone(), NOW_MS).expect("valid");
+            block
+        })
+        .collect()
+}
+
+fn drain(state: &mut NodeState) -> Vec<Action> {
+    std::iter::from_fn(|| state.poll_action()).collect()
+}
+
+fn peer_ids(state: &NodeState) -> Vec<PeerId> {
+    state.peers().iter().map(|(id, _)| id).collect()
+}
+
+/// The first request a sync round made to each peer (drains the actions).
+fn first_requests(state: &mut NodeState) -> Vec<(PeerId, Request)> {
+    drain(state)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Request { peer, request } => Some((peer, request)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Answers `first` and every later request `state` makes to `peer` from
+/// `theirs` (the peer's `/tip` claiming `claimed_work` if given), until its
+/// sync ends; returns every action seen.
+fn serve(
+    state: &mut NodeState,
+    peer: PeerId,
+    first: Request,
+    theirs: &Chain,
+    claimed_work: Option<u128>,
+) -> Vec<Action> {
+    let mut seen = Vec::new();
+    let mut pending: Vec<Request> = vec![first];
+    for _ in 0..10_000 {
+        for action in drain(state) {
+            if let Action::Request { peer: to, request } = &action {
+                assert_eq!(*to, peer);
+                pending.push(*request);
+            }
+            seen.push(action);
+        }
+        let Some(request) = pending.pop() else {
+            return seen;
+        };
+        let answer = match request {
+            Request::Tip => {
+                let mut tip = TipInfo::of(theirs);
+                if let Some(work) = claimed_work {
+                    tip.work = work;
+                }
+                Response::Tip(tip)
+            }
+            Request::Blocks { from, limit } => {
+                Response::Blocks(theirs.blocks_from(from, limit as usize).cloned().collect())
+            }
+        };
+        state.handle_response(peer, Ok(answer), NOW_MS);
+    }
+    panic!("the sync did not end");
+}
+
+#[test]
+fn a_new_tip_is_stored_then_announced_then_relayed_once() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state
+        .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    state
+        .add_peer("http://b".into(), PeerSource::Api, NOW_MS)
+        .unwrap();
+    drain(&mut state);
+    let block = mine_on(state.chain(), None, "mined here", NOW_MS);
+    let accepted = state
+        .handle_block(block.clone(), Source::Local, NOW_MS)
+        .unwrap();
+    assert_eq!(accepted.status, Status::NewTip);
+    let actions = drain(&mut state);
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    assert_eq!(
+        actions[0],
+        Action::Store {
+            blocks: vec![block.clone()],
+            durability: Durability::Fsync
+        }
+    );
+    assert!(matches!(
+        &actions[1],
+        Action::TipChanged {
+            source: Source::Local,
+            ..
+        }
+    ));
+    assert_eq!(
+        actions[2],
+        Action::Relay {
+            block: block.clone(),
+            peers: peer_ids(&state)
+        }
+    );
+
+    // The same block again: a duplicate is made durable (an empty Fsync
+    // store) and never relayed again.
+    let again = state
+        .handle_block(block, Source::Submitted, NOW_MS)
+        .unwrap();
+    assert_eq!(again.status, Status::Duplicate);
+    assert_eq!(
+        drain(&mut state),
+        vec![Action::Store {
+            blocks: vec![],
+            durability: Durability::Fsync
+        }]
+    );
+}
+
+#[test]
+fn side_blocks_are_stored_but_not_relayed_and_rejections_cause_no_action() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let genesis = state.chain().genesis().hash;
+    let tip = mine_on(state.chain(), None, "tip", NOW_MS);
+    state.handle_block(tip, Source::Local, NOW_MS).unwrap();
+    let mut other = Chain::new(params());
+    grow(&mut other, 1, "other");
+    let competitor = mine_on(&other, Some(genesis), "competitor", NOW_MS + 7);
+    // Same height as the tip: equal work, stored as side, not relayed.
+    drain(&mut state);
+    let side = state
+        .handle_block(competitor, Source::Submitted, NOW_MS)
+        .unwrap();
+    assert_eq!(side.status, Status::Side);
+    let actions = drain(&mut state);
+    assert!(
+        actions.iter().all(|a| matches!(a, Action::Store { .. })),
+        "{actions:?}"
+    );
+    // A block with a lying hash: rejected, nothing to do.
+    let mut liar = mine_on(state.chain(), None, "liar", NOW_MS);
+    liar.hash.0[0] ^= 0xff;
+    assert!(state.handle_block(liar, Source::Submitted, NOW_MS).is_err());
+    assert!(drain(&mut state).is_empty());
+}
+
+#[test]
+fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state.handle_timeout(NOW_MS);
+    assert!(drain(&mut state).is_empty(), "no peers, no requests");
+    assert_eq!(state.poll_timeout(), NOW_MS + SYNC_EVERY_MS);
+
+    // A new peer wakes sync at once: one /tip request to it.
+    state
+        .add_peer("http://a".into(), PeerSource::Config, NOW_MS + 10)
+        .unwrap();
+    assert_eq!(state.poll_timeout(), NOW_MS + 10);
+    state.handle_timeout(NOW_MS + 10);
+    let a = peer_ids(&state)[0];
+    assert_eq!(
+        drain(&mut state),
+        vec![Action::Request {
+            peer: a,
+            request: Request::Tip
+        }]
+    );
+    assert!(state.is_syncing(a));
+    // Not due yet, and a peer already syncing gets no second session.
+    state.handle_timeout(NOW_MS + 20);
+    state.handle_timeout(NOW_MS + 10 + SYNC_EVERY_MS);
+    assert!(drain(&mut state).is_empty());
+
+    // The sync ends (the peer has nothing more); an orphan wakes the next.
+    let theirs = Chain::new(params());
+    state.handle_response(a, Ok(Response::Tip(TipInfo::of(&theirs))), NOW_MS + 30);
+    assert!(!state.is_syncing(a));
+    let mut other = Chain::new(params());
+    let blocks = grow(&mut other, 2, "o");
+    let accepted = state
+        .handle_block(blocks[1].clone(), Source::Submitted, NOW_MS + 40)
+        .unwrap();
+    assert_eq!(accepted.status, Status::Orphan);
+    assert_eq!(state.poll_timeout(), NOW_MS + 40);
+    drain(&mut state);
+    state.handle_timeout(NOW_MS + 40);
+    assert_eq!(
+        drain(&mut state),
+        vec![Action::Request {
+            peer: a,
+            request: Request::Tip
+        }]
+    );
+}
+
+#[test]
+fn a_sync_stores_deferred_flushes_then_relays_to_the_others() {
+    let mut theirs = Chain::new(params());
+    grow(&mut theirs, 30, "theirs");
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig { page_blocks: 10 });
+    state
+        .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    state
+        .add_peer("http://b".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let ids = peer_ids(&state);
+    let (a, b) = (ids[0], ids[1]);
+    state.handle_timeout(NOW_MS);
+    assert_eq!(
+        first_requests(&mut state),
+        vec![(a, Request::Tip), (b, Request::Tip)]
+    );
+    // Let b's session end at once: it has only genesis.
+    let genesis_only = Chain::new(params());
+    serve(&mut state, b, Request::Tip, &genesis_only, None);
+    let actions = serve(&mut state, a, Request::Tip, &theirs, None);
+    assert_eq!(state.chain().tip(), theirs.tip());
+    let stores: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Store { blocks, durability } => Some((blocks.len(), *durability)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stores, vec![(10, Durability::Deferred); 3]);
+    let flush = actions
+        .iter()
+        .position(|a| *a == Action::Flush)
+        .expect("a flush");
+    let relay = actions
+        .iter()
+        .position(|a| matches!(a, Action::Relay { .. }))
+        .expect("a relay");
+    assert!(flush < relay, "flush before relay: {actions:?}");
+    assert_eq!(
+        actions[relay],
+        Action::Relay {
+            block: theirs.tip().clone(),
+            peers: vec![b]
+        },
+        "relayed to the others only"
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(
+                a,
+                Action::TipChanged {
+                    source: Source::Sync,
+                    ..
+                }
+            ))
+            .count(),
+        30
+    );
+    assert!(actions.iter().any(
+        |a| matches!(a, Action::SyncEnded { report, .. } if report.outcome == SyncOutcome::Synced)
+    ));
+    assert_eq!(state.peers().get(a).unwrap().height, 30);
+}
+
+#[test]
+fn a_peer_that_lies_is_banned_for_ten_minutes() {
+    let mut ours = Chain::new(params());
+    let base = grow(&mut ours, 5, "base");
+    grow(&mut ours, 10, "ours");
+    let mut liar_chain = Chain::new(params());
+    for block in &base {
+        liar_chain.accept(block.clone(), NOW_MS).unwrap();
+    }
+    grow(&mut liar_chain, 3, "liar");
+    let stored = ours.len();
+    let mut state = NodeState::new(ours, SyncConfig::default());
+    state
+        .add_peer("http://liar".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let liar = peer_ids(&state)[0];
+    state.handle_timeout(NOW_MS);
+    assert_eq!(first_requests(&mut state), vec![(liar, Request::Tip)]);
+    let actions = serve(
+        &mut state,
+        liar,
+        Request::Tip,
+        &liar_chain,
+        Some(u128::MAX / 2),
+    );
+    assert_eq!(state.chain().len(), stored, "nothing of the liar is stored");
+    let banned = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Peer {
+                notice: PeerNotice::Banned(until, why),
+                ..
+            } => Some((*until, why.clone())),
+            _ => None,
+        })
+        .expect("banned");
+    assert_eq!(banned.0, NOW_MS + jbc_core::node_state::peer_book::BAN_MS);
+    assert!(banned.1.contains("claimed chain work"), "{}", banned.1);
+    // Not synced from during the ban, synced again after it.
+    state.handle_timeout(NOW_MS + SYNC_EVERY_MS);
+    assert!(drain(&mut state).is_empty());
+    let after = NOW_MS + jbc_core::node_state::peer_book::BAN_MS;
+    state.handle_timeout(after);
+    assert_eq!(
+        drain(&mut state),
+        vec![Action::Request {
+            peer: liar,
+            request: Request::Tip
+        }]
+    );
+}
+
+#[test]
+fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state
+        .add_peer("http://gone".into(), PeerSource::Api, NOW_MS)
+        .unwrap();
+    state
+        .add_peer("http://seed".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let ids = peer_ids(&state);
+    let (gone, seed) = (ids[0], ids[1]);
+    let down = || Err(PeerError::Unreachable("connection refused".into()));
+    for round in 0..jbc_core::node_state::peer_book::MAX_FAILURES {
+        state.handle_relay(gone, down());
+        state.handle_relay(seed, down());
+        let _ = round;
+    }
+    assert!(state.peers().get(gone).is_none(), "the api peer is dropped");
+    assert!(state.peers().get(seed).is_some(), "a --peer peer never is");
+    let notices: Vec<_> = drain(&mut state)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Peer { peer, notice, .. } => Some((peer, notice)),
+            _ => None,
+        })
+        .collect();
+    assert!(notices.contains(&(gone, PeerNotice::Dropped)));
+    assert_eq!(
+        notices.iter().filter(|(p, _)| *p == seed).count(),
+        1,
+        "down is noticed once"
+    );
+    // A late answer for the dropped peer's request changes nothing.
+    state.handle_response(gone, Ok(Response::Blocks(vec![])), NOW_MS);
+    assert!(drain(&mut state).is_empty());
+}
