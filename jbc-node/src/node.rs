@@ -283,7 +283,12 @@ impl Node {
         let node = self.clone();
         tokio::task::spawn_blocking(move || node.accept_block(block, source))
             .await
-            .map_err(|e| AcceptError::Storage(StoreError::Io(format!("accept task failed: {e}"))))?
+            .map_err(|e| {
+                AcceptError::Storage(StoreError::Io {
+                    op: "accepting a block",
+                    source: e.into(),
+                })
+            })?
     }
 
     /// Runs one event through the state machine under the lock, carries out
@@ -297,9 +302,7 @@ impl Node {
         let answer = {
             let mut core = self.write();
             if core.failed {
-                return Err(StoreError::Io(
-                    "the node is stopping after a storage failure".into(),
-                ));
+                return Err(StoreError::Stopped);
             }
             let answer = event(&mut core.state);
             while let Some(action) = core.state.poll_action() {

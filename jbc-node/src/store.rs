@@ -53,10 +53,11 @@ pub const FORMAT: &str = "jbc-node-store-1";
 pub const FILE_NAME: &str = "chain.redb";
 
 /// Why the store cannot be opened or written.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The data dir or database file cannot be created or opened (including
     /// a file that is not a redb database, or one another process holds).
+    #[error("cannot open the database {}: {reason}", path.display())]
     Open {
         /// The database file.
         path: PathBuf,
@@ -64,6 +65,13 @@ pub enum StoreError {
         reason: String,
     },
     /// The database belongs to another network: its params differ.
+    #[error(
+        "the database {} belongs to another network: it was made with {}, but this node runs {}; \
+         start with the same network flags or another --data-dir (nothing was changed)",
+        path.display(),
+        params_line(stored),
+        params_line(configured)
+    )]
     OtherNetwork {
         /// The database file.
         path: PathBuf,
@@ -73,6 +81,10 @@ pub enum StoreError {
         configured: Box<Params>,
     },
     /// The database opened but its content is damaged or not ours.
+    #[error(
+        "the database {} is damaged: {reason}; it was left untouched (move it away to start afresh)",
+        path.display()
+    )]
     Corrupt {
         /// The database file.
         path: PathBuf,
@@ -80,40 +92,17 @@ pub enum StoreError {
         reason: String,
     },
     /// A read or write failed while running.
-    Io(String),
+    #[error("storage failure while {op}: {source}")]
+    Io {
+        /// What the store was doing (e.g. "appending blocks").
+        op: &'static str,
+        /// What redb (or the encoder) said.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A write came after a storage failure: the node is stopping.
+    #[error("the node is stopping after a storage failure")]
+    Stopped,
 }
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Open { path, reason } => {
-                write!(f, "cannot open the database {}: {reason}", path.display())
-            }
-            StoreError::OtherNetwork {
-                path,
-                stored,
-                configured,
-            } => write!(
-                f,
-                "the database {} belongs to another network: it was made with {}, but this node \
-                 runs {}; start with the same network flags or another --data-dir (nothing was \
-                 changed)",
-                path.display(),
-                params_line(stored),
-                params_line(configured)
-            ),
-            StoreError::Corrupt { path, reason } => write!(
-                f,
-                "the database {} is damaged: {reason}; it was left untouched (move it away to \
-                 start afresh)",
-                path.display()
-            ),
-            StoreError::Io(reason) => write!(f, "storage failure: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// Drops the `orphans` table an earlier version kept (orphans are never
 /// written any more); a no-op on databases without it.
@@ -151,8 +140,14 @@ fn params_line(p: &Params) -> String {
     )
 }
 
-fn io(e: impl fmt::Display) -> StoreError {
-    StoreError::Io(e.to_string())
+/// A `map_err` for a failure while doing `op`.
+fn io<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    op: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Io {
+        op,
+        source: e.into(),
+    }
 }
 
 /// What [`Store::open`] found.
@@ -242,15 +237,21 @@ impl Store {
                 }
             }
             None => {
-                let json = serde_json::to_string(params).map_err(io)?;
-                let write = db.begin_write().map_err(io)?;
+                let json = serde_json::to_string(params).map_err(io("creating the database"))?;
+                let write = db.begin_write().map_err(io("creating the database"))?;
                 {
-                    let mut meta = write.open_table(META).map_err(io)?;
-                    meta.insert("format", FORMAT).map_err(io)?;
-                    meta.insert("params", json.as_str()).map_err(io)?;
-                    write.open_table(BLOCKS).map_err(io)?;
+                    let mut meta = write
+                        .open_table(META)
+                        .map_err(io("creating the database"))?;
+                    meta.insert("format", FORMAT)
+                        .map_err(io("creating the database"))?;
+                    meta.insert("params", json.as_str())
+                        .map_err(io("creating the database"))?;
+                    write
+                        .open_table(BLOCKS)
+                        .map_err(io("creating the database"))?;
                 }
-                write.commit().map_err(io)?;
+                write.commit().map_err(io("creating the database"))?;
             }
         }
 
@@ -307,20 +308,24 @@ impl Store {
             return Ok(());
         }
         let mut next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-        let mut write = self.db.begin_write().map_err(io)?;
+        let mut write = self.db.begin_write().map_err(io("appending blocks"))?;
         if !durable {
-            write.set_durability(redb::Durability::None).map_err(io)?;
+            write
+                .set_durability(redb::Durability::None)
+                .map_err(io("appending blocks"))?;
         }
         let mut seq = *next_seq;
         {
-            let mut table = write.open_table(BLOCKS).map_err(io)?;
+            let mut table = write.open_table(BLOCKS).map_err(io("appending blocks"))?;
             for block in blocks {
                 let json = block.to_json();
-                table.insert(seq, json.as_bytes()).map_err(io)?;
+                table
+                    .insert(seq, json.as_bytes())
+                    .map_err(io("appending blocks"))?;
                 seq += 1;
             }
         }
-        write.commit().map_err(io)?;
+        write.commit().map_err(io("appending blocks"))?;
         *next_seq = seq;
         // A durable commit persists the earlier ones too.
         self.unflushed.store(!durable, Ordering::Release);
@@ -331,14 +336,14 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         let next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
         self.unflushed.store(false, Ordering::Release);
-        let write = self.db.begin_write().map_err(io)?;
+        let write = self.db.begin_write().map_err(io("flushing"))?;
         {
             // A real (tiny) write, so the commit cannot be skipped as empty.
-            let mut meta = write.open_table(META).map_err(io)?;
+            let mut meta = write.open_table(META).map_err(io("flushing"))?;
             meta.insert("flushed_blocks", next_seq.to_string().as_str())
-                .map_err(io)?;
+                .map_err(io("flushing"))?;
         }
-        write.commit().map_err(io)
+        write.commit().map_err(io("flushing"))
     }
 
     /// Number of stored blocks (genesis not counted).
