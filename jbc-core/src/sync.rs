@@ -229,18 +229,34 @@ impl SyncTarget for Chain {
     }
 
     fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
-        let mut done = PageStored::default();
-        for block in page {
-            match self.accept_requested(block, now_ms) {
-                Ok(accepted) => done.add(&accepted),
-                Err(e) => {
-                    done.refused = Some(Refusal::Invalid(e));
-                    break;
-                }
+        store_page_in(self, page, now_ms, |_| {})
+    }
+}
+
+/// What [`SyncTarget::store_page`] does for a [`Chain`]: each block of the
+/// page through [`Chain::accept_requested`], parents first, stopping at the
+/// first refusal; `each` sees every answer (a target that records what was
+/// stored wraps this).
+pub fn store_page_in(
+    chain: &mut Chain,
+    page: Vec<Block>,
+    now_ms: u64,
+    mut each: impl FnMut(Accepted),
+) -> PageStored {
+    let mut done = PageStored::default();
+    for block in page {
+        match chain.accept_requested(block, now_ms) {
+            Ok(accepted) => {
+                done.add(&accepted);
+                each(accepted);
+            }
+            Err(e) => {
+                done.refused = Some(Refusal::Invalid(e));
+                break;
             }
         }
-        done
     }
+    done
 }
 
 /// The bounds of one sync.

@@ -220,20 +220,8 @@ impl SyncTarget for Recorder<'_> {
         SyncTarget::timestamp_at(&*self.chain, of, height)
     }
     fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
-        let mut done = PageStored::default();
-        for block in page {
-            match self.chain.accept_requested(block, now_ms) {
-                Ok(accepted) => {
-                    done.add(&accepted);
-                    self.accepted.push(accepted);
-                }
-                Err(e) => {
-                    done.refused = Some(jbc_core::Refusal::Invalid(e));
-                    break;
-                }
-            }
-        }
-        done
+        let accepted = &mut self.accepted;
+        jbc_core::sync::store_page_in(self.chain, page, now_ms, |a| accepted.push(a))
     }
 }
 

@@ -316,13 +316,7 @@ async fn logging_peer(
                     .ok_or(axum::http::StatusCode::NOT_FOUND)
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (url, server) = serve_on_loopback(app).await;
     (url, log, server)
 }
 
@@ -669,13 +663,7 @@ async fn genesis_peer(params: &Params) -> (String, tokio::task::JoinHandle<()>) 
         let tip = tip.clone();
         async move { Json(tip) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (url, server) = serve_on_loopback(app).await;
     (url, server)
 }
 

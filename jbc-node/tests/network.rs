@@ -196,13 +196,7 @@ async fn lying_peer(chain: Chain, claimed_work: u128) -> (String, tokio::task::J
                     .ok_or(axum::http::StatusCode::NOT_FOUND)
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (url, server) = serve_on_loopback(app).await;
     (url, server)
 }
 

@@ -12,14 +12,7 @@ use jbc_core::{Block, BlockHash};
 use jbc_node::peers::{HttpPeer, http_client};
 
 async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    serve_on_loopback(app).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,8 +53,8 @@ use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::peer::{PeerError, SubmitReply};
 use crate::sync::{
-    PageStored, Refusal, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession,
-    SyncTarget,
+    PageStored, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession, SyncTarget,
+    store_page_in,
 };
 use crate::validation::BlockError;
 
@@ -482,22 +482,12 @@ impl SyncTarget for Recording<'_> {
     }
 
     fn store_page(&mut self, page: Vec<Block>, now_ms: u64) -> PageStored {
-        let mut done = PageStored::default();
-        for block in page {
-            match self.chain.accept_requested(block, now_ms) {
-                Ok(accepted) => {
-                    done.add(&accepted);
-                    self.stored.extend_from_slice(&accepted.stored);
-                    if accepted.tip_changed() {
-                        self.changes.push(accepted);
-                    }
-                }
-                Err(e) => {
-                    done.refused = Some(Refusal::Invalid(e));
-                    break;
-                }
+        let (stored, changes) = (&mut self.stored, &mut self.changes);
+        store_page_in(self.chain, page, now_ms, |accepted| {
+            stored.extend_from_slice(&accepted.stored);
+            if accepted.tip_changed() {
+                changes.push(accepted);
             }
-        }
-        done
+        })
     }
 }

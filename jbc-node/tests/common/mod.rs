@@ -214,3 +214,15 @@ pub async fn get_status(url: &str) -> (u16, serde_json::Value) {
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
     (status, body)
 }
+
+/// Serves `app` on 127.0.0.1:0 (a fake peer): its URL and the server task.
+pub async fn serve_on_loopback(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, server)
+}
