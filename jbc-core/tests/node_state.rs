@@ -193,13 +193,7 @@ fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
     assert_eq!(state.poll_timeout(), NOW_MS + 10);
     state.handle_timeout(NOW_MS + 10);
     let a = peer_ids(&state)[0];
-    assert_eq!(
-        drain(&mut state),
-        vec![Action::Request {
-            peer: a,
-            request: Request::Tip
-        }]
-    );
+    assert_eq!(first_requests(&mut state), vec![(a, Request::Tip)]);
     assert!(state.is_syncing(a));
     // Not due yet, and a peer already syncing gets no second session.
     state.handle_timeout(NOW_MS + 20);
@@ -219,13 +213,7 @@ fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
     assert_eq!(state.poll_timeout(), NOW_MS + 40);
     drain(&mut state);
     state.handle_timeout(NOW_MS + 40);
-    assert_eq!(
-        drain(&mut state),
-        vec![Action::Request {
-            peer: a,
-            request: Request::Tip
-        }]
-    );
+    assert_eq!(first_requests(&mut state), vec![(a, Request::Tip)]);
 }
 
 #[test]
@@ -335,16 +323,10 @@ fn a_peer_that_lies_is_banned_for_ten_minutes() {
     assert!(banned.1.contains("claimed chain work"), "{}", banned.1);
     // Not synced from during the ban, synced again after it.
     state.handle_timeout(NOW_MS + SYNC_EVERY_MS);
-    assert!(drain(&mut state).is_empty());
+    assert!(first_requests(&mut state).is_empty());
     let after = NOW_MS + jbc_core::node_state::peer_book::BAN_MS;
     state.handle_timeout(after);
-    assert_eq!(
-        drain(&mut state),
-        vec![Action::Request {
-            peer: liar,
-            request: Request::Tip
-        }]
-    );
+    assert_eq!(first_requests(&mut state), vec![(liar, Request::Tip)]);
 }
 
 #[test]
@@ -360,8 +342,8 @@ fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
     let (gone, seed) = (ids[0], ids[1]);
     let down = || Err(PeerError::Unreachable("connection refused".into()));
     for round in 0..jbc_core::node_state::peer_book::MAX_FAILURES {
-        state.handle_relay(gone, down());
-        state.handle_relay(seed, down());
+        state.handle_relay(gone, down(), NOW_MS);
+        state.handle_relay(seed, down(), NOW_MS);
         let _ = round;
     }
     assert!(state.peers().get(gone).is_none(), "the api peer is dropped");
@@ -382,4 +364,205 @@ fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
     // A late answer for the dropped peer's request changes nothing.
     state.handle_response(gone, Ok(Response::Blocks(vec![])), NOW_MS);
     assert!(drain(&mut state).is_empty());
+}
+
+fn up(state: &mut NodeState, peer: PeerId) {
+    let reply = jbc_core::peer::SubmitReply {
+        status: "duplicate".into(),
+        height: 0,
+        hash: state.chain().genesis().hash,
+    };
+    state.handle_relay(peer, Ok(reply), NOW_MS);
+}
+
+#[test]
+fn a_node_announces_its_loopback_address_to_loopback_peers_only_and_a_public_one_to_all() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state.set_own_url("http://127.0.0.1:5000".into(), false);
+    state
+        .add_peer("http://127.0.0.2:5001".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    state
+        .add_peer(
+            "http://node.example:5000".into(),
+            PeerSource::Config,
+            NOW_MS,
+        )
+        .unwrap();
+    // Our own address is never a peer.
+    assert_eq!(
+        state.add_peer("http://127.0.0.1:5000".into(), PeerSource::Api, NOW_MS),
+        Ok(false)
+    );
+    let announced: Vec<_> = drain(&mut state)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Announce { url, peer } => {
+                Some((state.peers().get(peer).unwrap().url.clone(), url))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        announced,
+        vec![(
+            "http://127.0.0.2:5001".to_string(),
+            "http://127.0.0.1:5000".to_string()
+        )]
+    );
+    let mut public = NodeState::new(Chain::new(params()), SyncConfig::default());
+    public.set_own_url("https://me.example".into(), true);
+    public
+        .add_peer(
+            "http://node.example:5000".into(),
+            PeerSource::Config,
+            NOW_MS,
+        )
+        .unwrap();
+    assert!(
+        drain(&mut public)
+            .iter()
+            .any(|a| matches!(a, Action::Announce { url, .. } if url == "https://me.example"))
+    );
+}
+
+#[test]
+fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state.set_own_url("http://127.0.0.1:5000".into(), false);
+    state
+        .add_peer("http://127.0.0.1:5001".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let seed = peer_ids(&state)[0];
+    // Nobody is up yet: nothing to ask.
+    state.handle_timeout(NOW_MS);
+    assert!(
+        !drain(&mut state)
+            .iter()
+            .any(|a| matches!(a, Action::AskPeers { .. }))
+    );
+    up(&mut state, seed);
+    state.handle_timeout(NOW_MS + 1);
+    assert!(drain(&mut state).contains(&Action::AskPeers { peer: seed }));
+    // Once a minute, not more.
+    state.handle_timeout(NOW_MS + 2);
+    assert!(
+        !drain(&mut state)
+            .iter()
+            .any(|a| matches!(a, Action::AskPeers { .. }))
+    );
+
+    let list: Vec<String> = [
+        "http://127.0.0.1:5000", // ourselves
+        "http://127.0.0.1:5001", // the seed, known
+        "http://127.0.0.1:5002",
+        "http://127.0.0.1:5003",
+        "http://127.0.0.1:5004",
+        "http://127.0.0.1:5005",
+        "http://127.0.0.1:5006",
+    ]
+    .map(String::from)
+    .to_vec();
+    state.handle_peer_list(seed, Ok(list), NOW_MS + 3);
+    let checks: Vec<String> = drain(&mut state)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::CheckCandidate { url } => Some(url),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(checks.len(), jbc_core::node_state::LEARN_PER_PEER);
+    assert_eq!(checks[0], "http://127.0.0.1:5002");
+    assert_eq!(
+        state.peers().len(),
+        1,
+        "nothing is added before it is checked"
+    );
+
+    // Same network: added as learned (and told our address). Another
+    // network, or no answer: never added, and not checked again.
+    let ours = TipInfo::of(&Chain::new(params()));
+    let other = TipInfo::of(&Chain::new(Params {
+        network: "elsewhere".into(),
+        ..params()
+    }));
+    state.handle_candidate(checks[0].clone(), Ok(ours), NOW_MS + 4);
+    state.handle_candidate(checks[1].clone(), Ok(other), NOW_MS + 4);
+    state.handle_candidate(
+        checks[2].clone(),
+        Err(PeerError::Unreachable("x".into())),
+        NOW_MS + 4,
+    );
+    let learned: Vec<_> = state
+        .peers()
+        .iter()
+        .filter(|(_, p)| p.source == PeerSource::Learned)
+        .map(|(_, p)| p.url.clone())
+        .collect();
+    assert_eq!(learned, vec![checks[0].clone()]);
+    assert!(
+        drain(&mut state)
+            .iter()
+            .any(|a| matches!(a, Action::Announce { .. }))
+    );
+    state.handle_peer_list(
+        seed,
+        Ok(vec![checks[1].clone(), checks[2].clone()]),
+        NOW_MS + 5,
+    );
+    assert!(
+        drain(&mut state).is_empty(),
+        "rejected addresses are not checked again"
+    );
+    // A late answer for an address never asked about changes nothing.
+    state.handle_candidate(
+        "http://127.0.0.1:9".into(),
+        Ok(TipInfo::of(&Chain::new(params()))),
+        NOW_MS,
+    );
+    assert_eq!(state.peers().len(), 2);
+}
+
+#[test]
+fn learned_peers_are_capped_at_32() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state
+        .add_peer("http://seed".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let seed = peer_ids(&state)[0];
+    let ours = TipInfo::of(&Chain::new(params()));
+    for round in 0..20 {
+        let list = (0..4).map(|i| format!("http://n{round}-{i}")).collect();
+        state.handle_peer_list(seed, Ok(list), NOW_MS);
+        for action in drain(&mut state) {
+            if let Action::CheckCandidate { url } = action {
+                state.handle_candidate(url, Ok(ours.clone()), NOW_MS);
+            }
+        }
+    }
+    assert_eq!(
+        state.peers().count(PeerSource::Learned),
+        jbc_core::node_state::MAX_LEARNED_PEERS
+    );
+}
+
+#[test]
+fn peers_down_for_more_than_an_hour_are_not_shared() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state
+        .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    state
+        .add_peer("http://b".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let ids = peer_ids(&state);
+    state.handle_relay(ids[0], Err(PeerError::Unreachable("x".into())), NOW_MS);
+    up(&mut state, ids[1]);
+    let hour = jbc_core::node_state::peer_book::SHARE_DOWN_FOR_MS;
+    assert_eq!(state.shared_peers(NOW_MS + hour).count(), 2);
+    let shared: Vec<_> = state
+        .shared_peers(NOW_MS + hour + 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(shared, vec![ids[1]]);
 }

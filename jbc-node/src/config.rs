@@ -40,6 +40,12 @@ pub struct Config {
     #[arg(long = "peer", value_name = "URL")]
     pub peers: Vec<String>,
 
+    /// The URL other nodes reach this one at, announced to every peer
+    /// (without it, a node on loopback announces its loopback address to
+    /// loopback peers only).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Where the block database lives (default: ./chaindata-PORT).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

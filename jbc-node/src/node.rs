@@ -190,13 +190,13 @@ impl Node {
         TipInfo::of(&self.chain())
     }
 
-    /// The peers as `GET /peers` shows them.
+    /// The peers as `GET /peers` shows them: all but those down for more
+    /// than an hour (SPEC §7.1).
     pub fn peer_views(&self) -> Vec<PeerView> {
         let now = now_ms();
         let core = self.read();
         core.state
-            .peers()
-            .iter()
+            .shared_peers(now)
             .map(|(_, info)| PeerView::of(info, now))
             .collect()
     }
@@ -346,6 +346,9 @@ impl Node {
                 }
             }
             Action::Request { peer, request } => self.request(peer, request),
+            Action::Announce { peer, url } => self.announce_to(peer, url),
+            Action::AskPeers { peer } => self.ask_peers(peer),
+            Action::CheckCandidate { url } => self.check_candidate(url),
             Action::Peer { url, notice, .. } => announce::peer_notice(&url, &notice),
             Action::SyncEnded { url, report, .. } => announce::sync_ended(self, &url, &report),
             // Storage actions are carried out under the lock.
@@ -376,20 +379,16 @@ impl Node {
         let Ok(permit) = permits.try_acquire_owned() else {
             return;
         };
-        let node = self.clone();
-        tokio::spawn(async move {
-            let answer = tokio::select! {
-                answer = tokio::time::timeout(RELAY_TIMEOUT, client.submit(&block)) => {
-                    answer.unwrap_or_else(|_| Err(PeerError::Unreachable("relay timed out".into())))
-                }
-                () = node.shutdown.cancelled() => return,
-            };
+        let call = async move {
+            let answer = tokio::time::timeout(RELAY_TIMEOUT, client.submit(&block))
+                .await
+                .unwrap_or_else(|_| Err(PeerError::Unreachable("relay timed out".into())));
             drop(permit);
             announce::relayed(client.url(), &answer);
-            let _ = tokio::task::spawn_blocking(move || {
-                node.handle(|state| state.handle_relay(peer, answer))
-            })
-            .await;
+            answer
+        };
+        self.spawn_call(call, move |state, answer| {
+            state.handle_relay(peer, answer, now_ms());
         });
     }
 
@@ -399,22 +398,78 @@ impl Node {
         let Some(client) = self.http_peer(peer) else {
             return;
         };
+        let call = async move {
+            match request {
+                Request::Tip => client.tip().await.map(Response::Tip),
+                Request::Blocks { from, limit } => {
+                    client.blocks(from, limit).await.map(Response::Blocks)
+                }
+            }
+        };
+        self.spawn_call(call, move |state, answer| {
+            state.handle_response(peer, answer, now_ms());
+        });
+    }
+
+    /// Runs `call` in the background (bounded by the client's timeouts,
+    /// dropped at shutdown) and feeds its answer to the state machine with
+    /// `handle`, on a blocking thread.
+    fn spawn_call<T, F>(
+        self: &Arc<Self>,
+        call: F,
+        handle: impl FnOnce(&mut NodeState, T) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
         let node = self.clone();
         tokio::spawn(async move {
             let answer = tokio::select! {
-                answer = async {
-                    match request {
-                        Request::Tip => client.tip().await.map(Response::Tip),
-                        Request::Blocks { from, limit } => client.blocks(from, limit).await.map(Response::Blocks),
-                    }
-                } => answer,
+                answer = call => answer,
                 () = node.shutdown.cancelled() => return,
             };
-            let _ = tokio::task::spawn_blocking(move || {
-                node.handle(|state| state.handle_response(peer, answer, now_ms()))
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || node.handle(|state| handle(state, answer)))
+                .await;
         });
+    }
+
+    /// Tells `peer` our address (`POST /peers`).
+    fn announce_to(self: &Arc<Self>, peer: PeerId, own: String) {
+        let Some(client) = self.http_peer(peer) else {
+            return;
+        };
+        self.spawn_call(
+            async move { client.announce(&own).await },
+            move |state, answer| {
+                state.handle_announced(peer, answer, now_ms());
+            },
+        );
+    }
+
+    /// Asks `peer` for the peers it knows (`GET /peers`).
+    fn ask_peers(self: &Arc<Self>, peer: PeerId) {
+        let Some(client) = self.http_peer(peer) else {
+            return;
+        };
+        self.spawn_call(
+            async move { client.peer_urls().await },
+            move |state, answer| {
+                state.handle_peer_list(peer, answer, now_ms());
+            },
+        );
+    }
+
+    /// Checks whether a learned address serves our network (`GET /tip`).
+    fn check_candidate(self: &Arc<Self>, url: String) {
+        let client = HttpPeer::new(url.clone(), self.client.clone());
+        self.spawn_call(async move { client.tip().await }, move |state, answer| {
+            state.handle_candidate(url, answer, now_ms());
+        });
+    }
+
+    /// Sets the address this node announces to its peers.
+    pub(crate) fn set_own_url(self: &Arc<Self>, url: String, public: bool) {
+        let _ = self.handle(|state| state.set_own_url(url, public));
     }
 
     /// Starts the syncs that are due, and says when to come back.

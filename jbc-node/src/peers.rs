@@ -196,6 +196,49 @@ impl Peer for HttpPeer {
     }
 }
 
+/// Largest answer to `GET /peers` (a few dozen peers, each a URL and a few
+/// fields).
+pub const PEER_LIST_BYTES: usize = 64 * 1024;
+
+/// The body of `GET /peers` as another node sends it (only the URLs are read).
+#[derive(Debug, serde::Deserialize)]
+struct PeerList {
+    peers: Vec<ListedPeer>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListedPeer {
+    url: String,
+}
+
+impl HttpPeer {
+    /// `GET /peers`: the URLs the peer shares, normalised; entries that are
+    /// not `http(s)://` URLs are dropped.
+    pub async fn peer_urls(&self) -> Result<Vec<String>, PeerError> {
+        let request = self.client.get(format!("{}/peers", self.base));
+        let list: PeerList =
+            Self::found(Self::call(request, SHORT_TIMEOUT, PEER_LIST_BYTES).await?)?;
+        Ok(list
+            .peers
+            .into_iter()
+            .filter_map(|p| normalize_url(&p.url).ok())
+            .collect())
+    }
+
+    /// `POST /peers {"url": own}`: tells the peer our address.
+    pub async fn announce(&self, own: &str) -> Result<(), PeerError> {
+        let body = serde_json::json!({ "url": own }).to_string();
+        let request = self
+            .client
+            .post(format!("{}/peers", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        Self::call::<serde_json::Value>(request, SHORT_TIMEOUT, PEER_LIST_BYTES)
+            .await
+            .map(|_| ())
+    }
+}
+
 /// Relays in flight per peer; beyond this a dead peer's relays are dropped
 /// (it will sync when it comes back).
 pub const MAX_RELAYS_IN_FLIGHT: usize = 8;

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::events::Source;
 use crate::miner::{Found, Miner};
 use crate::node::{AcceptError, Node, now_ms};
+use crate::peers::normalize_url;
 use crate::store::Store;
 
 /// How often the miner's template is rebuilt with a fresh timestamp.
@@ -100,14 +101,22 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         .mine
         .then(|| Miner::start(config.thread_count(), found_tx));
     let node = Arc::new(Node::new(chain, store, config.block_data(), miner));
-    for url in &config.peers {
-        node.add_peer(url, PeerSource::Config)
-            .map_err(|e| anyhow::anyhow!("--peer {url}: {e}"))?;
-    }
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr()?;
+    // What this node announces to the peers it adds (SPEC §7.1), known
+    // before the first peer is added.
+    if let Some(url) = &config.public_url {
+        let url = normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;
+        node.set_own_url(url, true);
+    } else if addr.ip().is_loopback() {
+        node.set_own_url(format!("http://{addr}"), false);
+    }
+    for url in &config.peers {
+        node.add_peer(url, PeerSource::Config)
+            .map_err(|e| anyhow::anyhow!("--peer {url}: {e}"))?;
+    }
     let app = crate::api::app(node.clone(), config.www_dir());
     let shutdown = node.shutdown_token().clone();
     let server = tokio::spawn(async move {

@@ -43,7 +43,7 @@
 
 pub mod peer_book;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -51,17 +51,29 @@ use crate::block::Block;
 use crate::chain::{Accepted, Chain};
 use crate::hash::BlockHash;
 use crate::params::Params;
-use crate::peer::{PeerError, SubmitReply};
+use crate::params::genesis;
+use crate::peer::{PeerError, SubmitReply, TipInfo};
 use crate::sync::{
     PageStored, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession, SyncTarget,
     store_page_in,
 };
 use crate::validation::BlockError;
 
-pub use peer_book::{AddPeerError, PeerBook, PeerHealth, PeerId, PeerInfo, PeerNotice, PeerSource};
+pub use peer_book::{
+    AddPeerError, MAX_LEARNED_PEERS, PeerBook, PeerHealth, PeerId, PeerInfo, PeerNotice, PeerSource,
+};
 
 /// How often a node syncs with every peer, in milliseconds (and at start).
 pub const SYNC_EVERY_MS: u64 = 3_000;
+/// How often a node with few reachable peers asks them for theirs (SPEC §7.1).
+pub const LEARN_EVERY_MS: u64 = 60_000;
+/// Below this many reachable peers a node learns more (SPEC §7.1).
+pub const WANTED_PEERS: usize = 8;
+/// Most addresses learned from one peer's list per round (SPEC §7.1: 4 a minute).
+pub const LEARN_PER_PEER: usize = 4;
+/// Addresses found to be of another network (or unreachable) that are not
+/// checked again; the oldest is forgotten beyond this.
+const MAX_REJECTED: usize = 256;
 
 /// Where a block that joined the best chain came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -125,6 +137,27 @@ pub enum Action {
         /// To whom.
         peers: Vec<PeerId>,
     },
+    /// `POST /peers {"url": url}` to this peer: tell it our address (SPEC
+    /// §7.1); report with [`NodeState::handle_announced`].
+    Announce {
+        /// To whom.
+        peer: PeerId,
+        /// Our address.
+        url: String,
+    },
+    /// `GET /peers` from this peer; report the URLs (normalised; the driver
+    /// drops what is not an `http(s)://` URL) with
+    /// [`NodeState::handle_peer_list`].
+    AskPeers {
+        /// Whom to ask.
+        peer: PeerId,
+    },
+    /// `GET {url}/tip`: does this address serve our network? Report with
+    /// [`NodeState::handle_candidate`].
+    CheckCandidate {
+        /// The address learned.
+        url: String,
+    },
     /// Send this request to this peer and report the answer with
     /// [`NodeState::handle_response`].
     Request {
@@ -172,6 +205,15 @@ pub struct NodeState {
     syncs: BTreeMap<PeerId, PeerSync>,
     /// When the next round of syncs is due (ms since the epoch).
     next_sync_ms: u64,
+    /// Our own address and whether it is public (`--public-url`); a
+    /// loopback address is only announced to loopback peers.
+    own_url: Option<(String, bool)>,
+    /// When the next round of learning peers is due.
+    next_learn_ms: u64,
+    /// Addresses being checked (`CheckCandidate` sent).
+    candidates: BTreeSet<String>,
+    /// Addresses found of another network or unreachable, oldest first.
+    rejected: VecDeque<String>,
     actions: VecDeque<Action>,
 }
 
@@ -186,8 +228,25 @@ impl NodeState {
             last_relayed: None,
             syncs: BTreeMap::new(),
             next_sync_ms: 0,
+            own_url: None,
+            next_learn_ms: 0,
+            candidates: BTreeSet::new(),
+            rejected: VecDeque::new(),
             actions: VecDeque::new(),
         }
+    }
+
+    /// Our own address, announced to the peers we add (SPEC §7.1): a
+    /// `public` one (`--public-url`) to every peer, a loopback one
+    /// (`http://127.0.0.1:PORT`) only to loopback peers.
+    pub fn set_own_url(&mut self, url: String, public: bool) {
+        self.own_url = Some((url, public));
+    }
+
+    /// The address to announce to a peer at `peer_url`, if any.
+    fn announce_to(&self, peer_url: &str) -> Option<String> {
+        let (own, public) = self.own_url.as_ref()?;
+        (*public || (is_loopback_url(own) && is_loopback_url(peer_url))).then(|| own.clone())
     }
 
     /// The chain (read only: blocks enter through `handle_*`).
@@ -228,9 +287,17 @@ impl NodeState {
         source: PeerSource,
         now_ms: u64,
     ) -> Result<bool, AddPeerError> {
-        let (_, added) = self.peers.add(url, source)?;
+        if self.own_url.as_ref().is_some_and(|(own, _)| *own == url) {
+            // Ourselves: nothing to add (a peer's list holds our address).
+            return Ok(false);
+        }
+        let announce = self.announce_to(&url);
+        let (peer, added) = self.peers.add(url, source)?;
         if added {
             self.wake_sync(now_ms);
+            if let Some(url) = announce {
+                self.actions.push_back(Action::Announce { peer, url });
+            }
         }
         Ok(added)
     }
@@ -301,19 +368,103 @@ impl NodeState {
     }
 
     /// How a relay to `peer` went: a peer that answered (even with a
-    /// refusal) is up; one that failed is down (an `api` peer that keeps
-    /// failing is dropped).
-    pub fn handle_relay(&mut self, peer: PeerId, answer: Result<SubmitReply, PeerError>) {
+    /// refusal) is up; one that failed is down (an `api` or `learned` peer
+    /// that keeps failing is dropped).
+    pub fn handle_relay(
+        &mut self,
+        peer: PeerId,
+        answer: Result<SubmitReply, PeerError>,
+        now_ms: u64,
+    ) {
+        self.answered(peer, answer.map(|_| ()), now_ms);
+    }
+
+    /// How an [`Action::Announce`] went (like a relay: it says whether the
+    /// peer is up).
+    pub fn handle_announced(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
+        self.answered(peer, answer, now_ms);
+    }
+
+    fn answered(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
         match answer {
-            Ok(_) | Err(PeerError::Api { .. }) => self.mark_up(peer),
-            Err(e) => self.mark_down(peer, &e.to_string()),
+            Ok(()) | Err(PeerError::Api { .. }) => self.mark_up(peer),
+            Err(e) => self.mark_down(peer, &e.to_string(), now_ms),
         }
+    }
+
+    /// A peer's `GET /peers` (normalised URLs): new addresses, at most
+    /// [`LEARN_PER_PEER`] from this list and within [`MAX_LEARNED_PEERS`]
+    /// (pending checks included), are checked with
+    /// [`Action::CheckCandidate`] before they are added.
+    pub fn handle_peer_list(
+        &mut self,
+        peer: PeerId,
+        answer: Result<Vec<String>, PeerError>,
+        now_ms: u64,
+    ) {
+        let urls = match answer {
+            Ok(urls) => {
+                self.mark_up(peer);
+                urls
+            }
+            Err(e) => {
+                self.answered(peer, Err(e), now_ms);
+                return;
+            }
+        };
+        let mut room = MAX_LEARNED_PEERS
+            .saturating_sub(self.peers.count(PeerSource::Learned) + self.candidates.len())
+            .min(LEARN_PER_PEER);
+        for url in urls {
+            if room == 0 {
+                break;
+            }
+            let own = self.own_url.as_ref().is_some_and(|(own, _)| *own == url);
+            if own
+                || self.peers.knows(&url)
+                || self.candidates.contains(&url)
+                || self.rejected.contains(&url)
+            {
+                continue;
+            }
+            room -= 1;
+            self.candidates.insert(url.clone());
+            self.actions.push_back(Action::CheckCandidate { url });
+        }
+    }
+
+    /// What a learned address answered to `GET /tip`: it is added (as
+    /// `learned`) only if it serves our genesis; otherwise it is not asked
+    /// again.
+    pub fn handle_candidate(
+        &mut self,
+        url: String,
+        answer: Result<TipInfo, PeerError>,
+        now_ms: u64,
+    ) {
+        if !self.candidates.remove(&url) {
+            return;
+        }
+        let ours = self.chain.genesis().hash;
+        let same_network = answer.is_ok_and(|tip| genesis(&tip.params).hash == ours);
+        if same_network
+            && self
+                .add_peer(url.clone(), PeerSource::Learned, now_ms)
+                .is_ok()
+        {
+            return;
+        }
+        if self.rejected.len() >= MAX_REJECTED {
+            self.rejected.pop_front();
+        }
+        self.rejected.push_back(url);
     }
 
     /// Starts a sync with every peer that is not banned and not syncing
     /// already, when one is due (every [`SYNC_EVERY_MS`], or at once after
     /// an orphan or a new peer).
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.learn(now_ms);
         if now_ms < self.next_sync_ms {
             return;
         }
@@ -338,6 +489,34 @@ impl NodeState {
                 },
             );
         }
+    }
+
+    /// While fewer than [`WANTED_PEERS`] peers are up, asks each peer that
+    /// is up for its peers, once every [`LEARN_EVERY_MS`] (the first round
+    /// as soon as one is up).
+    fn learn(&mut self, now_ms: u64) {
+        let (_, up) = self.peers.counts();
+        if now_ms < self.next_learn_ms || up == 0 || up >= WANTED_PEERS {
+            return;
+        }
+        self.next_learn_ms = now_ms.saturating_add(LEARN_EVERY_MS);
+        let asks: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, info)| info.health == PeerHealth::Up)
+            .map(|(id, _)| id)
+            .collect();
+        for peer in asks {
+            self.actions.push_back(Action::AskPeers { peer });
+        }
+    }
+
+    /// The peers that `GET /peers` shares at `now_ms`: all but those down
+    /// for more than an hour (SPEC §7.1).
+    pub fn shared_peers(&self, now_ms: u64) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
+        self.peers
+            .iter()
+            .filter(move |(_, info)| info.is_shareable(now_ms))
     }
 
     /// The answer to a [`Action::Request`] sent to `peer` (or the error the
@@ -400,13 +579,29 @@ impl NodeState {
         if let Some(height) = report.stats.peer_height {
             self.peers.set_height(peer, height);
         }
+        let url = self.peers.get(peer).map(|p| p.url.clone());
         match &report.outcome {
             SyncOutcome::UpToDate
             | SyncOutcome::Synced
             | SyncOutcome::PeerChanged
             | SyncOutcome::FutureBlock { .. } => self.mark_up(peer),
-            SyncOutcome::OtherNetwork { .. } => self.mark_down(peer, "other network"),
-            SyncOutcome::PeerFailed(e) => self.mark_down(peer, &e.to_string()),
+            SyncOutcome::OtherNetwork { .. } => {
+                self.mark_down(peer, "other network", now_ms);
+                // Only a `--peer` of another network is kept (the user's
+                // mistake to see); others are never kept.
+                if self
+                    .peers
+                    .get(peer)
+                    .is_some_and(|p| p.source != PeerSource::Config)
+                {
+                    self.peers.remove(peer);
+                    if let Some(url) = url.clone() {
+                        let notice = PeerNotice::Dropped;
+                        self.actions.push_back(Action::Peer { peer, url, notice });
+                    }
+                }
+            }
+            SyncOutcome::PeerFailed(e) => self.mark_down(peer, &e.to_string(), now_ms),
             SyncOutcome::LocalFailure(_) => {}
             SyncOutcome::Misbehaved(m) => {
                 self.mark_up(peer);
@@ -414,7 +609,7 @@ impl NodeState {
                 self.notice(peer, notice);
             }
         }
-        if let Some(url) = self.peers.get(peer).map(|p| p.url.clone()) {
+        if let Some(url) = url {
             self.actions
                 .push_back(Action::SyncEnded { peer, url, report });
         }
@@ -425,9 +620,9 @@ impl NodeState {
         self.notice(peer, notice);
     }
 
-    fn mark_down(&mut self, peer: PeerId, why: &str) {
+    fn mark_down(&mut self, peer: PeerId, why: &str, now_ms: u64) {
         let url = self.peers.get(peer).map(|p| p.url.clone());
-        let notice = self.peers.mark_down(peer, why);
+        let notice = self.peers.mark_down(peer, why, now_ms);
         if notice == Some(PeerNotice::Dropped) {
             self.syncs.remove(&peer);
         }
@@ -442,6 +637,21 @@ impl NodeState {
             self.actions.push_back(Action::Peer { peer, url, notice });
         }
     }
+}
+
+/// Whether `url` (`http://HOST[:PORT]…`) names a loopback host.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or("");
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
 /// The chain as a sync target, recording what it stored and each change of

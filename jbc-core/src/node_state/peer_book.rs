@@ -13,6 +13,10 @@ pub const BAN_MS: u64 = 10 * 60 * 1000;
 pub const MAX_FAILURES: u32 = 5;
 /// Most peers added through `POST /peers` (SPEC §7).
 pub const MAX_API_PEERS: usize = 32;
+/// Most peers learned from other peers' `GET /peers` (SPEC §7.1).
+pub const MAX_LEARNED_PEERS: usize = 32;
+/// A peer down for longer than this (ms) is not shared in `GET /peers`.
+pub const SHARE_DOWN_FOR_MS: u64 = 60 * 60 * 1000;
 
 /// A peer's handle, stable for as long as the peer is in the book (ids are
 /// never reused).
@@ -27,6 +31,20 @@ pub enum PeerSource {
     Config,
     /// Added with `POST /peers`: capped, dropped after repeated failures.
     Api,
+    /// Learned from another peer's `GET /peers` (after checking it serves
+    /// our genesis): capped, dropped after repeated failures.
+    Learned,
+}
+
+impl PeerSource {
+    /// How many peers of this source a node keeps at most (`None`: no cap).
+    pub fn cap(&self) -> Option<usize> {
+        match self {
+            PeerSource::Config => None,
+            PeerSource::Api => Some(MAX_API_PEERS),
+            PeerSource::Learned => Some(MAX_LEARNED_PEERS),
+        }
+    }
 }
 
 /// Whether a peer answered its last request.
@@ -44,9 +62,10 @@ pub enum PeerHealth {
 /// Why a peer cannot be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddPeerError {
-    /// [`MAX_API_PEERS`] peers were added through the API already.
-    #[error("this node already has {MAX_API_PEERS} peers added through the API")]
-    Full,
+    /// The cap of the peer's source ([`MAX_API_PEERS`],
+    /// [`MAX_LEARNED_PEERS`]) is reached.
+    #[error("this node already has {0} peers of this kind (added through the API, or learned)")]
+    Full(usize),
 }
 
 /// What the book knows of one peer.
@@ -64,6 +83,8 @@ pub struct PeerInfo {
     pub failures: u32,
     /// Not synced from before this time (ms since the epoch), and why.
     pub banned: Option<(u64, String)>,
+    /// Since when (ms) it has been down, if it is.
+    pub down_since_ms: Option<u64>,
 }
 
 impl PeerInfo {
@@ -72,6 +93,13 @@ impl PeerInfo {
         self.banned
             .as_ref()
             .is_some_and(|(until, _)| *until > now_ms)
+    }
+
+    /// Whether it may be shared with others in `GET /peers`: not down for
+    /// more than [`SHARE_DOWN_FOR_MS`].
+    pub fn is_shareable(&self, now_ms: u64) -> bool {
+        self.down_since_ms
+            .is_none_or(|since| now_ms.saturating_sub(since) <= SHARE_DOWN_FOR_MS)
     }
 
     /// The ban in force at `now_ms`: until when, and why.
@@ -109,15 +137,10 @@ impl PeerBook {
         if let Some((id, _)) = self.peers.iter().find(|(_, p)| p.url == url) {
             return Ok((*id, false));
         }
-        if source == PeerSource::Api
-            && self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.source == PeerSource::Api)
-                .count()
-                >= MAX_API_PEERS
+        if let Some(cap) = source.cap()
+            && self.count(source) >= cap
         {
-            return Err(AddPeerError::Full);
+            return Err(AddPeerError::Full(cap));
         }
         let id = PeerId(self.next_id);
         self.next_id += 1;
@@ -130,9 +153,28 @@ impl PeerBook {
                 height: 0,
                 failures: 0,
                 banned: None,
+                down_since_ms: None,
             },
         ));
         Ok((id, true))
+    }
+
+    /// Number of peers of `source`.
+    pub fn count(&self, source: PeerSource) -> usize {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.source == source)
+            .count()
+    }
+
+    /// Whether `url` is a known peer.
+    pub fn knows(&self, url: &str) -> bool {
+        self.peers.iter().any(|(_, p)| p.url == url)
+    }
+
+    /// Removes a peer.
+    pub fn remove(&mut self, id: PeerId) {
+        self.peers.retain(|(i, _)| *i != id);
     }
 
     /// One peer.
@@ -176,17 +218,19 @@ impl PeerBook {
     pub fn mark_up(&mut self, id: PeerId) -> Option<PeerNotice> {
         let peer = self.get_mut(id)?;
         peer.failures = 0;
+        peer.down_since_ms = None;
         let was = core::mem::replace(&mut peer.health, PeerHealth::Up);
         (was != PeerHealth::Up).then_some(PeerNotice::Up)
     }
 
-    /// Records that a request to `id` failed; an `api` peer that failed
-    /// [`MAX_FAILURES`] times in a row is dropped.
-    pub fn mark_down(&mut self, id: PeerId, why: &str) -> Option<PeerNotice> {
+    /// Records that a request to `id` failed at `now_ms`; an `api` or
+    /// `learned` peer that failed [`MAX_FAILURES`] times in a row is dropped.
+    pub fn mark_down(&mut self, id: PeerId, why: &str, now_ms: u64) -> Option<PeerNotice> {
         let peer = self.get_mut(id)?;
         peer.failures = peer.failures.saturating_add(1);
+        peer.down_since_ms.get_or_insert(now_ms);
         let was = core::mem::replace(&mut peer.health, PeerHealth::Down);
-        if peer.source == PeerSource::Api && peer.failures >= MAX_FAILURES {
+        if peer.source != PeerSource::Config && peer.failures >= MAX_FAILURES {
             self.peers.retain(|(i, _)| *i != id);
             return Some(PeerNotice::Dropped);
         }
@@ -228,20 +272,20 @@ mod tests {
         }
         assert_eq!(
             book.add("http://one-more".into(), PeerSource::Api),
-            Err(AddPeerError::Full)
+            Err(AddPeerError::Full(MAX_API_PEERS))
         );
         // A known URL is not an error, even when full.
         assert!(!book.add("http://a0".into(), PeerSource::Api).unwrap().1);
         let (api, _) = book.add("http://a1".into(), PeerSource::Api).unwrap();
         for _ in 0..MAX_FAILURES - 1 {
-            book.mark_down(api, "x");
-            book.mark_down(config, "x");
+            book.mark_down(api, "x", 0);
+            book.mark_down(config, "x", 0);
         }
         assert!(book.get(api).is_some());
-        assert_eq!(book.mark_down(api, "x"), Some(PeerNotice::Dropped));
+        assert_eq!(book.mark_down(api, "x", 0), Some(PeerNotice::Dropped));
         assert!(book.get(api).is_none());
         for _ in 0..10 {
-            book.mark_down(config, "x");
+            book.mark_down(config, "x", 0);
         }
         assert!(book.get(config).is_some(), "--peer peers are never dropped");
         assert_eq!(book.mark_up(config), Some(PeerNotice::Up));

@@ -144,10 +144,10 @@ pub(crate) fn state_meets(state: &[u32; 8], difficulty: u32) -> bool {
     zeros >= difficulty
 }
 
-/// The last nonce of `[start_nonce, start_nonce + rounds)`, clamped to `u64::MAX`;
-/// `None` when `rounds` is zero.
-pub(crate) fn last_nonce(start_nonce: u64, rounds: u64) -> Option<u64> {
-    rounds
+/// The last nonce of `[start_nonce, start_nonce + count)`, clamped to `u64::MAX`;
+/// `None` when `count` is zero.
+pub(crate) fn last_nonce(start_nonce: u64, count: u64) -> Option<u64> {
+    count
         .checked_sub(1)
         .map(|extra| start_nonce.saturating_add(extra))
 }
@@ -159,7 +159,7 @@ pub(crate) fn exhausted_after(last: u64) -> RoundResult {
     }
 }
 
-/// Tries the nonces `start_nonce, start_nonce + 1, …` (at most `rounds` of
+/// Tries the nonces `start_nonce, start_nonce + 1, …` (at most `count` of
 /// them, never past `u64::MAX`) and returns the first whose hash meets the
 /// template's difficulty, or where to continue.
 ///
@@ -179,10 +179,10 @@ pub(crate) fn exhausted_after(last: u64) -> RoundResult {
 ///     RoundResult::Exhausted { .. } => unreachable!("1 in 16 nonces works"),
 /// }
 /// ```
-pub fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+pub fn mine_round(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
     Kernel::best()
-        .mine_round(template, start_nonce, rounds)
-        .unwrap_or_else(|| kernel::portable::mine_round(template, start_nonce, rounds))
+        .mine_round(template, start_nonce, count)
+        .unwrap_or_else(|| kernel::portable::mine_round(template, start_nonce, count))
 }
 
 /// [`mine_round`] with a chosen kernel; `None` if that kernel cannot run on
@@ -201,9 +201,9 @@ pub fn mine_round_with(
     kernel: Kernel,
     template: &Template,
     start_nonce: u64,
-    rounds: u64,
+    count: u64,
 ) -> Option<RoundResult> {
-    kernel.mine_round(template, start_nonce, rounds)
+    kernel.mine_round(template, start_nonce, count)
 }
 
 /// The name of the kernel [`mine_round`] uses here, e.g. `"sha-ni"`,
@@ -216,8 +216,8 @@ pub fn kernel_name() -> &'static str {
 /// The reference loop that [`mine_round`] must agree with: build the whole
 /// header and SHA-256 all 96 bytes for every nonce. Slow on purpose; used by
 /// tests and benchmarks as the baseline.
-pub fn mine_round_naive(header: &Header, start_nonce: u64, rounds: u64) -> RoundResult {
-    let Some(last) = last_nonce(start_nonce, rounds) else {
+pub fn mine_round_naive(header: &Header, start_nonce: u64, count: u64) -> RoundResult {
+    let Some(last) = last_nonce(start_nonce, count) else {
         return RoundResult::Exhausted {
             next_nonce: Some(start_nonce),
         };

@@ -125,13 +125,13 @@ unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; LANES]) {
     unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), state[0].0) };
 }
 
-/// The whole round loop, compiled with AVX-512F so that [`batch`] is inlined.
+/// The whole scan, compiled with AVX-512F so that [`batch`] is inlined.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    scan::<LANES>(template, start_nonce, rounds, |base, words| {
+unsafe fn run(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
+    scan::<LANES>(template, start_nonce, count, |base, words| {
         // SAFETY: `run` itself requires AVX-512F.
         unsafe { batch(&template.pre, base, words) }
     })
@@ -139,10 +139,10 @@ unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult
 
 /// [`crate::pow::mine_round`] sixteen nonces at a time. Called only when
 /// `Kernel::Avx512.is_available()`.
-pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+pub(super) fn mine_round(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
     // SAFETY: the only caller, `Kernel::mine_round`, checked that the CPU
     // has AVX-512F (`Kernel::is_available`).
-    unsafe { run(template, start_nonce, rounds) }
+    unsafe { run(template, start_nonce, count) }
 }
 
 /// First words for `out.len() <= LANES` nonces from `base`. Called only

@@ -72,8 +72,8 @@ pub(crate) fn final_state(pre: &Precomputed, nonce: u64) -> [u32; 8] {
 }
 
 /// [`crate::pow::mine_round`] one nonce at a time.
-pub(crate) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    let Some(last) = last_nonce(start_nonce, rounds) else {
+pub(crate) fn mine_round(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
+    let Some(last) = last_nonce(start_nonce, count) else {
         return RoundResult::Exhausted {
             next_nonce: Some(start_nonce),
         };

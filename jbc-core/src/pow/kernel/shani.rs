@@ -117,14 +117,14 @@ unsafe fn batch(pre: &Precomputed, base: u64, out: &mut [u32; STREAMS]) {
     }
 }
 
-/// The whole round loop, compiled with the SHA extensions so that [`batch`]
+/// The whole scan, compiled with the SHA extensions so that [`batch`]
 /// is inlined into it.
 ///
 /// # Safety
 /// The CPU must support `sha`, `sse2`, `ssse3` and `sse4.1`.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    scan::<STREAMS>(template, start_nonce, rounds, |base, words| {
+unsafe fn run(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
+    scan::<STREAMS>(template, start_nonce, count, |base, words| {
         // SAFETY: `run` itself requires these CPU features.
         unsafe { batch(&template.pre, base, words) }
     })
@@ -132,10 +132,10 @@ unsafe fn run(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult
 
 /// [`crate::pow::mine_round`] with [`STREAMS`] interleaved SHA-NI streams.
 /// Called only when `Kernel::ShaNi.is_available()`.
-pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
+pub(super) fn mine_round(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
     // SAFETY: the only caller, `Kernel::mine_round`, checked that the CPU
     // has the SHA extensions and SSE4.1 (`Kernel::is_available`).
-    unsafe { run(template, start_nonce, rounds) }
+    unsafe { run(template, start_nonce, count) }
 }
 
 /// First words for `out.len() <= STREAMS` nonces from `base`. Called only

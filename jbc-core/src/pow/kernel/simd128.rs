@@ -115,8 +115,8 @@ fn batch(pre: &Precomputed, base: u64, out: &mut [u32; LANES]) {
 }
 
 /// [`crate::pow::mine_round`] [`LANES`] nonces at a time.
-pub(super) fn mine_round(template: &Template, start_nonce: u64, rounds: u64) -> RoundResult {
-    scan::<LANES>(template, start_nonce, rounds, |base, words| {
+pub(super) fn mine_round(template: &Template, start_nonce: u64, count: u64) -> RoundResult {
+    scan::<LANES>(template, start_nonce, count, |base, words| {
         batch(&template.pre, base, words)
     })
 }
