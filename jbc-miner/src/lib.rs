@@ -1,0 +1,3 @@
+//! jbc-miner
+#![warn(missing_docs)]
+pub mod gpu;
