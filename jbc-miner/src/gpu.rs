@@ -3,7 +3,7 @@
 //! result decoding. [`GpuMiner::mine_round`] returns exactly what
 //! [`jbc_core::mine_round`] returns.
 
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use jbc_core::RoundResult;
@@ -62,11 +62,18 @@ pub struct GpuMiner {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    /// One dispatch at a time uses the buffers (a miner shared between
+    /// threads serialises its dispatches here).
+    buffers: Mutex<Buffers>,
+    adapter: AdapterSummary,
+}
+
+/// The buffers of one dispatch and the bind group that names them.
+struct Buffers {
     bind_group: wgpu::BindGroup,
     uniform: wgpu::Buffer,
     result: wgpu::Buffer,
     readback: wgpu::Buffer,
-    adapter: AdapterSummary,
 }
 
 /// How long one dispatch may take before it counts as a lost device.
@@ -157,10 +164,12 @@ impl GpuMiner {
             device,
             queue,
             pipeline,
-            bind_group,
-            uniform,
-            result,
-            readback,
+            buffers: Mutex::new(Buffers {
+                bind_group,
+                uniform,
+                result,
+                readback,
+            }),
             adapter: summary,
         })
     }
@@ -178,9 +187,18 @@ impl GpuMiner {
         dispatch: &Dispatch,
         uniform: &[u8; gpu::UNIFORM_BYTES],
     ) -> Result<u32, GpuMinerError> {
-        self.queue.write_buffer(&self.uniform, 0, uniform);
+        // A thread that panicked mid-dispatch leaves buffers that the next
+        // dispatch overwrites anyway.
+        let buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let Buffers {
+            bind_group,
+            uniform: uniform_buffer,
+            result,
+            readback,
+        } = &*buffers;
+        self.queue.write_buffer(uniform_buffer, 0, uniform);
         self.queue
-            .write_buffer(&self.result, 0, &gpu::NO_RESULT.to_le_bytes());
+            .write_buffer(result, 0, &gpu::NO_RESULT.to_le_bytes());
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -190,16 +208,15 @@ impl GpuMiner {
                 timestamp_writes: None,
             });
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(dispatch.workgroups(), 1, 1);
         }
-        encoder.copy_buffer_to_buffer(&self.result, 0, &self.readback, 0, 4);
+        encoder.copy_buffer_to_buffer(result, 0, readback, 0, 4);
         let submission = self.queue.submit([encoder.finish()]);
         let (sender, receiver) = mpsc::channel();
-        self.readback
-            .map_async(wgpu::MapMode::Read, .., move |result| {
-                let _ = sender.send(result);
-            });
+        readback.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        });
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(submission),
@@ -211,13 +228,12 @@ impl GpuMiner {
             .map_err(|_| GpuMinerError::Dispatch("the result buffer was never mapped".into()))?
             .map_err(|e| GpuMinerError::Dispatch(e.to_string()))?;
         let best = {
-            let view = self
-                .readback
+            let view = readback
                 .get_mapped_range(..)
                 .map_err(|e| GpuMinerError::Dispatch(e.to_string()))?;
             u32::from_le_bytes([view[0], view[1], view[2], view[3]])
         };
-        self.readback.unmap();
+        readback.unmap();
         Ok(best)
     }
 
