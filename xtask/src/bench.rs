@@ -79,8 +79,8 @@ pub fn run(args: &[String]) -> TaskResult {
         ])
         .current_dir(&root);
     run_with_timeout(&mut build, Duration::from_secs(1200), false)?;
-    let exe = root
-        .join("target/release/examples")
+    let exe = crate::target_dir()
+        .join("release/examples")
         .join(format!("kernel_bench{}", std::env::consts::EXE_SUFFIX));
 
     eprintln!("measuring the kernels ({secs} s each)…");

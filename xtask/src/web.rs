@@ -321,7 +321,7 @@ impl BrowserResult {
     }
 }
 
-/// Starts `target/debug/jbc-node` on 127.0.0.1 port 0 serving `www/`, at a
+/// Starts `<target dir>/debug/jbc-node` on 127.0.0.1 port 0 serving `www/`, at a
 /// fixed `difficulty`, not mining; returns it and its URL (read from its
 /// `node started url=…` log line, within 30 s).
 fn start_node(
@@ -330,7 +330,7 @@ fn start_node(
     network: &str,
     difficulty: u32,
 ) -> Result<(Guard, String), String> {
-    let mut child = Command::new(root.join("target/debug/jbc-node"))
+    let mut child = Command::new(crate::target_dir().join("debug/jbc-node"))
         .args(["--host", "127.0.0.1", "--port", "0", "--network", network])
         .args(["--difficulty", &difficulty.to_string()])
         .args(["--min-difficulty", &difficulty.to_string()])
