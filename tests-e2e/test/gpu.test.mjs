@@ -137,7 +137,7 @@ describe('GPU mining in the browser (WebGPU, SwiftShader)', () => {
     assert.ok(cuts >= 5, `${cuts} cut ranges`);
   });
 
-  test('a block mined on the GPU alone is accepted by the node and shown as the browser\\'s', async () => {
+  test("a block mined on the GPU alone is accepted by the node and shown as the browser's", async () => {
     await page.click('#start');
     const found = await waitFor('a GPU block the node accepted',
       () => page.evaluate(() => jbcMiner.found.find((f) => f.status === 'accepted')), 120_000);
