@@ -86,7 +86,13 @@ pub fn run_cmd(cmd: &mut Command) -> TaskResult {
 /// `.cargo/config.toml`), falling back to `<root>/target`.
 pub fn target_dir() -> PathBuf {
     let out = cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root())
         .stderr(std::process::Stdio::null())
         .output();

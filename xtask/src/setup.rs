@@ -125,7 +125,12 @@ pub fn vulkan_driver() -> TaskResult {
     run_cmd(Command::new("apt-get").arg("update"))?;
     run_cmd(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "mesa-vulkan-drivers"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "mesa-vulkan-drivers",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

@@ -20,7 +20,11 @@ pub fn run(args: &[String]) -> TaskResult {
     setup::wasm_target()?;
     setup::wasm_bindgen_cli()?;
     setup::vulkan_driver()?;
-    let require_gpu = if setup::have_vulkan_driver() { "1" } else { "0" };
+    let require_gpu = if setup::have_vulkan_driver() {
+        "1"
+    } else {
+        "0"
+    };
     let e2e_dir = root().join("tests-e2e");
     let have_e2e = e2e && e2e_dir.join("package.json").exists();
     if have_e2e {
