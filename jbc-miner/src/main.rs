@@ -29,6 +29,10 @@ struct Cli {
     /// How often to poll GET /tip besides following /events, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Target duration of one GPU dispatch in milliseconds: longer dispatches
+    /// waste less time between them, shorter ones switch to a new tip sooner.
+    #[arg(long, default_value_t = 8)]
+    gpu_dispatch_ms: u64,
     /// Plain log lines instead of the live status line.
     #[arg(long)]
     no_progress: bool,
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         stop_after: cli.blocks,
         progress: !cli.no_progress,
         poll: Duration::from_millis(cli.poll_ms.max(10)),
+        gpu_dispatch: Duration::from_millis(cli.gpu_dispatch_ms.clamp(1, 1000)),
     };
     let shutdown = async {
         // If the handler cannot be installed, mine until killed.

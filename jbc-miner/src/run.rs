@@ -32,6 +32,8 @@ pub struct Options {
     pub progress: bool,
     /// How often `/tip` is polled besides `/events` (missed events, liveness).
     pub poll: Duration,
+    /// Target duration of one GPU dispatch ([`threads::GPU_DISPATCH`] by default).
+    pub gpu_dispatch: Duration,
 }
 
 /// Why the miner could not run.
@@ -371,6 +373,7 @@ pub async fn run(
         handles.push(threads::spawn_gpu(
             gpu,
             options.threads as u64,
+            options.gpu_dispatch,
             &work,
             &counters,
             &found_tx,

@@ -51,10 +51,11 @@ const LANE_STRIDE: u64 = 1 << 56;
 /// Target duration of a CPU round: a new tip is picked up within about 2 ms.
 pub const CPU_ROUND: Duration = Duration::from_millis(2);
 
-/// Target duration of a GPU dispatch: short enough that a new tip is
-/// picked up within the 10 ms the miner promises, long enough that the
-/// per-dispatch overhead (submit, map, read back) stays small.
-pub const GPU_DISPATCH: Duration = Duration::from_millis(5);
+/// Default target duration of a GPU dispatch: short enough that a new tip
+/// is picked up within about 10 ms (one dispatch plus the `/tip` request),
+/// long enough that the fixed cost of a dispatch (submit, wait, map, read
+/// back: about 5 ms on lavapipe) does not eat all of it.
+pub const GPU_DISPATCH: Duration = Duration::from_millis(8);
 
 /// Starts `threads` CPU mining threads (lanes `0..threads`).
 pub fn spawn_cpu(
@@ -109,11 +110,13 @@ fn cpu_thread(lane: u64, work: &Work, counters: &Counters, found: &UnboundedSend
     }
 }
 
-/// Starts the GPU thread on nonce lane `lane`. A dispatch that fails ends
-/// the thread after calling `on_error` (the CPU threads go on).
+/// Starts the GPU thread on nonce lane `lane`, with dispatches sized to
+/// take about `dispatch_target`. A dispatch that fails ends the thread after
+/// calling `on_error` (the CPU threads go on).
 pub fn spawn_gpu(
     gpu: GpuMiner,
     lane: u64,
+    dispatch_target: Duration,
     work: &Arc<Work>,
     counters: &Arc<Counters>,
     found: &UnboundedSender<Found>,
@@ -123,7 +126,8 @@ pub fn spawn_gpu(
     std::thread::Builder::new()
         .name("gpu".into())
         .spawn(move || {
-            if let Err(message) = gpu_thread(&gpu, lane, &work, &counters, &found) {
+            let pacer = Pacer::new(dispatch_target, 1 << 12, u64::from(MAX_DISPATCH_NONCES));
+            if let Err(message) = gpu_thread(&gpu, lane, pacer, &work, &counters, &found) {
                 on_error(message);
             }
         })
@@ -133,12 +137,12 @@ pub fn spawn_gpu(
 fn gpu_thread(
     gpu: &GpuMiner,
     lane: u64,
+    mut pacer: Pacer,
     work: &Work,
     counters: &Counters,
     found: &UnboundedSender<Found>,
 ) -> Result<(), String> {
     let mut seen = 0;
-    let mut pacer = Pacer::new(GPU_DISPATCH, 1 << 12, u64::from(MAX_DISPATCH_NONCES));
     while let Some(job) = work.next_job(seen) {
         seen = job.generation;
         let mut nonce = job.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE));

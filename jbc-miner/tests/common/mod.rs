@@ -78,6 +78,7 @@ pub fn options(nodes: Vec<String>, threads: usize, name: &str, blocks: u64) -> O
         stop_after: Some(blocks),
         progress: false,
         poll: Duration::from_millis(200),
+        gpu_dispatch: jbc_miner::threads::GPU_DISPATCH,
     }
 }
 
