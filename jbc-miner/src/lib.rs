@@ -37,3 +37,13 @@ pub mod work;
 pub use client::NodeClient;
 pub use gpu::GpuMiner;
 pub use run::{Options, Report, run};
+
+/// The Rust examples of the README and of docs/gpu.md, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDocTests;
+
+/// See [`ReadmeDocTests`].
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/gpu.md")]
+pub struct GpuDocTests;
