@@ -187,7 +187,7 @@ impl Coordinator {
             match self.clients[i].tip().await {
                 Ok(tip) => {
                     let switched = i != self.active;
-                    if switched || self.last_error.is_some() {
+                    if switched || self.last_error.is_some() || self.tip.is_none() {
                         self.say(format!("mining for {}", self.clients[i].url()));
                     }
                     self.active = i;

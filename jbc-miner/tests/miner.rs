@@ -1,11 +1,14 @@
 //! The CPU miner against real nodes on 127.0.0.1 port 0: it lands blocks,
-//! fails over from a dead node, and survives nodes that never answer.
+//! fails over from a dead node, and survives nodes that never answer; its
+//! client reports refusals with the node's code and passes any 200 status on.
 
 mod common;
 
 use std::time::Duration;
 
-use jbc_core::{Chain, Status};
+use jbc_core::{BlockHash, Candidate, Chain, Header, RoundResult, Status, mine_round};
+use jbc_miner::NodeClient;
+use jbc_miner::client::ClientError;
 use jbc_miner::threads::Device;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,4 +79,58 @@ async fn nothing_to_mine_with_is_an_error() {
     let mut options = common::options(vec!["ftp://x".into()], 1, "none", 1);
     options.threads = 1;
     assert!(jbc_miner::run(options, None, async {}).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reports_refusals_and_any_status_the_node_gives() {
+    let node = common::start_node("client", 12).await;
+    let client = NodeClient::new(&node.url()).expect("a URL");
+    let tip = client.tip().await.expect("GET /tip");
+    let candidate = Candidate {
+        header: Header {
+            index: tip.next.index,
+            timestamp_ms: tip.next.min_timestamp_ms.max(1_700_000_000_000),
+            difficulty: tip.next.difficulty,
+            prev_hash: tip.next.prev_hash,
+            data_hash: BlockHash::sha256(b"client test"),
+            nonce: 0,
+        },
+        data: "client test".into(),
+    };
+    let template = candidate.template();
+    // A nonce whose hash does not meet the difficulty: refused with bad_pow.
+    let bad = (0..)
+        .find(|&n| template.hash_with_nonce(n).leading_zero_bits() < tip.next.difficulty)
+        .expect("most nonces are invalid");
+    match client.submit(&candidate.block(bad)).await {
+        Err(ClientError::Refused { status, body, .. }) => {
+            assert_eq!(status, 422);
+            assert_eq!(body.error, "bad_pow");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A valid block: accepted, then the same block again: whatever status
+    // the node gives (today `duplicate`) comes back as it is.
+    let RoundResult::Found { nonce, .. } = mine_round(&template, 0, 1 << 24) else {
+        panic!("difficulty 12 is found within 2^24 nonces");
+    };
+    let block = candidate.block(nonce);
+    assert_eq!(
+        client.submit(&block).await.expect("POST").status,
+        "accepted"
+    );
+    let again = client.submit(&block).await.expect("POST").status;
+    assert_ne!(again, "accepted");
+    assert!(!again.is_empty());
+    // A node that is not there.
+    let dead = NodeClient::new(&common::dead_url()).expect("a URL");
+    let error = dead.tip().await.unwrap_err();
+    assert!(matches!(error, ClientError::Unreachable { .. }));
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot reach the node at http://127.0.0.1:"),
+        "{error}"
+    );
+    node.shutdown().await.expect("clean shutdown");
 }
