@@ -58,6 +58,8 @@ const state = {
     hashes: 0, rate: 0, lastHashes: 0, lastTick: 0,
     dispatches: 0,
     lastDispatchMs: 0,
+    index: null,       // height and parent of the job of the last dispatch
+    prevHash: null,
   },
 };
 // For the end-to-end tests and the curious: the page's live state.
@@ -288,13 +290,15 @@ async function gpuLoop() {
       if (current?.id !== spec.id) {
         current?.job.free();
         const job = new state.wasm.MiningJob(JSON.stringify(spec.next), spec.data, spec.timestampMs);
-        current = { id: spec.id, job, nonce: state.wasm.randomStartNonce() };
+        current = { id: spec.id, job, nonce: state.wasm.randomStartNonce(), index: spec.next.index, prevHash: spec.next.prev_hash };
       }
       const t0 = performance.now();
       const round = await g.miner.mine(current.job, current.nonce, g.batch);
       const ms = performance.now() - t0;
       g.dispatches += 1;
       g.lastDispatchMs = ms;
+      g.index = current.index;
+      g.prevHash = current.prevHash;
       g.hashes += round.hashes;
       if (round.found) {
         const msg = { jobId: current.id, blockJson: current.job.blockJson(round.nonce), hash: round.hash, nonce: round.nonce, device: 'GPU' };

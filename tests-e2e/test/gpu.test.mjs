@@ -1,14 +1,17 @@
 // GPU mining in headless Chromium with SwiftShader's software WebGPU
 // adapter: jbc-core's WGSL shader, driven by www/gpu.js, returns exactly what
 // the portable kernel (the scalar wasm build's job.mine) returns, on every
-// vector block and on random templates and ranges; and a block mined on the
-// GPU alone is accepted by a real jbc-node and shown in the chain as the
-// browser's.
+// vector block and on random templates and ranges; a block mined on the GPU
+// alone is accepted by a real jbc-node and shown in the chain as the
+// browser's; and a new tip moves the GPU to the new job.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startNode, networkArgs, launchBrowser, openMiner, getJson, waitFor } from '../lib/harness.mjs';
+import { ROOT, TARGET_DIR, startNode, networkArgs, launchBrowser, openMiner, getJson, postJson, waitFor, run } from '../lib/harness.mjs';
+
+// jbc-web's native mine_block example (built by `cargo xtask test`).
+const HELPER = path.join(TARGET_DIR, 'release/examples/mine_block');
 
 const vectors = JSON.parse(readFileSync(path.join(ROOT, 'jbc-core/tests/vectors/jbc1-v1.json'), 'utf8'));
 const blocks = [...vectors.chain, ...vectors.fork.branch_a, ...vectors.fork.branch_b].filter((b) => b.index > 0);
@@ -162,6 +165,47 @@ describe('GPU mining in the browser (WebGPU, SwiftShader)', () => {
     }, found.hash);
     assert.match(row, new RegExp(`Mined by browser ${state.minerId}`));
     assert.match(await page.textContent('#found'), /GPU/);
+    await page.click('#stop');
+    assert.deepEqual(page.errors, []);
+  });
+});
+
+describe('a new tip switches the GPU', () => {
+  let node, browser, page;
+
+  before(async () => {
+    await run('cargo', ['build', '--quiet', '--release', '-p', 'jbc-web', '--example', 'mine_block'], 900_000);
+    // 2^26 nonces a block: minutes for SwiftShader, about a second natively.
+    node = await startNode(networkArgs('e2e-gpu-switch', 26));
+    browser = await launchBrowser({ webgpu: true });
+    page = await openMiner(browser.context, `${node.url}/?devices=gpu`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await node?.stop();
+  });
+
+  test('after a native block becomes the tip, the GPU dispatches on top of it', async () => {
+    await page.click('#start');
+    await waitFor('GPU dispatches', () => page.evaluate(() => jbcMiner.gpu.dispatches > 2), 30_000);
+    const before = await getJson(`${node.url}/tip`);
+    assert.equal(await page.evaluate(() => jbcMiner.gpu.prevHash), before.hash);
+    let native = null;
+    for (let attempt = 0; attempt < 4 && !native; attempt++) {
+      const tip = await getJson(`${node.url}/tip`);
+      const json = (await run(HELPER, [JSON.stringify(tip.next), `Mined by native test ${attempt}`, '120'], 150_000)).trim();
+      const reply = await postJson(`${node.url}/mined`, json);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      if (reply.body.status === 'accepted') native = JSON.parse(json);
+    }
+    assert.ok(native, 'a native block became the tip');
+    const dispatchesAtTip = await page.evaluate(() => jbcMiner.gpu.dispatches);
+    const gpu = await waitFor('the GPU on the new tip', () => page.evaluate((n) => {
+      const g = jbcMiner.gpu;
+      return (g.prevHash === n.hash || g.index > n.index + 1) && { dispatches: g.dispatches, index: g.index };
+    }, native), 15_000);
+    assert.ok(gpu.dispatches > dispatchesAtTip, 'a dispatch finished on the new job');
     await page.click('#stop');
     assert.deepEqual(page.errors, []);
   });
