@@ -8,9 +8,34 @@
 // counts each worker's hashes over S seconds of wall-clock time. With
 // --screenshot it then mines on the node at --shot-url (a low difficulty)
 // for a few seconds and saves a screenshot of the page.
+// Then, in a second Chromium with the SwiftShader WebGPU flags, it mines on
+// the GPU alone (?devices=gpu) for S seconds and prints
+// `GPU <H/s> <software 0|1> <adapter name…>` (or `GPU none <why>`).
 // The last line printed is `RESULT <kernel> <browser> <H/s of worker 0> …`.
 import { parseArgs } from 'node:util';
 import { launchBrowser, openMiner, waitFor } from './lib/harness.mjs';
+
+// GPU only, on a WebGPU-enabled Chromium: {rate, software, name} or {reason}.
+async function measureGpu(url, secs) {
+  const browser = await launchBrowser({ webgpu: true });
+  try {
+    const page = await openMiner(browser.context, `${url.replace(/\/$/, '')}/?devices=gpu`);
+    const gpu = await page.evaluate(() => ({ status: jbcMiner.gpu.status, reason: jbcMiner.gpu.reason, name: jbcMiner.gpu.name, software: jbcMiner.gpu.software }));
+    if (gpu.status !== 'ready') return { reason: gpu.reason };
+    await page.click('#start');
+    await waitFor('GPU dispatches', () => page.evaluate(() => jbcMiner.gpu.dispatches > 3), 30_000);
+    await sleep(2_000); // the dispatch size settles at ~50 ms
+    const sample = () => page.evaluate(() => ({ t: performance.now(), hashes: jbcMiner.gpu.hashes, ms: jbcMiner.gpu.lastDispatchMs, batch: jbcMiner.gpu.batch }));
+    const first = await sample();
+    await sleep(secs * 1000);
+    const last = await sample();
+    await page.click('#stop');
+    console.error(`GPU dispatch: ${last.batch} nonces, last took ${last.ms.toFixed(1)} ms`);
+    return { rate: (last.hashes - first.hashes) / ((last.t - first.t) / 1000), software: gpu.software, name: gpu.name };
+  } finally {
+    await browser.close();
+  }
+}
 
 const { values: opts } = parseArgs({
   options: {
@@ -58,6 +83,9 @@ try {
     await shot.click('#stop');
     console.error(`screenshot saved to ${opts.screenshot}`);
   }
+  await browser.close();
+  const gpu = await measureGpu(opts.url, secs);
+  console.log(gpu.reason ? `GPU none ${gpu.reason}` : `GPU ${gpu.rate.toFixed(0)} ${gpu.software ? 1 : 0} ${gpu.name}`);
   console.log(`RESULT ${kernel} Chromium/${version} ${rates.map((r) => r.toFixed(0)).join(' ')}`);
 } finally {
   await browser.close();

@@ -1,8 +1,10 @@
 // The JBC browser miner page: talks to a node (GET /tip, /blocks, POST
 // /mined through jbc-web's Node, live /events through EventSource) and runs
-// one module Web Worker per mining thread (worker.js).
+// one module Web Worker per mining thread (worker.js), and GPU mining through
+// WebGPU (gpu.js) when the browser offers an adapter.
 
 import { drawPlot } from './plot.js';
+import { openGpu } from './gpu.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -10,6 +12,9 @@ const params = new URLSearchParams(location.search);
 const POLL_MS = 2_000;          // /tip poll: a fallback for missed events, and liveness
 const JOB_MAX_AGE_MS = 30_000;  // refresh the timestamp of a long-running job
 const CHAIN_ROWS = 30;
+const GPU_DISPATCH_MS = 50;     // aim for GPU dispatches this long: a new tip switches within one
+const GPU_MIN_BATCH = 1 << 12;
+const GPU_MAX_BATCH = 1 << 30;  // jbc-core's MAX_DISPATCH_NONCES
 
 // A tiny module using a SIMD instruction (i8x16.popcnt): valid only where
 // the browser supports wasm simd128.
@@ -39,6 +44,23 @@ const state = {
   submitting: 0,    // found blocks on their way to the node
   submitted: 0,     // submissions answered so far
   acceptedHeight: 0, // height of our last block the node took as its tip
+  devices: 'cpu',   // what mines: 'cpu', 'gpu' or 'both'
+  gpu: {
+    status: 'probing', // 'probing', 'ready' or 'none'
+    reason: null,      // why there is no GPU
+    name: null,        // the adapter
+    software: false,   // SwiftShader, lavapipe…: a CPU pretending
+    miner: null,       // openGpu() result
+    mining: false,
+    looping: false,
+    wake: null,        // resolves the GPU loop's wait for a job
+    batch: 1 << 16,    // nonces per dispatch, adapted to GPU_DISPATCH_MS
+    hashes: 0, rate: 0, lastHashes: 0, lastTick: 0,
+    dispatches: 0,
+    lastDispatchMs: 0,
+    index: null,       // height and parent of the job of the last dispatch
+    prevHash: null,
+  },
 };
 // For the end-to-end tests and the curious: the page's live state.
 window.jbcMiner = state;
@@ -217,6 +239,83 @@ function newJob() {
     done: false,
   };
   for (const w of state.workers) w.worker.postMessage({ type: 'job', job: state.job });
+  state.gpu.wake?.();
+}
+
+// ---------------------------------------------------------------- GPU
+
+const wantsGpu = () => state.devices !== 'cpu' && state.gpu.status === 'ready';
+const wantsCpu = () => state.devices !== 'gpu' || state.gpu.status !== 'ready';
+
+async function probeGpu() {
+  const g = state.gpu;
+  const opened = await openGpu(state.wasm).catch((error) => ({ ok: false, reason: error.message }));
+  if (opened.ok) {
+    Object.assign(g, { status: 'ready', miner: opened, name: opened.name, software: opened.software });
+  } else {
+    Object.assign(g, { status: 'none', reason: opened.reason });
+  }
+  renderGpu();
+}
+
+function renderGpu() {
+  const g = state.gpu;
+  const select = $('devices');
+  for (const option of select.options) option.disabled = option.value !== 'cpu' && g.status !== 'ready';
+  if (g.status !== 'ready') select.value = 'cpu';
+  select.disabled = state.mining || g.status !== 'ready';
+  $('gpu-status').className = g.status === 'none' ? 'muted warn' : 'muted';
+  $('gpu-status').textContent = g.status === 'probing' ? 'looking for a GPU…'
+    : g.status === 'ready' ? `GPU: ${g.name}${g.software ? ' (a software adapter: it runs on the CPU)' : ''}`
+      : `No GPU mining: ${g.reason}. Mining on the CPU.`;
+}
+
+// Mines state.job on the GPU, one dispatch after another, until stopped.
+// The job is re-read before every dispatch, so a new tip switches within one.
+async function gpuLoop() {
+  const g = state.gpu;
+  if (g.looping) return;
+  g.looping = true;
+  let current = null; // {id, job: MiningJob, nonce}
+  try {
+    while (state.mining && g.mining) {
+      const spec = state.job;
+      if (!spec || spec.done) {
+        current?.job.free();
+        current = null;
+        await new Promise((resolve) => { g.wake = resolve; setTimeout(resolve, 500); });
+        g.wake = null;
+        continue;
+      }
+      if (current?.id !== spec.id) {
+        current?.job.free();
+        const job = new state.wasm.MiningJob(JSON.stringify(spec.next), spec.data, spec.timestampMs);
+        current = { id: spec.id, job, nonce: state.wasm.randomStartNonce(), index: spec.next.index, prevHash: spec.next.prev_hash };
+      }
+      const t0 = performance.now();
+      const round = await g.miner.mine(current.job, current.nonce, g.batch);
+      const ms = performance.now() - t0;
+      g.dispatches += 1;
+      g.lastDispatchMs = ms;
+      g.index = current.index;
+      g.prevHash = current.prevHash;
+      g.hashes += round.hashes;
+      if (round.found) {
+        const msg = { jobId: current.id, blockJson: current.job.blockJson(round.nonce), hash: round.hash, nonce: round.nonce, device: 'GPU' };
+        round.free();
+        onFound(msg);
+      } else {
+        current.nonce = round.nextNonce ?? state.wasm.randomStartNonce();
+        round.free();
+        g.batch = Math.max(GPU_MIN_BATCH, Math.min(GPU_MAX_BATCH, Math.round(g.batch * GPU_DISPATCH_MS / Math.max(ms, 1))));
+      }
+    }
+  } catch (error) {
+    setError('gpu', `GPU mining stopped: ${error.message}`);
+  } finally {
+    current?.job.free();
+    g.looping = false;
+  }
 }
 
 function start() {
@@ -224,10 +323,12 @@ function start() {
   if (!state.node) { setError('node', 'Connect to a node first.'); return; }
   const count = Math.max(1, Math.min(64, Number.parseInt($('workers').value, 10) || 1));
   $('workers').value = count;
+  state.devices = $('devices').value;
   state.mining = true;
   state.workers = [];
+  setError('gpu', null);
   const url = pkgUrl(state.flavor);
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < (wantsCpu() ? count : 0); i++) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const w = { worker, ready: false, hashes: 0, rate: 0, index: null, prevHash: null, jobId: null, lastHashes: 0, lastTick: performance.now() };
     worker.onmessage = ({ data }) => onWorkerMessage(w, data);
@@ -238,6 +339,11 @@ function start() {
   $('start').disabled = true;
   $('stop').disabled = false;
   $('workers').disabled = true;
+  if (wantsGpu()) {
+    Object.assign(state.gpu, { mining: true, hashes: 0, rate: 0, lastHashes: 0, lastTick: performance.now() });
+    gpuLoop();
+  }
+  renderGpu();
   renderWorkers();
   if (state.tip) newJob(); else refreshTip();
 }
@@ -248,9 +354,13 @@ function stop() {
   for (const w of state.workers) w.worker.terminate();
   state.workers = [];
   state.job = null;
+  state.gpu.mining = false;
+  state.gpu.rate = 0;
+  state.gpu.wake?.();
   $('start').disabled = false;
   $('stop').disabled = true;
   $('workers').disabled = false;
+  renderGpu();
   renderWorkers();
 }
 
@@ -267,7 +377,7 @@ function onWorkerMessage(w, msg) {
       w.jobId = msg.jobId;
       break;
     case 'found':
-      onFound(msg);
+      onFound({ ...msg, device: 'CPU' });
       break;
     case 'error':
       setError('worker', `Miner error (${msg.code}): ${msg.message}`);
@@ -282,7 +392,7 @@ async function onFound(msg) {
   // Every worker stops this job; the next tip brings the next one.
   for (const w of state.workers) w.worker.postMessage({ type: 'idle' });
   const block = JSON.parse(msg.blockJson);
-  const entry = { timeMs: Date.now(), index: block.index, hash: msg.hash, status: 'submitting…' };
+  const entry = { timeMs: Date.now(), index: block.index, hash: msg.hash, device: msg.device, status: 'submitting…' };
   state.found.unshift(entry);
   renderFound();
   state.submitting += 1;
@@ -338,25 +448,42 @@ function tickRates() {
     w.lastHashes = w.hashes;
     w.lastTick = now;
   }
+  const g = state.gpu;
+  if (g.mining) {
+    const dt = (now - g.lastTick) / 1000;
+    if (dt > 0) {
+      const inst = (g.hashes - g.lastHashes) / dt;
+      g.rate = g.rate ? 0.5 * g.rate + 0.5 * inst : inst;
+      g.lastHashes = g.hashes;
+      g.lastTick = now;
+    }
+  }
   renderWorkers();
 }
 
 function renderWorkers() {
-  const total = state.workers.reduce((sum, w) => sum + w.rate, 0);
+  const g = state.gpu;
+  // One bar per CPU worker, and one for the GPU when it mines.
+  const rows = state.workers.map((w, i) => ({ label: `worker ${i}`, rate: w.rate, ready: w.ready }));
+  if (g.mining) rows.push({ label: 'GPU', rate: g.rate, ready: g.dispatches > 0, gpu: true });
+  const total = rows.reduce((sum, r) => sum + r.rate, 0);
   $('total-rate').textContent = formatRate(total);
-  const max = Math.max(1, ...state.workers.map((w) => w.rate));
+  $('gpu-rate').textContent = g.mining ? `${formatRate(g.rate)}H/s` : '–';
+  const max = Math.max(1, ...rows.map((r) => r.rate));
   const list = $('worker-rates');
-  if (list.children.length !== state.workers.length) {
-    list.replaceChildren(...state.workers.map((_, i) => {
+  if (list.children.length !== rows.length) {
+    list.replaceChildren(...rows.map((r) => {
       const li = document.createElement('li');
-      li.innerHTML = `<span>worker ${i}</span><span class="track"><span class="fill"></span></span><span class="val"></span>`;
+      li.innerHTML = '<span></span><span class="track"><span class="fill"></span></span><span class="val"></span>';
+      li.children[0].textContent = r.label;
+      if (r.gpu) li.className = 'gpu';
       return li;
     }));
   }
-  state.workers.forEach((w, i) => {
+  rows.forEach((r, i) => {
     const li = list.children[i];
-    li.querySelector('.fill').style.width = `${(100 * w.rate) / max}%`;
-    li.querySelector('.val').textContent = w.ready ? `${formatRate(w.rate)}H/s` : 'starting…';
+    li.querySelector('.fill').style.width = `${(100 * r.rate) / max}%`;
+    li.querySelector('.val').textContent = r.ready ? `${formatRate(r.rate)}H/s` : 'starting…';
   });
 }
 
@@ -369,9 +496,10 @@ function renderFound() {
     const said = f.status === 'rejected' ? `${f.code}: ${f.message}`
       : f.status === 'ignored' ? 'ignored (stale: the node has more work elsewhere; not stored)'
         : f.status;
-    tr.innerHTML = `<td>${clock(f.timeMs)}</td><td>${f.index}</td><td class="mono"></td><td><span class="tag ${cls}"></span></td>`;
+    tr.innerHTML = `<td>${clock(f.timeMs)}</td><td>${f.index}</td><td class="mono"></td><td></td><td><span class="tag ${cls}"></span></td>`;
     tr.children[2].textContent = short(f.hash);
     tr.children[2].title = f.hash;
+    tr.children[3].textContent = f.device ?? '';
     tr.querySelector('.tag').textContent = said;
     return tr;
   }));
@@ -410,6 +538,7 @@ async function main() {
   const defaultUrl = params.get('node') ?? (location.protocol.startsWith('http') ? location.origin : 'http://127.0.0.1:5000');
   $('node-url').value = defaultUrl;
   $('workers').value = params.get('workers') ?? navigator.hardwareConcurrency ?? 2;
+  renderGpu();
   $('node-form').addEventListener('submit', (e) => { e.preventDefault(); connect($('node-url').value); });
   $('start').addEventListener('click', start);
   $('stop').addEventListener('click', stop);
@@ -437,6 +566,11 @@ async function main() {
   $('name').placeholder = `Mined by browser ${state.minerId}`;
   renderFacts();
   renderFound();
+  await probeGpu();
+  // ?devices=cpu|gpu|both; by default both when there is a GPU.
+  const devices = params.get('devices');
+  if (state.gpu.status === 'ready') $('devices').value = ['cpu', 'gpu', 'both'].includes(devices) ? devices : 'both';
+  renderGpu();
   await connect(defaultUrl);
   state.loaded = true;
 }

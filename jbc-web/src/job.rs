@@ -5,6 +5,7 @@ use alloc::string::String;
 use core::fmt;
 
 use jbc_core::header::MAX_DIFFICULTY;
+use jbc_core::pow::gpu::{Dispatch, GpuError};
 use jbc_core::{
     Block, BlockHash, Candidate, Header, MAX_DATA_BYTES, NextRules, RoundResult, Template,
     mine_round,
@@ -150,6 +151,36 @@ impl Job {
         })
     }
 
+    /// The GPU dispatch of up to `count` nonces from `start_nonce` (at most
+    /// [`jbc_core::pow::gpu::MAX_DISPATCH_NONCES`], never past
+    /// [`MAX_NONCE`]): see [`jbc_core::pow::gpu`]. `None` when `count` is 0.
+    pub fn gpu_dispatch(&self, start_nonce: u64, count: u32) -> Result<Option<Dispatch>, JobError> {
+        if start_nonce > MAX_NONCE {
+            return Err(JobError::BadNumber(alloc::format!(
+                "nonce must be at most {MAX_NONCE}, got {start_nonce}"
+            )));
+        }
+        let count = u64::from(count).min(MAX_NONCE - start_nonce + 1) as u32;
+        Ok(Dispatch::new(start_nonce, count))
+    }
+
+    /// What the GPU's result `best` of `dispatch` means: exactly what
+    /// [`Job::mine`] returns for the dispatch's nonces (`next_nonce` is
+    /// `None` past [`MAX_NONCE`]).
+    pub fn gpu_result(&self, dispatch: &Dispatch, best: u32) -> Result<RoundResult, GpuError> {
+        Ok(match dispatch.result(&self.template, best)? {
+            RoundResult::Exhausted { next_nonce } => RoundResult::Exhausted {
+                next_nonce: next_nonce.filter(|n| *n <= MAX_NONCE),
+            },
+            found => found,
+        })
+    }
+
+    /// The midstate template being mined.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
     /// The block with `nonce`, its hash filled in.
     pub fn block(&self, nonce: u64) -> Block {
         self.candidate.block(nonce)
@@ -212,6 +243,24 @@ mod tests {
             }
         );
         assert!(job.mine(MAX_NONCE + 1, 1).is_err());
+    }
+
+    #[test]
+    fn gpu_dispatches_stop_at_the_largest_safe_nonce_like_mine() {
+        let job = Job::new(&next(10), "x".to_string(), 0).unwrap();
+        let d = job.gpu_dispatch(MAX_NONCE - 9, 1_000).unwrap().unwrap();
+        assert_eq!(d.count(), 10);
+        for start in [0, 12_345, MAX_NONCE - 2_000] {
+            let d = job.gpu_dispatch(start, 5_000).unwrap().unwrap();
+            // What a correct GPU answers, computed on the CPU.
+            let best = d.reference_best(job.template());
+            assert_eq!(
+                job.gpu_result(&d, best),
+                Ok(job.mine(start, 5_000).unwrap())
+            );
+        }
+        assert_eq!(job.gpu_dispatch(5, 0), Ok(None));
+        assert!(job.gpu_dispatch(MAX_NONCE + 1, 1).is_err());
     }
 
     #[test]

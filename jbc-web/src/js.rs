@@ -102,6 +102,55 @@ pub fn random_miner_id() -> Result<String, JsValue> {
     random::random_miner_id().map_err(|e| js_error("no_randomness", &e.0, None))
 }
 
+/// The WGSL source of jbc-core's mining shader (`jbc_core::pow::gpu`), for
+/// WebGPU's `createShaderModule`.
+#[wasm_bindgen(js_name = gpuShader)]
+pub fn gpu_shader() -> String {
+    jbc_core::pow::gpu::SHADER.into()
+}
+
+/// The value the page writes into the result buffer before each dispatch
+/// (0xffffffff): left untouched, it means no nonce of the dispatch is valid.
+#[wasm_bindgen(js_name = gpuNoResult)]
+pub fn gpu_no_result() -> u32 {
+    jbc_core::pow::gpu::NO_RESULT
+}
+
+/// One GPU dispatch of a [`MiningJob`]: its uniform bytes and how many
+/// workgroups to launch (see `jbc_core::pow::gpu`).
+#[wasm_bindgen]
+pub struct GpuDispatch {
+    dispatch: jbc_core::pow::gpu::Dispatch,
+    uniform: alloc::vec::Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl GpuDispatch {
+    /// The first nonce.
+    #[wasm_bindgen(getter)]
+    pub fn start(&self) -> f64 {
+        self.dispatch.start() as f64
+    }
+
+    /// How many nonces it tries.
+    #[wasm_bindgen(getter)]
+    pub fn count(&self) -> u32 {
+        self.dispatch.count()
+    }
+
+    /// Workgroups to dispatch (x; y and z are 1).
+    #[wasm_bindgen(getter)]
+    pub fn workgroups(&self) -> u32 {
+        self.dispatch.workgroups()
+    }
+
+    /// The uniform buffer's bytes (binding 0).
+    #[wasm_bindgen(getter)]
+    pub fn uniform(&self) -> alloc::vec::Vec<u8> {
+        self.uniform.clone()
+    }
+}
+
 /// One block to mine (see [`Job`]).
 #[wasm_bindgen]
 pub struct MiningJob {
@@ -124,20 +173,39 @@ impl MiningJob {
     /// Tries up to `count` nonces from `startNonce` (never past 2^53 − 1).
     pub fn mine(&self, start_nonce: f64, count: u32) -> Result<Round, JsValue> {
         let start = job::nonce_from_f64(start_nonce)?;
-        Ok(match self.job.mine(start, count)? {
-            RoundResult::Found { nonce, hash } => Round {
-                hashes: (nonce - start + 1) as f64,
-                nonce: Some(nonce as f64),
-                hash: Some(hash.to_string()),
-                next_nonce: None,
-            },
-            RoundResult::Exhausted { next_nonce } => Round {
-                hashes: next_nonce.map_or(job::MAX_NONCE + 1, |n| n) as f64 - start as f64,
-                nonce: None,
-                hash: None,
-                next_nonce: next_nonce.map(|n| n as f64),
-            },
-        })
+        Ok(round(start, self.job.mine(start, count)?))
+    }
+
+    /// The GPU dispatch of up to `count` nonces from `startNonce` (never
+    /// past 2^53 − 1); `undefined` when `count` is 0.
+    #[wasm_bindgen(js_name = gpuDispatch)]
+    pub fn gpu_dispatch(
+        &self,
+        start_nonce: f64,
+        count: u32,
+    ) -> Result<Option<GpuDispatch>, JsValue> {
+        let start = job::nonce_from_f64(start_nonce)?;
+        Ok(self
+            .job
+            .gpu_dispatch(start, count)?
+            .map(|dispatch| GpuDispatch {
+                uniform: dispatch.uniform(self.job.template()).to_vec(),
+                dispatch,
+            }))
+    }
+
+    /// What the GPU's answer `best` (the `u32` read back from the result
+    /// buffer) means: the same [`Round`] that [`MiningJob::mine`] returns
+    /// for the dispatch's nonces. Throws `bad_gpu_result` when `best` cannot
+    /// be the shader's answer (a found nonce is rechecked on the CPU).
+    #[wasm_bindgen(js_name = gpuResult)]
+    pub fn gpu_result(&self, dispatch: &GpuDispatch, best: u32) -> Result<Round, JsValue> {
+        let start = dispatch.dispatch.start();
+        let result = self
+            .job
+            .gpu_result(&dispatch.dispatch, best)
+            .map_err(|e| js_error("bad_gpu_result", &e.to_string(), None))?;
+        Ok(round(start, result))
     }
 
     /// The block JSON (SPEC §3) with `nonce`.
@@ -177,7 +245,25 @@ impl MiningJob {
     }
 }
 
-/// What one [`MiningJob::mine`] call did.
+/// The [`Round`] of a round or dispatch that began at `start`.
+fn round(start: u64, result: RoundResult) -> Round {
+    match result {
+        RoundResult::Found { nonce, hash } => Round {
+            hashes: (nonce - start + 1) as f64,
+            nonce: Some(nonce as f64),
+            hash: Some(hash.to_string()),
+            next_nonce: None,
+        },
+        RoundResult::Exhausted { next_nonce } => Round {
+            hashes: next_nonce.map_or(job::MAX_NONCE + 1, |n| n) as f64 - start as f64,
+            nonce: None,
+            hash: None,
+            next_nonce: next_nonce.map(|n| n as f64),
+        },
+    }
+}
+
+/// What one [`MiningJob::mine`] or [`MiningJob::gpu_result`] call did.
 #[wasm_bindgen]
 pub struct Round {
     hashes: f64,

@@ -8,7 +8,10 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CHROMIUM = process.env.JBC_CHROMIUM ?? '/usr/bin/chromium';
-export const NODE_BIN = path.join(ROOT, 'target/debug/jbc-node');
+// Cargo's target directory: `cargo xtask test` passes the real one (which
+// CARGO_TARGET_DIR may move away from <root>/target).
+export const TARGET_DIR = process.env.JBC_TARGET_DIR ?? path.join(ROOT, 'target');
+export const NODE_BIN = path.join(TARGET_DIR, 'debug/jbc-node');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // A timeout for Promise.race that does not keep the process alive.
@@ -86,8 +89,13 @@ export async function postJson(url, body, timeoutMs = 10_000) {
   return { status: response.status, body: await response.json() };
 }
 
-/// Headless Chromium with a fresh profile.
-export async function launchBrowser() {
+/// Chromium flags that give WebGPU a software adapter (SwiftShader's Vulkan,
+/// which Debian's Chromium ships) on a page from 127.0.0.1.
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader'];
+
+/// Headless Chromium with a fresh profile; `{webgpu: true}` adds
+/// WEBGPU_ARGS (and keeps the GPU process that WebGPU runs in).
+export async function launchBrowser({ webgpu = false } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium, or cargo xtask setup)`);
   const profile = mkdtempSync(path.join(tmpdir(), 'jbc-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -95,7 +103,7 @@ export async function launchBrowser() {
     headless: true,
     viewport: { width: 1280, height: 1000 },
     timeout: 30_000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    args: ['--headless', '--no-sandbox', ...(webgpu ? WEBGPU_ARGS : ['--disable-gpu']), '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const close = async () => {

@@ -9,11 +9,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ROOT, startNode, networkArgs, launchBrowser, openMiner, getJson, postJson, waitFor, run } from '../lib/harness.mjs';
+import { ROOT, TARGET_DIR, startNode, networkArgs, launchBrowser, openMiner, getJson, postJson, waitFor, run } from '../lib/harness.mjs';
 
 const DIFFICULTY = 22;
 const ATTEMPTS = 16;
-const HELPER = path.join(ROOT, 'target/release/examples/mine_block');
+const HELPER = path.join(TARGET_DIR, 'release/examples/mine_block');
 
 describe('a native block switches the workers', () => {
   let node, browser, page;

@@ -10,7 +10,11 @@
 //! - the kernel `mine_round` uses on two threads against one;
 //! - the wasm kernels (portable and `simd128`) inside a WebAssembly module
 //!   run by node (`tools/wasm_kernel_check`), after checking there that
-//!   simd128 agrees with portable; skipped with `--no-wasm` or without node.
+//!   simd128 agrees with portable; skipped with `--no-wasm` or without node;
+//! - the GPU through wgpu (`jbc-miner/examples/gpu_bench.rs`, jbc-core's WGSL
+//!   shader in ~50 ms dispatches), naming the adapter; on lavapipe (Debian's
+//!   mesa-vulkan-drivers) that is a software figure: the shader runs on this
+//!   CPU's cores. Skipped with `--no-gpu`.
 //!
 //! The Rust figures come from `jbc-core/examples/kernel_bench.rs`, built with
 //! `--release`. Each rate is given per second of wall-clock time and per
@@ -45,13 +49,13 @@ pub fn run(args: &[String]) -> TaskResult {
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--no-wasm" => {}
+            "--no-wasm" | "--no-gpu" => {}
             "--secs" => {
                 rest.next();
             }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: cargo xtask bench [--secs S] [--no-wasm]"
+                    "unknown argument {other:?}; usage: cargo xtask bench [--secs S] [--no-wasm] [--no-gpu]"
                 ));
             }
         }
@@ -79,8 +83,8 @@ pub fn run(args: &[String]) -> TaskResult {
         ])
         .current_dir(&root);
     run_with_timeout(&mut build, Duration::from_secs(1200), false)?;
-    let exe = root
-        .join("target/release/examples")
+    let exe = crate::target_dir()
+        .join("release/examples")
         .join(format!("kernel_bench{}", std::env::consts::EXE_SUFFIX));
 
     eprintln!("measuring the kernels ({secs} s each)…");
@@ -94,6 +98,12 @@ pub fn run(args: &[String]) -> TaskResult {
     } else {
         eprintln!("building and running the wasm kernel check (node)…");
         wasm_rates(&root)
+    };
+    let gpu = if args.iter().any(|a| a == "--no-gpu") {
+        Err("skipped (--no-gpu)".to_string())
+    } else {
+        eprintln!("building and running the GPU benchmark (wgpu, release)…");
+        gpu_rate(&root, secs)
     };
     eprintln!("measuring openssl speed -evp sha256…");
     let openssl = crate::reference::openssl_compressions_per_sec();
@@ -211,6 +221,25 @@ pub fn run(args: &[String]) -> TaskResult {
         }
         Err(e) => println!("wasm kernels: not measured ({e})"),
     }
+    match &gpu {
+        Ok(g) => {
+            let x = |r: f64| reference.map_or("-".into(), |b| format!("{:.2}x openssl", r / b));
+            println!(
+                "GPU via wgpu, adapter {}: {:.2} MH/s overall, {:.2} MH/s fastest dispatch ({}, {}){}",
+                g.adapter,
+                g.overall / 1e6,
+                g.best / 1e6,
+                x(g.overall),
+                x(g.best),
+                if g.software {
+                    "\n  a software adapter (lavapipe/llvmpipe runs the shader on this CPU's cores): not a GPU figure"
+                } else {
+                    ""
+                }
+            );
+        }
+        Err(e) => println!("GPU: not measured ({e})"),
+    }
     println!(
         "wall: hashes per wall-clock second; cpu: per second of the thread's CPU time \
          (openssl speed also counts CPU time);\nbest: the fastest single call of 16384 nonces. \
@@ -273,6 +302,63 @@ pub fn run(args: &[String]) -> TaskResult {
         );
     }
     Ok(())
+}
+
+/// What `gpu_bench` measured.
+#[derive(Debug)]
+struct GpuRate {
+    overall: f64,
+    best: f64,
+    software: bool,
+    adapter: String,
+}
+
+/// Builds and runs `jbc-miner/examples/gpu_bench.rs` (release).
+fn gpu_rate(root: &std::path::Path, secs: f64) -> Result<GpuRate, String> {
+    let mut build = cargo();
+    build
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "jbc-miner",
+            "--example",
+            "gpu_bench",
+        ])
+        .current_dir(root);
+    run_with_timeout(&mut build, Duration::from_secs(1800), false)?;
+    let exe = crate::target_dir()
+        .join("release/examples")
+        .join(format!("gpu_bench{}", std::env::consts::EXE_SUFFIX));
+    let out = run_with_timeout(
+        Command::new(&exe).args(["--secs", &secs.max(1.0).to_string()]),
+        Duration::from_secs_f64(secs * 4.0 + 120.0),
+        true,
+    )?;
+    parse_gpu_line(&out)
+}
+
+/// `gpu <overall H/s> <best H/s> <software 0|1> <adapter…>` or `gpu none <why>`.
+fn parse_gpu_line(out: &str) -> Result<GpuRate, String> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("gpu "))
+        .ok_or_else(|| format!("gpu_bench printed no result:\n{out}"))?;
+    if let Some(why) = line.strip_prefix("gpu none ") {
+        return Err(why.to_string());
+    }
+    let mut fields = line.splitn(5, ' ').skip(1);
+    let overall = fields.next().and_then(|f| f.parse::<f64>().ok());
+    let best = fields.next().and_then(|f| f.parse::<f64>().ok());
+    match (overall, best, fields.next(), fields.next()) {
+        (Some(overall), Some(best), Some(software), Some(adapter)) => Ok(GpuRate {
+            overall,
+            best,
+            software: software == "1",
+            adapter: adapter.to_string(),
+        }),
+        _ => Err(format!("unreadable gpu_bench line {line:?}")),
+    }
 }
 
 /// The simd128 kernel's equality check inside a real wasm module (part of
@@ -408,5 +494,25 @@ fn run_with_timeout(cmd: &mut Command, limit: Duration, capture: bool) -> Result
         Ok(text)
     } else {
         Err(format!("{:?} failed: {status}", cmd.get_program()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_gpu_line() {
+        let g = parse_gpu_line("noise\ngpu 3355980 4031140 1 llvmpipe (LLVM 15.0.6, 256 bits)\n")
+            .unwrap();
+        assert_eq!(g.overall, 3_355_980.0);
+        assert_eq!(g.best, 4_031_140.0);
+        assert!(g.software);
+        assert_eq!(g.adapter, "llvmpipe (LLVM 15.0.6, 256 bits)");
+        assert_eq!(
+            parse_gpu_line("gpu none no adapter").unwrap_err(),
+            "no adapter"
+        );
+        assert!(parse_gpu_line("gpu x y").is_err());
     }
 }

@@ -164,7 +164,7 @@ pub fn run(args: &[String]) -> TaskResult {
         eprintln!("demo: warning: the browser page was not built ({e}); the nodes run anyway");
     }
     run_cmd(cargo().args(["build", "--release", "-p", "jbc-node"]))?;
-    let binary = root.join("target/release/jbc-node");
+    let binary = crate::target_dir().join("release/jbc-node");
 
     let params: &[&str] = if options.check {
         &CHECK_PARAMS

@@ -3,8 +3,8 @@
 //! - `test`: install what the tests need, build once, run every test suite.
 //! - `demo`: a local network of nodes plus the browser miner page.
 //! - `web`: build jbc-web to WebAssembly into `www/pkg`.
-//! - `bench`: mining kernels beside reference hash rates.
-//! - `bench-web`: the browser miner's hash rate in headless Chromium.
+//! - `bench`: mining kernels (and the GPU through wgpu) beside reference hash rates.
+//! - `bench-web`: the browser miner's hash rate (CPU workers and WebGPU) in headless Chromium.
 
 mod bench;
 mod demo;
@@ -53,7 +53,8 @@ const USAGE: &str = "usage: cargo xtask <task>
                        mining kernels vs naive loop, Python JBC and openssl
   bench-web [--workers N --secs S --kernel auto|scalar|simd --no-screenshot]
                        browser miner hash rate in headless Chromium
-  setup                install wasm target, wasm-bindgen-cli, Chromium (root), npm packages";
+  setup                install wasm target, wasm-bindgen-cli, Chromium and mesa-vulkan-drivers
+                       (lavapipe, for the GPU tests; both as root), npm packages";
 
 /// Result of a task: a message for the user on failure.
 pub type TaskResult = Result<(), String>;
@@ -78,6 +79,28 @@ pub fn run_cmd(cmd: &mut Command) -> TaskResult {
     } else {
         Err(format!("{:?} failed: {status}", cmd.get_program()))
     }
+}
+
+/// Cargo's target directory for this workspace (`cargo metadata`'s
+/// `target_directory`, which honours `CARGO_TARGET_DIR` and
+/// `.cargo/config.toml`), falling back to `<root>/target`.
+pub fn target_dir() -> PathBuf {
+    let out = cargo()
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .output();
+    out.ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|v| v["target_directory"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// A `cargo` command, using the cargo that runs xtask.

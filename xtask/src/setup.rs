@@ -1,7 +1,8 @@
 //! Installs what builds and tests need, on a fresh machine with only Rust:
 //! the wasm32 target, wasm-bindgen-cli at the version jbc-web pins,
-//! Chromium from Debian packages (when root), and the npm packages of the
-//! end-to-end tests. Every step is skipped when already done.
+//! Chromium and mesa-vulkan-drivers (lavapipe, a software Vulkan adapter for
+//! jbc-miner's GPU tests) from Debian packages (when root), and the npm
+//! packages of the end-to-end tests. Every step is skipped when already done.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +14,7 @@ pub fn all() -> TaskResult {
     wasm_target()?;
     wasm_bindgen_cli()?;
     chromium()?;
+    vulkan_driver()?;
     npm_packages(&root().join("tests-e2e"))
 }
 
@@ -91,6 +93,44 @@ pub fn chromium() -> TaskResult {
     run_cmd(
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// The Vulkan driver manifest of lavapipe (Debian's mesa-vulkan-drivers).
+const LAVAPIPE_ICD: &str = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json";
+
+/// Whether a Vulkan driver manifest is installed (lavapipe or any other).
+pub fn have_vulkan_driver() -> bool {
+    Path::new(LAVAPIPE_ICD).exists()
+        || std::fs::read_dir("/usr/share/vulkan/icd.d")
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+}
+
+/// `apt-get install mesa-vulkan-drivers` (lavapipe: wgpu's software Vulkan
+/// adapter, so jbc-miner's GPU tests run without a GPU) when no Vulkan
+/// driver is installed and running as root on Debian; otherwise a note, and
+/// the GPU tests say they are skipped.
+pub fn vulkan_driver() -> TaskResult {
+    if have_vulkan_driver() {
+        return Ok(());
+    }
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        eprintln!(
+            "note: no Vulkan driver; jbc-miner's GPU tests will be skipped              (on Debian, as root: apt-get install mesa-vulkan-drivers)"
+        );
+        return Ok(());
+    }
+    run_cmd(Command::new("apt-get").arg("update"))?;
+    run_cmd(
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "mesa-vulkan-drivers",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

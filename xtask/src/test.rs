@@ -4,6 +4,10 @@
 //! browser miner, and runs every test suite: the Rust workspace tests and the
 //! end-to-end browser tests, then checks `cargo xtask demo --check`.
 //!
+//! jbc-miner's GPU tests need a Vulkan adapter: `setup::vulkan_driver`
+//! installs lavapipe (mesa-vulkan-drivers) when root, and the tests then run
+//! with `JBC_REQUIRE_GPU=1`, so a missing adapter fails instead of skipping.
+//!
 //! `--no-e2e` skips the browser tests (and the Chromium install).
 
 use std::process::Command;
@@ -15,6 +19,12 @@ pub fn run(args: &[String]) -> TaskResult {
     let e2e = !args.iter().any(|a| a == "--no-e2e");
     setup::wasm_target()?;
     setup::wasm_bindgen_cli()?;
+    setup::vulkan_driver()?;
+    let require_gpu = if setup::have_vulkan_driver() {
+        "1"
+    } else {
+        "0"
+    };
     let e2e_dir = root().join("tests-e2e");
     let have_e2e = e2e && e2e_dir.join("package.json").exists();
     if have_e2e {
@@ -60,7 +70,11 @@ pub fn run(args: &[String]) -> TaskResult {
 
     // Build every test binary once, then run them all.
     run_cmd(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
-    run_cmd(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run_cmd(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("JBC_REQUIRE_GPU", require_gpu),
+    )?;
     run_cmd(cargo().args(["test", "--workspace", "--doc"]))?;
     // The simd128 kernel can only run inside wasm: check it there, against
     // the portable kernel, under node.
@@ -79,9 +93,12 @@ pub fn run(args: &[String]) -> TaskResult {
             "--example",
             "mine_block",
         ]))?;
+        // The tests find jbc-node and the helper under cargo's real target
+        // directory, wherever CARGO_TARGET_DIR puts it.
         run_cmd(
             Command::new("npm")
                 .args(["test", "--silent"])
+                .env("JBC_TARGET_DIR", crate::target_dir())
                 .current_dir(&e2e_dir),
         )?;
     }

@@ -11,7 +11,10 @@
 //! mine, opens the page in headless Chromium with N workers for a few
 //! seconds, and prints the hash rate per worker beside the single-stream
 //! native reference `openssl speed -evp sha256` (16 KiB column ÷ 64 bytes per
-//! compression), and saves a screenshot to `docs/browser-miner.png`.
+//! compression), and saves a screenshot to `docs/browser-miner.png`. It then
+//! mines on the GPU alone through WebGPU in a Chromium started with the
+//! SwiftShader flags and prints that rate with the adapter's name (on
+//! SwiftShader a software figure: the "GPU" is this CPU).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -284,10 +287,65 @@ pub fn bench(args: &[String]) -> TaskResult {
         mean / 1e6,
         mean / reference
     );
+    match &result.gpu {
+        GpuLine::Rate {
+            hashes_per_sec,
+            software,
+            adapter,
+        } => println!(
+            "  GPU (WebGPU, adapter {adapter}): {:.2} MH/s = {:.2}x reference{}",
+            hashes_per_sec / 1e6,
+            hashes_per_sec / reference,
+            if *software {
+                " (a software adapter: SwiftShader runs the shader on this CPU, so this is not a GPU figure)"
+            } else {
+                ""
+            }
+        ),
+        GpuLine::None(why) => println!("  GPU: not measured ({why})"),
+    }
     if opts.screenshot {
         println!("screenshot: docs/browser-miner.png");
     }
     Ok(())
+}
+
+/// What bench.mjs printed about the GPU.
+#[derive(Debug, PartialEq)]
+enum GpuLine {
+    /// `GPU <H/s> <software 0|1> <adapter…>`.
+    Rate {
+        hashes_per_sec: f64,
+        software: bool,
+        adapter: String,
+    },
+    /// `GPU none <why>`, or no line.
+    None(String),
+}
+
+impl GpuLine {
+    fn parse(stdout: &str) -> GpuLine {
+        let Some(line) = stdout.lines().rev().find(|l| l.starts_with("GPU ")) else {
+            return GpuLine::None("bench.mjs printed no GPU line".into());
+        };
+        let rest = &line[4..];
+        if let Some(why) = rest.strip_prefix("none ") {
+            return GpuLine::None(why.to_string());
+        }
+        let mut fields = rest.splitn(3, ' ');
+        match (
+            fields.next().and_then(|r| r.parse::<f64>().ok()),
+            fields.next(),
+            fields.next(),
+        ) {
+            (Some(hashes_per_sec), Some(software), Some(adapter)) => GpuLine::Rate {
+                hashes_per_sec,
+                software: software == "1",
+                adapter: adapter.to_string(),
+            },
+            _ => GpuLine::None(format!("unreadable GPU line {line:?}")),
+        }
+    }
 }
 
 /// What bench.mjs prints on its last line: `kernel browser rate rate …`.
@@ -295,6 +353,7 @@ struct BrowserResult {
     kernel: String,
     browser: String,
     per_worker: Vec<f64>,
+    gpu: GpuLine,
 }
 
 impl BrowserResult {
@@ -317,11 +376,12 @@ impl BrowserResult {
             kernel,
             browser,
             per_worker,
+            gpu: GpuLine::parse(stdout),
         })
     }
 }
 
-/// Starts `target/debug/jbc-node` on 127.0.0.1 port 0 serving `www/`, at a
+/// Starts `<target dir>/debug/jbc-node` on 127.0.0.1 port 0 serving `www/`, at a
 /// fixed `difficulty`, not mining; returns it and its URL (read from its
 /// `node started url=…` log line, within 30 s).
 fn start_node(
@@ -330,7 +390,7 @@ fn start_node(
     network: &str,
     difficulty: u32,
 ) -> Result<(Guard, String), String> {
-    let mut child = Command::new(root.join("target/debug/jbc-node"))
+    let mut child = Command::new(crate::target_dir().join("debug/jbc-node"))
         .args(["--host", "127.0.0.1", "--port", "0", "--network", network])
         .args(["--difficulty", &difficulty.to_string()])
         .args(["--min-difficulty", &difficulty.to_string()])
@@ -397,5 +457,17 @@ mod tests {
         assert_eq!(r.kernel, "scalar");
         assert_eq!(r.per_worker, vec![1_500_000.0, 1_600_000.0]);
         assert!(BrowserResult::parse("RESULT scalar x\n").is_err());
+        assert_eq!(
+            GpuLine::parse("GPU 2500000 1 Google SwiftShader Device\nRESULT …"),
+            GpuLine::Rate {
+                hashes_per_sec: 2_500_000.0,
+                software: true,
+                adapter: "Google SwiftShader Device".into()
+            }
+        );
+        assert_eq!(
+            GpuLine::parse("GPU none no WebGPU\n"),
+            GpuLine::None("no WebGPU".into())
+        );
     }
 }

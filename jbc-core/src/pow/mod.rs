@@ -12,6 +12,7 @@
 //! [`mine_round_with`] picks one explicitly. All kernels give identical
 //! results.
 
+pub mod gpu;
 mod kernel;
 
 pub use kernel::Kernel;

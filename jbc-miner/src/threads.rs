@@ -1,0 +1,184 @@
+//! The mining threads: CPU threads running jbc-core's fastest kernel, and
+//! one GPU thread driving the shader through wgpu. Each takes the current
+//! [`Job`](crate::work::Job) from [`Work`], mines its own nonce range in
+//! rounds sized by a [`Pacer`], checks the generation between rounds (so a
+//! new tip replaces the job within one round), and sends what it finds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use jbc_core::RoundResult;
+use jbc_core::pow::gpu::{Dispatch, MAX_DISPATCH_NONCES};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::gpu::GpuMiner;
+use crate::work::{Pacer, Work};
+
+/// Which kind of thread found a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// A CPU thread.
+    Cpu,
+    /// The GPU thread.
+    Gpu,
+}
+
+/// A valid nonce for the job of `generation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    /// The job's generation.
+    pub generation: u64,
+    /// The nonce.
+    pub nonce: u64,
+    /// Who found it.
+    pub device: Device,
+}
+
+/// Nonces tried so far, by device.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// By the CPU threads together.
+    pub cpu_hashes: AtomicU64,
+    /// By the GPU.
+    pub gpu_hashes: AtomicU64,
+}
+
+/// Nonce lanes are `2^56` apart: thread `i` starts at `base + i * 2^56`.
+const LANE_STRIDE: u64 = 1 << 56;
+
+/// Target duration of a CPU round: a new tip is picked up within about 2 ms.
+pub const CPU_ROUND: Duration = Duration::from_millis(2);
+
+/// Default target duration of a GPU dispatch: short enough that a new tip
+/// is picked up within about 10 ms (one dispatch plus the `/tip` request),
+/// long enough that the fixed cost of a dispatch (submit, wait, map, read
+/// back: about 5 ms on lavapipe) does not eat all of it.
+pub const GPU_DISPATCH: Duration = Duration::from_millis(8);
+
+/// Starts `threads` CPU mining threads (lanes `0..threads`).
+pub fn spawn_cpu(
+    threads: usize,
+    work: &Arc<Work>,
+    counters: &Arc<Counters>,
+    found: &UnboundedSender<Found>,
+) -> Vec<JoinHandle<()>> {
+    (0..threads)
+        .map(|lane| {
+            let (work, counters, found) = (work.clone(), counters.clone(), found.clone());
+            std::thread::Builder::new()
+                .name(format!("cpu-{lane}"))
+                .spawn(move || cpu_thread(lane as u64, &work, &counters, &found))
+                .expect("spawn a mining thread")
+        })
+        .collect()
+}
+
+fn cpu_thread(lane: u64, work: &Work, counters: &Counters, found: &UnboundedSender<Found>) {
+    let mut seen = 0;
+    let mut pacer = Pacer::new(CPU_ROUND, 1 << 10, 1 << 24);
+    while let Some(job) = work.next_job(seen) {
+        seen = job.generation;
+        let mut nonce = job.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE));
+        while work.generation() == job.generation {
+            let started = Instant::now();
+            let size = pacer.size();
+            match jbc_core::mine_round(&job.template, nonce, size) {
+                RoundResult::Found { nonce: hit, .. } => {
+                    counters
+                        .cpu_hashes
+                        .fetch_add(hit - nonce + 1, Ordering::Relaxed);
+                    let _ = found.send(Found {
+                        generation: job.generation,
+                        nonce: hit,
+                        device: Device::Cpu,
+                    });
+                    break;
+                }
+                RoundResult::Exhausted { next_nonce } => {
+                    let next = next_nonce.unwrap_or(0);
+                    counters
+                        .cpu_hashes
+                        .fetch_add(next.wrapping_sub(nonce), Ordering::Relaxed);
+                    // At the top of the nonce space, wrap around to 0.
+                    nonce = next;
+                }
+            }
+            pacer.record(started.elapsed());
+        }
+    }
+}
+
+/// Starts the GPU thread on nonce lane `lane`, with dispatches sized to
+/// take about `dispatch_target`. A dispatch that fails ends the thread after
+/// calling `on_error` (the CPU threads go on).
+pub fn spawn_gpu(
+    gpu: GpuMiner,
+    lane: u64,
+    dispatch_target: Duration,
+    work: &Arc<Work>,
+    counters: &Arc<Counters>,
+    found: &UnboundedSender<Found>,
+    on_error: impl FnOnce(String) + Send + 'static,
+) -> JoinHandle<()> {
+    let (work, counters, found) = (work.clone(), counters.clone(), found.clone());
+    std::thread::Builder::new()
+        .name("gpu".into())
+        .spawn(move || {
+            let pacer = Pacer::new(dispatch_target, 1 << 12, u64::from(MAX_DISPATCH_NONCES));
+            if let Err(message) = gpu_thread(&gpu, lane, pacer, &work, &counters, &found) {
+                on_error(message);
+            }
+        })
+        .expect("spawn the GPU thread")
+}
+
+fn gpu_thread(
+    gpu: &GpuMiner,
+    lane: u64,
+    mut pacer: Pacer,
+    work: &Work,
+    counters: &Counters,
+    found: &UnboundedSender<Found>,
+) -> Result<(), String> {
+    let mut seen = 0;
+    while let Some(job) = work.next_job(seen) {
+        seen = job.generation;
+        let mut nonce = job.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE));
+        while work.generation() == job.generation {
+            let started = Instant::now();
+            // The pacer's maximum is MAX_DISPATCH_NONCES: the size fits a u32.
+            let Some(dispatch) = Dispatch::new(nonce, pacer.size() as u32) else {
+                break;
+            };
+            let best = gpu
+                .run_dispatch(&dispatch, &dispatch.uniform(&job.template))
+                .map_err(|e| e.to_string())?;
+            match dispatch
+                .result(&job.template, best)
+                .map_err(|e| e.to_string())?
+            {
+                RoundResult::Found { nonce: hit, .. } => {
+                    counters
+                        .gpu_hashes
+                        .fetch_add(hit - nonce + 1, Ordering::Relaxed);
+                    let _ = found.send(Found {
+                        generation: job.generation,
+                        nonce: hit,
+                        device: Device::Gpu,
+                    });
+                    break;
+                }
+                RoundResult::Exhausted { next_nonce } => {
+                    counters
+                        .gpu_hashes
+                        .fetch_add(u64::from(dispatch.count()), Ordering::Relaxed);
+                    nonce = next_nonce.unwrap_or(0);
+                }
+            }
+            pacer.record(started.elapsed());
+        }
+    }
+    Ok(())
+}
