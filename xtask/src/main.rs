@@ -8,6 +8,8 @@
 
 mod bench;
 mod demo;
+mod net;
+mod nodes;
 mod reference;
 mod setup;
 mod test;
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
+        "net" => net::run(rest),
         "web" => web::run(rest),
         "bench" => bench::run(rest),
         "bench-web" => web::bench(rest),
@@ -48,6 +51,8 @@ const USAGE: &str = "usage: cargo xtask <task>
   test                 install test tools, then fmt, clippy, wasm build, all tests
   demo [--check --secs N] [--base-port P]
                        three local nodes (5000-5002) and the browser page
+  net --nodes N --miners M [--secs S --check] [--difficulty D] [--port P]
+                       N nodes on loopback, each told only the seed's address
   web                  build the browser miner into www/pkg
   bench [--secs S] [--no-wasm]
                        mining kernels vs naive loop, Python JBC and openssl

@@ -2,7 +2,8 @@
 //! Rust it installs what the tests need (see `setup`), then checks formatting
 //! and lints, proves jbc-core builds for wasm32 without std, builds the
 //! browser miner, and runs every test suite: the Rust workspace tests and the
-//! end-to-end browser tests, then checks `cargo xtask demo --check`.
+//! end-to-end browser tests, then checks `cargo xtask demo --check` and a
+//! twenty-node `cargo xtask net --check`.
 //!
 //! jbc-miner's GPU tests need a Vulkan adapter: `setup::vulkan_driver`
 //! installs lavapipe (mesa-vulkan-drivers) when root, and the tests then run
@@ -111,6 +112,19 @@ pub fn run(args: &[String]) -> TaskResult {
         "20".into(),
         "--base-port".into(),
         "25400".into(),
+    ])?;
+    // Twenty nodes, each told only the seed's address: they must find each
+    // other and agree (SPEC §7.1), on this 2-core machine.
+    crate::net::run(&[
+        "--nodes".into(),
+        "20".into(),
+        "--miners".into(),
+        "3".into(),
+        "--secs".into(),
+        "30".into(),
+        "--check".into(),
+        "--port".into(),
+        "25500".into(),
     ])?;
     Ok(())
 }

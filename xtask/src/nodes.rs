@@ -1,0 +1,146 @@
+//! Local `jbc-node` processes for `cargo xtask demo` and `cargo xtask net`:
+//! [`Nodes`] stops its children (SIGTERM, then SIGKILL) however the task
+//! ends, [`get_json`] asks a node over plain HTTP/1.1 (bounded), and
+//! [`forward_log`] keeps each node's log.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Child nodes, by a label (their port or number); each is stopped
+/// (SIGTERM, then SIGKILL) on drop.
+pub struct Nodes {
+    /// The children.
+    pub children: Vec<(u16, Child)>,
+}
+
+impl Nodes {
+    /// Asks every node to stop and waits (bounded); true if all exited 0.
+    pub fn stop(&mut self) -> bool {
+        for (_, child) in &self.children {
+            terminate(child);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut clean = true;
+        for (port, child) in &mut self.children {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        if !status.success() {
+                            eprintln!("demo: node {port} exited with {status}");
+                            clean = false;
+                        }
+                        break;
+                    }
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        eprintln!("demo: node {port} did not stop; killing it");
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        clean = false;
+                        break;
+                    }
+                }
+            }
+        }
+        self.children.clear();
+        clean
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        if !self.children.is_empty() {
+            self.stop();
+        }
+    }
+}
+
+/// Sends SIGTERM (the node shuts down cleanly); elsewhere, kills.
+fn terminate(child: &Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child;
+    }
+}
+
+/// `GET http://host:port/path` as JSON (plain HTTP/1.1, bounded).
+pub fn get_json(host: &str, port: u16, path: &str) -> Result<serde_json::Value, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("GET {host}:{port}{path}: {e}");
+    let mut stream = TcpStream::connect((host, port)).map_err(|e| fail(&e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| fail(&e))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| fail(&e))?;
+    let mut response = Vec::new();
+    stream
+        .take(64 << 20)
+        .read_to_end(&mut response)
+        .map_err(|e| fail(&e))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| fail(&"no body"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(fail(&head.lines().next().unwrap_or("")));
+    }
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).map_err(|e| fail(&e))
+}
+
+/// Decodes a chunked HTTP body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Copies a node's log to `log_path`, and to stderr prefixed with its label.
+pub fn forward_log(
+    stderr: Option<std::process::ChildStderr>,
+    port: u16,
+    log_path: &Path,
+    echo: bool,
+) {
+    let Some(stderr) = stderr else { return };
+    let mut file = std::fs::File::create(log_path).ok();
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Some(file) = &mut file {
+            let _ = writeln!(file, "{line}");
+        }
+        if echo {
+            eprintln!("[{port}] {line}");
+        }
+    }
+}
