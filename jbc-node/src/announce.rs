@@ -12,10 +12,11 @@ use crate::node::Node;
 
 /// Logs and publishes a change of the best chain: a `reorg` first if blocks
 /// were disconnected, then a `block` for each block connected, lowest first.
-pub fn tip_changed(node: &Node, change: &Accepted, source: Source) {
+/// Called under the node's lock (with its chain), so events keep the order
+/// of the changes.
+pub fn tip_changed(node: &Node, chain: &Chain, change: &Accepted, source: Source) {
     let mut events = Vec::new();
     {
-        let chain = node.chain();
         if let (Some(old), Some(new)) = (change.disconnected.first(), change.connected.last()) {
             let old_height = chain.block(old).map_or(0, |b| b.index);
             let new_height = chain.block(new).map_or(0, |b| b.index);
@@ -39,7 +40,7 @@ pub fn tip_changed(node: &Node, change: &Accepted, source: Source) {
                 block.hash.short(),
                 source.as_str(),
                 short_data(&block.data),
-                after_parent(&chain, block),
+                after_parent(chain, block),
                 block.difficulty,
             );
             events.push(Event::Block {

@@ -16,9 +16,11 @@
 //!   or `duplicate` and before it is relayed (the state machine orders its
 //!   `Store`/`Flush` actions before relays). `orphan` and `ignored` blocks are
 //!   never written (SPEC §6.1).
-//! - Nothing slow is done under the lock but the writes themselves: relays,
-//!   requests, events and logs happen after it is released, and every
-//!   request is bounded in time, so no peer can block the API.
+//! - Nothing slow is done under the lock but the writes themselves (and the
+//!   `block`/`reorg` events and log lines of a tip change, published there
+//!   so they keep their order): relays and requests start after it is
+//!   released, and every request is bounded in time, so no peer can block
+//!   the API.
 //! - A storage failure is fatal: the node stops (non-zero exit) rather than
 //!   acknowledge blocks it could not keep.
 
@@ -299,6 +301,7 @@ impl Node {
         event: impl FnOnce(&mut NodeState) -> R,
     ) -> Result<R, StoreError> {
         let mut later = Vec::new();
+        let mut tip_changed = false;
         let answer = {
             let mut core = self.write();
             if core.failed {
@@ -309,6 +312,13 @@ impl Node {
                 let written = match action {
                     Action::Store { blocks, durability } => core.store.append(&blocks, durability),
                     Action::Flush => core.store.flush(),
+                    Action::TipChanged { change, source } => {
+                        // Under the lock, so events keep the order of the
+                        // changes; publishing never blocks.
+                        tip_changed = true;
+                        announce::tip_changed(self, core.state.chain(), &change, source);
+                        Ok(())
+                    }
                     other => {
                         later.push(other);
                         Ok(())
@@ -325,7 +335,6 @@ impl Node {
             answer
         };
         self.timer.notify_one();
-        let tip_changed = later.iter().any(|a| matches!(a, Action::TipChanged { .. }));
         for action in later {
             self.carry_out(action);
         }
@@ -335,11 +344,10 @@ impl Node {
         Ok(answer)
     }
 
-    /// Carries out an action that needs no lock: events and logs, relays,
-    /// requests.
+    /// Carries out an action that needs no lock: relays, requests, peer and
+    /// sync logs.
     fn carry_out(self: &Arc<Self>, action: Action) {
         match action {
-            Action::TipChanged { change, source } => announce::tip_changed(self, &change, source),
             Action::Relay { block, peers } => {
                 for peer in peers {
                     self.relay(peer, block.clone());
@@ -351,8 +359,8 @@ impl Node {
             Action::CheckCandidate { url } => self.check_candidate(url),
             Action::Peer { url, notice, .. } => announce::peer_notice(&url, &notice),
             Action::SyncEnded { url, report, .. } => announce::sync_ended(self, &url, &report),
-            // Storage actions are carried out under the lock.
-            Action::Store { .. } | Action::Flush => {}
+            // Storage and announcements are carried out under the lock.
+            Action::Store { .. } | Action::Flush | Action::TipChanged { .. } => {}
         }
     }
 
