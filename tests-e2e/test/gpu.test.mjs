@@ -210,3 +210,33 @@ describe('a new tip switches the GPU', () => {
     assert.deepEqual(page.errors, []);
   });
 });
+
+describe('without WebGPU', () => {
+  let node, browser, page;
+
+  before(async () => {
+    node = await startNode(networkArgs('e2e-no-gpu', 30));
+    // The plain test browser: --disable-gpu, so WebGPU offers no adapter.
+    browser = await launchBrowser();
+    page = await openMiner(browser.context, `${node.url}/?devices=gpu&workers=1`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await node?.stop();
+  });
+
+  test('the page says so and mines on the CPU workers', async () => {
+    const gpu = await page.evaluate(() => ({ status: jbcMiner.gpu.status, reason: jbcMiner.gpu.reason }));
+    assert.equal(gpu.status, 'none');
+    assert.ok(gpu.reason.length > 0);
+    assert.match(await page.textContent('#gpu-status'), /^No GPU mining: .+\. Mining on the CPU\.$/);
+    assert.equal(await page.inputValue('#devices'), 'cpu');
+    await page.click('#start');
+    await waitFor('a CPU worker hashing',
+      () => page.evaluate(() => jbcMiner.workers.length === 1 && jbcMiner.workers[0].hashes > 0), 30_000);
+    assert.equal(await page.evaluate(() => jbcMiner.gpu.mining), false);
+    await page.click('#stop');
+    assert.deepEqual(page.errors, []);
+  });
+});
