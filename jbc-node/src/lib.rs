@@ -29,6 +29,7 @@ pub mod announce;
 pub mod api;
 pub mod config;
 pub mod events;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod peers;

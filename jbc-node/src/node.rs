@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce;
 use crate::events::{Event, Source, StatusEvent};
+use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::peers::{BadUrl, HttpPeer, MAX_RELAYS_IN_FLIGHT, PeerView, http_client, normalize_url};
 use crate::status::StatusInfo;
@@ -111,6 +112,7 @@ pub struct Node {
     timer: Notify,
     shutdown: CancellationToken,
     started: Instant,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Node {
@@ -144,6 +146,7 @@ impl Node {
             timer: Notify::new(),
             shutdown: CancellationToken::new(),
             started: Instant::now(),
+            metrics: Metrics::new(),
         }
     }
 
@@ -168,6 +171,19 @@ impl Node {
     /// The miner, when mining.
     pub fn miner(&self) -> Option<&Miner> {
         self.miner.as_ref()
+    }
+
+    /// The node's figures (`GET /metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Calls `f` with each peer (under the lock: keep it quick).
+    pub(crate) fn for_each_peer(&self, mut f: impl FnMut(&jbc_core::node_state::PeerInfo)) {
+        let core = self.read();
+        for (_, info) in core.state.peers().iter() {
+            f(info);
+        }
     }
 
     /// A receiver of the node's events.
@@ -269,9 +285,15 @@ impl Node {
         block: Block,
         source: Source,
     ) -> Result<Accepted, AcceptError> {
-        self.handle(|state| state.handle_block(block, source, now_ms()))
-            .map_err(AcceptError::Storage)?
-            .map_err(AcceptError::Invalid)
+        let answer = self
+            .handle(|state| state.handle_block(block, source, now_ms()))
+            .map_err(AcceptError::Storage)?;
+        let outcome = match &answer {
+            Ok(accepted) => accepted.status.as_str(),
+            Err(e) => e.code(),
+        };
+        self.metrics.block_offered(source, outcome);
+        answer.map_err(AcceptError::Invalid)
     }
 
     /// [`Node::accept_block`] on a blocking thread.
@@ -307,7 +329,13 @@ impl Node {
             let answer = event(&mut core.state);
             while let Some(action) = core.state.poll_action() {
                 let written = match action {
-                    Action::Store { blocks, durability } => core.store.append(&blocks, durability),
+                    Action::Store { blocks, durability } => {
+                        if durability == jbc_core::node_state::Durability::Deferred {
+                            // Only sync defers its writes.
+                            self.metrics.blocks_synced(blocks.len());
+                        }
+                        core.store.append(&blocks, durability)
+                    }
                     Action::Flush => core.store.flush(),
                     other => {
                         later.push(other);
@@ -339,15 +367,29 @@ impl Node {
     /// requests.
     fn carry_out(self: &Arc<Self>, action: Action) {
         match action {
-            Action::TipChanged { change, source } => announce::tip_changed(self, &change, source),
+            Action::TipChanged { change, source } => {
+                if !change.disconnected.is_empty() {
+                    self.metrics.reorg(change.disconnected.len());
+                }
+                announce::tip_changed(self, &change, source)
+            }
             Action::Relay { block, peers } => {
                 for peer in peers {
                     self.relay(peer, block.clone());
                 }
             }
-            Action::Request { peer, request } => self.request(peer, request),
-            Action::Peer { url, notice, .. } => announce::peer_notice(&url, &notice),
-            Action::SyncEnded { url, report, .. } => announce::sync_ended(self, &url, &report),
+            Action::Request { peer, request } => {
+                self.metrics.sync_request(peer);
+                self.request(peer, request)
+            }
+            Action::Peer { peer, url, notice } => {
+                self.metrics.peer_notice(peer, &notice);
+                announce::peer_notice(&url, &notice)
+            }
+            Action::SyncEnded { peer, url, report } => {
+                self.metrics.sync_ended(peer, &report.outcome);
+                announce::sync_ended(self, &url, &report)
+            }
             // Storage actions are carried out under the lock.
             Action::Store { .. } | Action::Flush => {}
         }
@@ -385,6 +427,10 @@ impl Node {
                 () = node.shutdown.cancelled() => return,
             };
             drop(permit);
+            if let Err(e) = &answer {
+                node.metrics
+                    .relay_failed(matches!(e, PeerError::Api { .. }));
+            }
             announce::relayed(client.url(), &answer);
             let _ = tokio::task::spawn_blocking(move || {
                 node.handle(|state| state.handle_relay(peer, answer))
