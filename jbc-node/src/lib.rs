@@ -27,6 +27,8 @@
 
 pub mod announce;
 pub mod api;
+pub mod chainfiles;
+pub mod cli;
 pub mod config;
 pub mod events;
 pub mod metrics;
