@@ -7,7 +7,7 @@
 //! to relay, whom to sync with and whom to back off from — is made by
 //! jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
 //! [`node`] is its driver (one lock over the state machine and the store),
-//! and [`run`] the composition root that wires it to axum, reqwest, redb
+//! and [`run`](mod@run) the composition root that wires it to axum, reqwest, redb
 //! and the mining threads.
 //!
 //! The binary `jbc-node` is a thin wrapper around [`run()`]; tests drive

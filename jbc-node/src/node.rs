@@ -6,7 +6,7 @@
 //! back off from — is the state machine's.
 //!
 //! # Invariants
-//! - One lock, [`Node::core`], guards what it serialises: the state machine
+//! - One lock, `Node::core`, guards what it serialises: the state machine
 //!   and the store it writes. Events are handled and their storage actions
 //!   carried out under it, so the order of the database is the order of
 //!   acceptance, and no reader ever sees a block of the miner or of

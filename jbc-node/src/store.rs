@@ -37,7 +37,7 @@ use jbc_core::{Block, Chain, Params};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// How durable an [`Store::append`] must be when it returns: the state
-/// machine's own [`Durability`](jbc_core::node_state::Durability) (`Fsync`:
+/// machine's own [`Durability`] (`Fsync`:
 /// on disk; `Deferred`: made durable by a later [`Store::flush`]).
 pub use jbc_core::node_state::Durability;
 
