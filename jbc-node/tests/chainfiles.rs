@@ -355,6 +355,20 @@ fn every_other_refusal_leaves_the_database_unchanged() {
     ));
     assert_eq!((load(&db), file_size(&db)), before);
 
+    // Export from a data dir with no database creates none.
+    let empty = root.join("no-db");
+    assert!(matches!(
+        chainfiles::export(&chainfiles::ExportArgs {
+            data_dir: empty.clone(),
+            out: root.join("out.jsonl"),
+            format: chainfiles::Format::Jsonl,
+            all: false,
+            network: NetworkFlags::default(),
+        }),
+        Err(ChainFilesError::NoDatabase(_))
+    ));
+    assert!(!empty.exists() && !root.join("out.jsonl").exists());
+
     // And the good file goes in.
     let stats = chainfiles::import(&ImportArgs {
         data_dir: db.clone(),
@@ -456,6 +470,12 @@ fn figures_100k() {
     println!(
         "made 100000 blocks in {:.2} s",
         started.elapsed().as_secs_f64()
+    );
+    let opened = Instant::now();
+    drop(Store::open(&source, &params()).expect("open"));
+    println!(
+        "restart of the source (Store::open, 100000 blocks written in 10 deferred batches): {:.2} s",
+        opened.elapsed().as_secs_f64()
     );
     let timed = |args: &[&str]| {
         let started = Instant::now();
