@@ -153,7 +153,7 @@ async fn counters_move_by_exactly_the_blocks_sent() {
     let mut chain = Chain::new(params.clone());
     let main = extend(&mut chain, 3, "main");
     let mut side_chain = Chain::new(params);
-    let side = extend(&mut side_chain, 2, "side");
+    let side = extend(&mut side_chain, 4, "side");
     let mut bad = main[0].clone();
     bad.nonce ^= 1;
 
@@ -170,6 +170,10 @@ async fn counters_move_by_exactly_the_blocks_sent() {
     assert_eq!(body["status"], "ignored");
     let (status, body) = post(&mined, bad.to_json()).await;
     assert_eq!((status, body["error"].as_str()), (422, Some("bad_hash")));
+    let (_, body) = post(&mined, side[2].to_json()).await;
+    assert_eq!(body["status"], "side");
+    let (_, body) = post(&mined, side[3].to_json()).await;
+    assert_eq!(body["status"], "reorg");
 
     let after = scrape(&url).await;
     let moved = |key: &str| value(&after, key) - value(&before, key);
@@ -178,22 +182,28 @@ async fn counters_move_by_exactly_the_blocks_sent() {
     assert_eq!(moved(&blocks("orphan")), 1.0);
     assert_eq!(moved(&blocks("ignored")), 1.0);
     assert_eq!(moved(&blocks("bad_hash")), 1.0);
-    assert_eq!(moved(&blocks("reorg")), 0.0);
-    assert_eq!(value(&after, "jbc_height{}"), 3.0);
-    assert_eq!(value(&after, "jbc_blocks_stored{}"), 3.0);
-    assert_eq!(value(&after, "jbc_pooled_blocks{}"), 2.0);
+    assert_eq!(moved(&blocks("side")), 1.0);
+    assert_eq!(moved(&blocks("reorg")), 1.0);
+    // The reorganisation disconnected the 3 blocks of the first branch.
+    assert_eq!(value(&after, "jbc_reorg_depth_count{}"), 1.0);
+    assert_eq!(value(&after, "jbc_reorg_depth_sum{}"), 3.0);
+    assert_eq!(value(&after, "jbc_reorg_depth_bucket{le=\"2.0\"}"), 0.0);
+    assert_eq!(value(&after, "jbc_reorg_depth_bucket{le=\"4.0\"}"), 1.0);
+    assert_eq!(value(&after, "jbc_height{}"), 4.0);
+    assert_eq!(value(&after, "jbc_blocks_stored{}"), 7.0);
+    assert_eq!(value(&after, "jbc_pooled_blocks{}"), 0.0);
     assert!(value(&after, "jbc_chain_work{}") > value(&before, "jbc_chain_work{}"));
     let requests = |status: u16| {
         format!("jbc_http_requests_total{{method=\"POST\",route=\"/mined\",status=\"{status}\"}}")
     };
-    assert_eq!(moved(&requests(200)), 6.0);
+    assert_eq!(moved(&requests(200)), 8.0);
     assert_eq!(moved(&requests(422)), 1.0);
     assert_eq!(
         value(
             &after,
             "jbc_http_request_duration_seconds_count{method=\"POST\",route=\"/mined\"}"
         ),
-        7.0
+        9.0
     );
     // The first scrape was counted too, by its route.
     assert!(
@@ -241,4 +251,50 @@ async fn metrics_has_no_cors_and_the_api_keeps_it() {
             .is_none()
     );
     node.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn sync_counts_its_blocks_its_runs_and_their_durations() {
+    let (a_dir, b_dir) = (temp_dir("metrics-sync-a"), temp_dir("metrics-sync-b"));
+    let a = start(&a_dir, &VECTOR_FLAGS).await;
+    let mut chain = Chain::new(params_of(&VECTOR_FLAGS));
+    for block in extend(&mut chain, 5, "a") {
+        let (status, _) = post(&format!("{}/mined", a.url()), block.to_json()).await;
+        assert_eq!(status, 200);
+    }
+    let a_url = a.url();
+    let mut flags = VECTOR_FLAGS.to_vec();
+    flags.extend(["--peer", &a_url]);
+    let b = start(&b_dir, &flags).await;
+    let tip = chain.tip().hash;
+    let mut events = [b.node.subscribe()];
+    assert!(
+        wait_until(&mut events, std::time::Duration::from_secs(20), || {
+            b.node.chain().tip().hash == tip
+        })
+        .await,
+        "b syncs from a"
+    );
+    // The sync that stored the blocks has ended once its count shows.
+    let mut after = scrape(&b.url()).await;
+    for _ in 0..100 {
+        if value(&after, "jbc_syncs_total{outcome=\"synced\"}") >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        after = scrape(&b.url()).await;
+    }
+    assert_eq!(
+        value(
+            &after,
+            "jbc_blocks_total{outcome=\"stored\",source=\"sync\"}"
+        ),
+        5.0
+    );
+    assert!(value(&after, "jbc_syncs_total{outcome=\"synced\"}") >= 1.0);
+    assert!(value(&after, "jbc_sync_duration_seconds_count{}") >= 1.0);
+    assert_eq!(value(&after, "jbc_peers{state=\"up\"}"), 1.0);
+    assert_eq!(value(&after, "jbc_height{}"), 5.0);
+    b.shutdown().await.expect("shutdown");
+    a.shutdown().await.expect("shutdown");
 }
