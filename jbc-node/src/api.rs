@@ -5,7 +5,8 @@
 //! every request answered within [`REQUEST_TIMEOUT`] (408 `timeout`; event
 //! streams are long-lived by design and only their opening is bounded),
 //! pages of at most [`MAX_PAGE`] blocks. CORS allows any origin on every
-//! route, private-network preflights included, so a page from anywhere can
+//! route but `GET /metrics` ([`crate::metrics`], which no page of another
+//! site may read), private-network preflights included, so a page from anywhere can
 //! mine for any node; but `POST /peers` answers 403 `forbidden` to a request
 //! whose `Origin` is not the node's own, so no page of another site can
 //! steer whom the node talks to (SPEC §7). `POST` bodies are read as JSON
@@ -144,7 +145,7 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
         }))
         .timeout(REQUEST_TIMEOUT);
     let www = www.map(|dir| Arc::new(ServeDir::new(dir)));
-    Router::new()
+    let api = Router::new()
         .route("/blockchain.json", get(blockchain))
         .route("/blocks", get(blocks))
         .route("/blocks/{hash}", get(block))
@@ -155,10 +156,12 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
         .route("/peers", get(peers).post(add_peer))
         .fallback(move |request: Request| static_page(www.clone(), request))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(node)
+        .with_state(node.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(timeout)
-        .layer(cors)
+        .layer(cors);
+    // `GET /metrics` outside the CORS layer; every request counted.
+    crate::metrics::with_metrics(api, node)
 }
 
 /// `GET /blockchain.json`: the best chain, genesis first.

@@ -77,6 +77,11 @@ pub struct Config {
     /// Directory of the browser miner page served at / (default: ./www, else the repo's www/, when present).
     #[arg(long, value_name = "DIR")]
     pub www: Option<PathBuf>,
+
+    /// Keep DIR a folder of the best chain, one `<height>.json` per block
+    /// (rewritten on a reorganisation), like the original JBC's chaindata.
+    #[arg(long, value_name = "DIR")]
+    pub chaindir: Option<PathBuf>,
 }
 
 impl Config {

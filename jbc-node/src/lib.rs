@@ -7,7 +7,7 @@
 //! to relay, whom to sync with and whom to back off from — is made by
 //! jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
 //! [`node`] is its driver (one lock over the state machine and the store),
-//! and [`run`] the composition root that wires it to axum, reqwest, redb
+//! and [`run`](mod@run) the composition root that wires it to axum, reqwest, redb
 //! and the mining threads.
 //!
 //! The binary `jbc-node` is a thin wrapper around [`run()`]; tests drive
@@ -27,8 +27,11 @@
 
 pub mod announce;
 pub mod api;
+pub mod chainfiles;
+pub mod cli;
 pub mod config;
 pub mod events;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod peers;

@@ -6,7 +6,7 @@
 //! back off from — is the state machine's.
 //!
 //! # Invariants
-//! - One lock, [`Node::core`], guards what it serialises: the state machine
+//! - One lock, `Node::core`, guards what it serialises: the state machine
 //!   and the store it writes. Events are handled and their storage actions
 //!   carried out under it, so the order of the database is the order of
 //!   acceptance, and no reader ever sees a block of the miner or of
@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce;
 use crate::events::{Event, Source, StatusEvent};
+use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::peers::{BadUrl, HttpPeer, MAX_RELAYS_IN_FLIGHT, PeerView, http_client, normalize_url};
 use crate::status::StatusInfo;
@@ -113,6 +114,7 @@ pub struct Node {
     timer: Notify,
     shutdown: CancellationToken,
     started: Instant,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Node {
@@ -146,6 +148,7 @@ impl Node {
             timer: Notify::new(),
             shutdown: CancellationToken::new(),
             started: Instant::now(),
+            metrics: Metrics::new(),
         }
     }
 
@@ -170,6 +173,19 @@ impl Node {
     /// The miner, when mining.
     pub fn miner(&self) -> Option<&Miner> {
         self.miner.as_ref()
+    }
+
+    /// The node's figures (`GET /metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Calls `f` with each peer (under the lock: keep it quick).
+    pub(crate) fn for_each_peer(&self, mut f: impl FnMut(&jbc_core::node_state::PeerInfo)) {
+        let core = self.read();
+        for (_, info) in core.state.peers().iter() {
+            f(info);
+        }
     }
 
     /// A receiver of the node's events.
@@ -271,9 +287,15 @@ impl Node {
         block: Block,
         source: Source,
     ) -> Result<Accepted, AcceptError> {
-        self.handle(|state| state.handle_block(block, source, now_ms()))
-            .map_err(AcceptError::Storage)?
-            .map_err(AcceptError::Invalid)
+        let answer = self
+            .handle(|state| state.handle_block(block, source, now_ms()))
+            .map_err(AcceptError::Storage)?;
+        let outcome = match &answer {
+            Ok(accepted) => accepted.status.as_str(),
+            Err(e) => e.code(),
+        };
+        self.metrics.block_offered(source, outcome);
+        answer.map_err(AcceptError::Invalid)
     }
 
     /// [`Node::accept_block`] on a blocking thread.
@@ -310,12 +332,21 @@ impl Node {
             let answer = event(&mut core.state);
             while let Some(action) = core.state.poll_action() {
                 let written = match action {
-                    Action::Store { blocks, durability } => core.store.append(&blocks, durability),
+                    Action::Store { blocks, durability } => {
+                        if durability == jbc_core::node_state::Durability::Deferred {
+                            // Only sync defers its writes.
+                            self.metrics.blocks_synced(blocks.len());
+                        }
+                        core.store.append(&blocks, durability)
+                    }
                     Action::Flush => core.store.flush(),
                     Action::TipChanged { change, source } => {
                         // Under the lock, so events keep the order of the
                         // changes; publishing never blocks.
                         tip_changed = true;
+                        if !change.disconnected.is_empty() {
+                            self.metrics.reorg(change.disconnected.len());
+                        }
                         announce::tip_changed(self, core.state.chain(), &change, source);
                         Ok(())
                     }
@@ -353,12 +384,21 @@ impl Node {
                     self.relay(peer, block.clone());
                 }
             }
-            Action::Request { peer, request } => self.request(peer, request),
+            Action::Request { peer, request } => {
+                self.metrics.sync_request(peer);
+                self.request(peer, request)
+            }
             Action::Announce { peer, url } => self.announce_to(peer, url),
             Action::AskPeers { peer } => self.ask_peers(peer),
             Action::CheckCandidate { url } => self.check_candidate(url),
-            Action::Peer { url, notice, .. } => announce::peer_notice(&url, &notice),
-            Action::SyncEnded { url, report, .. } => announce::sync_ended(self, &url, &report),
+            Action::Peer { peer, url, notice } => {
+                self.metrics.peer_notice(peer, &notice);
+                announce::peer_notice(&url, &notice)
+            }
+            Action::SyncEnded { peer, url, report } => {
+                self.metrics.sync_ended(peer, &report.outcome);
+                announce::sync_ended(self, &url, &report)
+            }
             // Storage and announcements are carried out under the lock.
             Action::Store { .. } | Action::Flush | Action::TipChanged { .. } => {}
         }
@@ -387,11 +427,16 @@ impl Node {
         let Ok(permit) = permits.try_acquire_owned() else {
             return;
         };
+        let node = self.clone();
         let call = async move {
             let answer = tokio::time::timeout(RELAY_TIMEOUT, client.submit(&block))
                 .await
                 .unwrap_or_else(|_| Err(PeerError::Unreachable("relay timed out".into())));
             drop(permit);
+            if let Err(e) = &answer {
+                node.metrics
+                    .relay_failed(matches!(e, PeerError::Api { .. }));
+            }
             announce::relayed(client.url(), &answer);
             answer
         };

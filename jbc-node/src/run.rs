@@ -138,6 +138,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     if node.miner().is_some() {
         tasks.push(tokio::spawn(mining_loop(node.clone(), found_rx)));
     }
+    if let Some(dir) = config.chaindir.clone() {
+        tasks.push(tokio::spawn(crate::chainfiles::follow(node.clone(), dir)));
+    }
     Ok(RunningNode {
         addr,
         node,

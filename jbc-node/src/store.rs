@@ -37,7 +37,7 @@ use jbc_core::{Block, Chain, Params};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 /// How durable an [`Store::append`] must be when it returns: the state
-/// machine's own [`Durability`](jbc_core::node_state::Durability) (`Fsync`:
+/// machine's own [`Durability`] (`Fsync`:
 /// on disk; `Deferred`: made durable by a later [`Store::flush`]).
 pub use jbc_core::node_state::Durability;
 
@@ -288,6 +288,29 @@ impl Store {
             elapsed: started.elapsed(),
         };
         Ok((store, chain, stats))
+    }
+
+    /// The params stored in the database of `dir` (which must exist),
+    /// read without changing it, for tools that work on a node's data dir
+    /// (`jbc-node export`).
+    pub fn stored_params(dir: &Path) -> Result<Params, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let db = Database::open(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
+        let meta = read.open_table(META).map_err(|e| corrupt(e.to_string()))?;
+        let json = meta
+            .get("params")
+            .map_err(|e| corrupt(e.to_string()))?
+            .ok_or_else(|| corrupt("no params in the meta table".into()))?;
+        serde_json::from_str(json.value())
+            .map_err(|e| corrupt(format!("stored params are unreadable: {e}")))
     }
 
     /// The database file.

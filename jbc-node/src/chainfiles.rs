@@ -1,0 +1,584 @@
+//! The chain as files, like the original JBC's `chaindata` folder:
+//! [`export`] writes a database's blocks as JSON lines or as a folder of
+//! block files, [`import`] checks such files with the full rules and loads
+//! them, and [`follow`] (`--chaindir`) keeps a folder of the best chain up
+//! to date on a running node.
+//!
+//! # Formats
+//! Every block is the block JSON of SPEC §3, genesis included (height 0).
+//! - `jsonl`: one block per line, parents first.
+//! - `dir`: one file per block, `<height>.json` for the best chain; with
+//!   `--all` (side branches too, so heights repeat) `<height>-<hash>.json`,
+//!   which cannot collide.
+//!
+//! # Import
+//! Every block goes through [`Chain::accept_requested`] (all of SPEC §5,
+//! proof of work and hash included) on the chain loaded from the database,
+//! in file order (a folder is read in height order). The first block that
+//! breaks a rule, or whose parent is neither stored nor earlier in the
+//! files, refuses the whole import, naming the block and the rule; only
+//! when every block passed are the stored ones written, in one transaction,
+//! so a refused import leaves the database as it was.
+//!
+//! # `--chaindir`
+//! [`follow`] runs beside the node: after each change of the best chain
+//! (the driver's `TipChanged`, seen as `/events`' `block` and `reorg`) it
+//! rewrites the files above the fork point and removes those above the new
+//! tip. Blocks are copied under the node's lock in batches of
+//! [`CHAINDIR_BATCH`] and written after it is released; each file is written
+//! whole (temporary file, then rename). A failure is logged and retried on
+//! the next change; it never stops the node.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use jbc_core::{Block, BlockError, BlockHash, Chain, Params, Status, genesis};
+use tokio::sync::broadcast::error::TryRecvError;
+
+use crate::node::{Node, now_ms};
+use crate::store::{Durability, FILE_NAME, Store, StoreError};
+
+/// Blocks copied from the chain per hold of the node's lock by [`follow`].
+pub const CHAINDIR_BATCH: usize = 1_000;
+
+/// Layout of exported files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One block JSON per line.
+    Jsonl,
+    /// A folder with one block JSON file per block.
+    Dir,
+}
+
+/// Network flags of `export` and `import`: by default the params stored in
+/// the database; a flag given must agree with them. For a new database
+/// (import only) unset flags take the node's defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetworkFlags {
+    /// Network name.
+    #[arg(long, value_name = "NAME")]
+    pub network: Option<String>,
+    /// Initial difficulty, in leading zero bits.
+    #[arg(long, value_name = "BITS")]
+    pub difficulty: Option<u32>,
+    /// Target time between blocks, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub block_time_ms: Option<u64>,
+    /// Retarget window, in blocks.
+    #[arg(long, value_name = "BLOCKS")]
+    pub retarget_window: Option<u64>,
+    /// Lowest difficulty retargeting may reach.
+    #[arg(long, value_name = "BITS")]
+    pub min_difficulty: Option<u32>,
+}
+
+impl NetworkFlags {
+    /// `base` with the flags that are given.
+    fn over(&self, base: Params) -> Params {
+        Params {
+            network: self.network.clone().unwrap_or(base.network.clone()),
+            initial_difficulty: self.difficulty.unwrap_or(base.initial_difficulty),
+            target_block_ms: self.block_time_ms.unwrap_or(base.target_block_ms),
+            retarget_window: self.retarget_window.unwrap_or(base.retarget_window),
+            min_difficulty: self.min_difficulty.unwrap_or(base.min_difficulty),
+            ..base
+        }
+    }
+}
+
+/// `jbc-node export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The node's data dir (the node must not be running on it).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The file (jsonl) or folder (dir) to write; a folder must be new or empty.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// jsonl: one block per line; dir: one `<height>.json` file per block.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: Format,
+    /// Every stored block, side branches included, in acceptance order
+    /// (dir files are then named `<height>-<hash>.json`).
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub network: NetworkFlags,
+}
+
+/// `jbc-node import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The node's data dir (created if new; the node must not be running on it).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// A `.jsonl` file or a folder of block files, as `export` writes them.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub network: NetworkFlags,
+}
+
+/// Why an export or an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainFilesError {
+    /// The database cannot be opened (or belongs to another network).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Export from a data dir without a database.
+    #[error("no database in {}", .0.display())]
+    NoDatabase(PathBuf),
+    /// A file cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The export folder already holds files.
+    #[error("{} is not empty: export writes into a new or empty folder", .0.display())]
+    NotEmpty(PathBuf),
+    /// A line or file is not a block.
+    #[error("{}{}: not a block: {reason}", path.display(), line.map_or(String::new(), |l| format!(" line {l}")))]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The line (jsonl).
+        line: Option<usize>,
+        /// What serde said.
+        reason: String,
+    },
+    /// The files start from another genesis: another network.
+    #[error(
+        "block 0 {hash} is not this network's genesis {ours}: the files are of another network"
+    )]
+    OtherGenesis {
+        /// Genesis in the files.
+        hash: BlockHash,
+        /// Our genesis.
+        ours: BlockHash,
+    },
+    /// A block breaks a rule of SPEC §5: nothing was imported.
+    #[error("block {height} {hash} is invalid ({}): {reason}; nothing was imported", reason.code())]
+    Invalid {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: BlockHash,
+        /// The rule.
+        reason: BlockError,
+    },
+    /// A block's parent is neither stored nor earlier in the files.
+    #[error(
+        "block {height} {hash}: its parent {parent} is neither in the database nor earlier in the files; nothing was imported"
+    )]
+    UnknownParent {
+        /// Its height.
+        height: u64,
+        /// Its hash.
+        hash: BlockHash,
+        /// The missing parent.
+        parent: BlockHash,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ChainFilesError + '_ {
+    move |source| ChainFilesError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What [`export`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportStats {
+    /// Blocks written, genesis included.
+    pub blocks: u64,
+    /// Height of the best tip.
+    pub height: u64,
+    /// Time to load the database.
+    pub load: Duration,
+    /// Time to write the files.
+    pub write: Duration,
+}
+
+/// What [`import`] did.
+#[derive(Debug, Clone)]
+pub struct ImportStats {
+    /// Blocks read from the files, genesis included.
+    pub read: u64,
+    /// Blocks newly stored.
+    pub stored: u64,
+    /// Blocks the database had already (and genesis).
+    pub known: u64,
+    /// Height of the best tip afterwards.
+    pub height: u64,
+    /// The best tip afterwards.
+    pub tip: BlockHash,
+    /// Time to load, check and write.
+    pub elapsed: Duration,
+}
+
+/// The params of the database in `dir`, if there is one.
+fn params_for(dir: &Path, flags: &NetworkFlags) -> Result<Option<Params>, ChainFilesError> {
+    if !dir.join(FILE_NAME).exists() {
+        return Ok(None);
+    }
+    Ok(Some(flags.over(Store::stored_params(dir)?)))
+}
+
+/// The node's default params (those of `jbc-node` run with no flags).
+fn default_params() -> Params {
+    use clap::Parser;
+    crate::Config::parse_from(["jbc-node"]).params()
+}
+
+/// The file name of `block` in a folder: `<height>.json`, or with `all`
+/// (where heights repeat) `<height>-<hash>.json`.
+pub fn block_file_name(block: &Block, all: bool) -> String {
+    if all {
+        format!("{}-{}.json", block.index, block.hash)
+    } else {
+        format!("{}.json", block.index)
+    }
+}
+
+/// `jbc-node export`: writes the best chain (or every stored block) of the
+/// database in `args.data_dir`.
+pub fn export(args: &ExportArgs) -> Result<ExportStats, ChainFilesError> {
+    let params = params_for(&args.data_dir, &args.network)?
+        .ok_or_else(|| ChainFilesError::NoDatabase(args.data_dir.clone()))?;
+    let started = Instant::now();
+    let (_store, chain, _) = Store::open(&args.data_dir, &params)?;
+    let load = started.elapsed();
+    let started = Instant::now();
+    let blocks: Box<dyn Iterator<Item = &Block>> = if args.all {
+        Box::new(chain.all_blocks())
+    } else {
+        Box::new(chain.best_chain())
+    };
+    let mut count = 0;
+    match args.format {
+        Format::Jsonl => {
+            let out = &args.out;
+            let file = std::fs::File::create(out).map_err(io_error(out))?;
+            let mut writer = BufWriter::new(file);
+            for block in blocks {
+                writeln!(writer, "{}", block.to_json()).map_err(io_error(out))?;
+                count += 1;
+            }
+            let file = writer
+                .into_inner()
+                .map_err(|e| io_error(out)(e.into_error()))?;
+            file.sync_all().map_err(io_error(out))?;
+        }
+        Format::Dir => {
+            let out = &args.out;
+            std::fs::create_dir_all(out).map_err(io_error(out))?;
+            if std::fs::read_dir(out)
+                .map_err(io_error(out))?
+                .next()
+                .is_some()
+            {
+                return Err(ChainFilesError::NotEmpty(out.clone()));
+            }
+            for block in blocks {
+                let path = out.join(block_file_name(block, args.all));
+                std::fs::write(&path, block.to_json() + "\n").map_err(io_error(&path))?;
+                count += 1;
+            }
+        }
+    }
+    Ok(ExportStats {
+        blocks: count,
+        height: chain.height(),
+        load,
+        write: started.elapsed(),
+    })
+}
+
+/// Reads the blocks of a `.jsonl` file or a folder of block files (a
+/// folder in height order, then by name).
+pub fn read_blocks(path: &Path) -> Result<Vec<Block>, ChainFilesError> {
+    if path.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(io_error(path))? {
+            let entry = entry.map_err(io_error(path))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let height: u64 = match stem.split('-').next().map(str::parse) {
+                Some(Ok(height)) => height,
+                _ => continue,
+            };
+            files.push((height, name, entry.path()));
+        }
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, _, file)| {
+                let bytes = std::fs::read(&file).map_err(io_error(&file))?;
+                serde_json::from_slice(&bytes).map_err(|e| ChainFilesError::Malformed {
+                    path: file.clone(),
+                    line: None,
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    } else {
+        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                serde_json::from_str(line).map_err(|e| ChainFilesError::Malformed {
+                    path: path.to_path_buf(),
+                    line: Some(i + 1),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Checks `blocks` (parents first) on `chain` with the full rules: the
+/// hashes of the blocks newly stored, in order, and how many it had already.
+/// On an error `chain` may hold some of the blocks: throw it away.
+pub fn check_blocks(
+    chain: &mut Chain,
+    blocks: Vec<Block>,
+    now_ms: u64,
+) -> Result<(Vec<BlockHash>, u64), ChainFilesError> {
+    let ours = genesis(chain.params()).hash;
+    let mut stored = Vec::new();
+    let mut known = 0;
+    for block in blocks {
+        let (height, hash, parent) = (block.index, block.hash, block.prev_hash);
+        if height == 0 {
+            if hash != ours || block != *chain.genesis() {
+                return Err(ChainFilesError::OtherGenesis { hash, ours });
+            }
+            known += 1;
+            continue;
+        }
+        let accepted =
+            chain
+                .accept_requested(block, now_ms)
+                .map_err(|reason| ChainFilesError::Invalid {
+                    height,
+                    hash,
+                    reason,
+                })?;
+        match accepted.status {
+            Status::Orphan => {
+                return Err(ChainFilesError::UnknownParent {
+                    height,
+                    hash,
+                    parent,
+                });
+            }
+            Status::Duplicate => known += 1,
+            _ => stored.extend_from_slice(&accepted.stored),
+        }
+    }
+    Ok((stored, known))
+}
+
+/// `jbc-node import`: checks every block of `args.path` and, only if all
+/// pass, appends the ones the chain stored to the database in one
+/// transaction.
+pub fn import(args: &ImportArgs) -> Result<ImportStats, ChainFilesError> {
+    let started = Instant::now();
+    let params = params_for(&args.data_dir, &args.network)?
+        .unwrap_or_else(|| args.network.over(default_params()));
+    let blocks = read_blocks(&args.path)?;
+    let read = blocks.len() as u64;
+    let (store, mut chain, _) = Store::open(&args.data_dir, &params)?;
+    let (stored, known) = check_blocks(&mut chain, blocks, now_ms())?;
+    let to_write: Vec<Block> = stored
+        .iter()
+        .filter_map(|hash| chain.block(hash).cloned())
+        .collect();
+    store.append(&to_write, Durability::Fsync)?;
+    Ok(ImportStats {
+        read,
+        stored: to_write.len() as u64,
+        known,
+        height: chain.height(),
+        tip: chain.tip().hash,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A folder of the best chain as `<height>.json` files, and what it holds.
+#[derive(Debug)]
+struct ChainDir {
+    dir: PathBuf,
+    /// The hash in `<h>.json`, by height, as far as known (`None`: no file
+    /// or an unreadable one). Once verified, a hash-linked chain from
+    /// genesis: a match at a height means every lower file matches too.
+    written: Vec<Option<BlockHash>>,
+    /// Whether `written` was compared with the chain whole since opening.
+    verified: bool,
+    /// The highest height a file may exist for.
+    top_file: Option<u64>,
+}
+
+impl ChainDir {
+    /// Creates `dir` if needed and reads which blocks its files hold.
+    fn open(dir: PathBuf) -> std::io::Result<ChainDir> {
+        std::fs::create_dir_all(&dir)?;
+        let mut written: Vec<Option<BlockHash>> = Vec::new();
+        let mut top_file = None;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(Ok(height)) = name.strip_suffix(".json").map(str::parse::<u64>) else {
+                continue;
+            };
+            top_file = top_file.max(Some(height));
+            let hash = std::fs::read(entry.path())
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Block>(&bytes).ok())
+                .filter(|b| b.index == height)
+                .map(|b| b.hash);
+            let Ok(at) = usize::try_from(height) else {
+                continue;
+            };
+            if at >= written.len() {
+                written.resize(at + 1, None);
+            }
+            written[at] = hash;
+        }
+        Ok(ChainDir {
+            dir,
+            written,
+            verified: false,
+            top_file,
+        })
+    }
+
+    /// The first height whose file is not the chain's block (the chain's
+    /// height + 1 if all are).
+    fn first_stale(&mut self, chain: &Chain) -> u64 {
+        let height = chain.height() as usize;
+        let matches = |at: usize, written: &[Option<BlockHash>]| {
+            written.get(at).copied().flatten() == chain.block_at(at as u64).map(|b| b.hash)
+        };
+        if !self.verified {
+            self.verified = true;
+            let first = (0..=height)
+                .find(|&at| !matches(at, &self.written))
+                .unwrap_or(height + 1);
+            self.written.truncate(first);
+            return first as u64;
+        }
+        let mut at = self.written.len().min(height + 1);
+        while at > 0 && !matches(at - 1, &self.written) {
+            at -= 1;
+        }
+        self.written.truncate(at);
+        at as u64
+    }
+
+    /// Brings the folder to `node`'s best chain; the first failure is returned
+    /// (and retried on the next call).
+    fn sync(&mut self, node: &Node) -> std::io::Result<()> {
+        loop {
+            let (height, batch) = {
+                let chain = node.chain();
+                let from = self.first_stale(&chain);
+                let batch: Vec<Block> = chain.blocks_from(from, CHAINDIR_BATCH).cloned().collect();
+                (chain.height(), batch)
+            };
+            if batch.is_empty() {
+                // Up to date: remove the files above the tip (a shorter
+                // best chain after a reorganisation).
+                if let Some(top) = self.top_file.filter(|&top| top > height) {
+                    for at in (height + 1..=top).rev() {
+                        let path = self.dir.join(format!("{at}.json"));
+                        match std::fs::remove_file(&path) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        }
+                        self.top_file = Some(at - 1);
+                    }
+                }
+                return Ok(());
+            }
+            for block in batch {
+                let name = block_file_name(&block, false);
+                let tmp = self.dir.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, block.to_json() + "\n")?;
+                std::fs::rename(&tmp, self.dir.join(&name))?;
+                self.written.push(Some(block.hash));
+                self.top_file = self.top_file.max(Some(block.index));
+            }
+        }
+    }
+}
+
+/// `--chaindir DIR`: keeps `dir` a folder of `node`'s best chain until the
+/// node shuts down (see the module doc). Never fails: problems are logged.
+pub async fn follow(node: Arc<Node>, dir: PathBuf) {
+    // Subscribe first, so no change between the first pass and the wait is missed.
+    let mut events = node.subscribe();
+    let opened = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || ChainDir::open(dir)).await
+    };
+    let mut folder = match opened {
+        Ok(Ok(folder)) => folder,
+        Ok(Err(e)) => {
+            tracing::error!(dir = %dir.display(), "--chaindir cannot be used: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    loop {
+        let synced = {
+            let node = node.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = folder.sync(&node);
+                (folder, result)
+            })
+            .await
+        };
+        let Ok((back, result)) = synced else {
+            return;
+        };
+        folder = back;
+        if let Err(e) = result {
+            tracing::warn!(dir = %dir.display(), "--chaindir: {e}; will retry on the next block");
+        }
+        // Wait for a change of the best chain, then take every change
+        // already queued at once.
+        loop {
+            let next = tokio::select! {
+                () = node.shutdown_token().cancelled() => return,
+                next = events.recv() => next,
+            };
+            use tokio::sync::broadcast::error::RecvError;
+            match next {
+                Ok(crate::events::Event::Status(_)) => continue,
+                Ok(_) | Err(RecvError::Lagged(_)) => break,
+                Err(RecvError::Closed) => return,
+            }
+        }
+        loop {
+            match events.try_recv() {
+                Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => return,
+            }
+        }
+    }
+}
