@@ -119,7 +119,7 @@ async function connect(url) {
   state.sources.clear();
   setError('block', null);
   try {
-    state.node = new state.wasm.Node(url);
+    state.node = new state.wasm.NodeClient(url);
   } catch (error) {
     state.node = null;
     setConn('bad', 'bad URL');
@@ -149,7 +149,8 @@ function openEvents(base) {
   const parse = (e) => { try { return JSON.parse(e.data); } catch { return {}; } };
   events.addEventListener('block', (e) => {
     const data = parse(e);
-    const hash = data.hash ?? data.block?.hash;
+    // `block`: {"source": "local"|"submitted"|"sync", "block": {…}} (jbc-node's events.rs).
+    const hash = data.block?.hash;
     if (hash && data.source) state.sources.set(hash, data.source);
     refreshTip();
   });
@@ -160,10 +161,9 @@ function openEvents(base) {
   });
   events.addEventListener('status', (e) => {
     const data = parse(e);
-    const rate = data.hash_rate ?? data.hashes_per_sec ?? data.hashrate;
-    if (typeof rate === 'number') $('node-rate').textContent = formatRate(rate);
-    const peers = Array.isArray(data.peers) ? data.peers.length : data.peers;
-    if (peers !== undefined) $('peers').textContent = String(peers);
+    // `status`: {"height", "hash", "hashes_per_sec", "peers", "peers_up", "mining"}.
+    if (typeof data.hashes_per_sec === 'number') $('node-rate').textContent = formatRate(data.hashes_per_sec);
+    if (typeof data.peers === 'number') $('peers').textContent = String(data.peers);
   });
 }
 

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jbc_core::RoundResult;
-use jbc_web::job::Job;
+use jbc_web::job::BlockToMine;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let job = match Job::from_next_json(next_json, data.clone(), now_ms) {
+    let job = match BlockToMine::from_next_json(next_json, data.clone(), now_ms) {
         Ok(job) => job,
         Err(e) => {
             eprintln!("mine_block: {e}");

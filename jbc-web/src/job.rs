@@ -1,4 +1,4 @@
-//! [`Job`]: one block to mine, built from the `next` object of a node's
+//! [`BlockToMine`]: one block to mine, built from the `next` object of a node's
 //! `GET /tip`, mined in rounds with nonces that JavaScript reads exactly.
 
 use alloc::string::String;
@@ -56,6 +56,12 @@ pub fn nonce_from_f64(value: f64) -> Result<u64, JobError> {
     integer_from_f64(value, MAX_NONCE, "nonce")
 }
 
+/// Reads a JavaScript number as a block height (an integer ≥ 0 that a
+/// JavaScript number holds exactly).
+pub fn height_from_f64(value: f64) -> Result<u64, JobError> {
+    integer_from_f64(value, MAX_NONCE, "height")
+}
+
 /// Reads a JavaScript number as milliseconds since the epoch (an integer ≥ 0
 /// that a JavaScript number holds exactly).
 pub fn timestamp_from_f64(value: f64) -> Result<u64, JobError> {
@@ -76,16 +82,16 @@ fn integer_from_f64(value: f64, max: u64, what: &str) -> Result<u64, JobError> {
 /// A block to mine: the candidate (header with nonce 0, and data) and its
 /// midstate [`Template`].
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct BlockToMine {
     candidate: Candidate,
     template: Template,
 }
 
-impl Job {
+impl BlockToMine {
     /// The child described by `next` (the `next` object of `GET /tip`) with
     /// `data`, stamped `timestamp_ms` raised to `next.min_timestamp` when the
     /// clock is behind (as [`jbc_core::Chain::next_template`] does).
-    pub fn new(next: &NextRules, data: String, timestamp_ms: u64) -> Result<Job, JobError> {
+    pub fn new(next: &NextRules, data: String, timestamp_ms: u64) -> Result<BlockToMine, JobError> {
         if data.len() > MAX_DATA_BYTES {
             return Err(JobError::DataTooLarge(data.len()));
         }
@@ -105,21 +111,21 @@ impl Job {
         };
         let candidate = Candidate { header, data };
         let template = candidate.template();
-        Ok(Job {
+        Ok(BlockToMine {
             candidate,
             template,
         })
     }
 
-    /// Like [`Job::new`], reading `next` from its JSON.
+    /// Like [`BlockToMine::new`], reading `next` from its JSON.
     pub fn from_next_json(
         next_json: &str,
         data: String,
         timestamp_ms: u64,
-    ) -> Result<Job, JobError> {
+    ) -> Result<BlockToMine, JobError> {
         let next: NextRules = serde_json::from_str(next_json)
             .map_err(|e| JobError::Malformed(alloc::format!("{e}")))?;
-        Job::new(&next, data, timestamp_ms)
+        BlockToMine::new(&next, data, timestamp_ms)
     }
 
     /// The header being mined (nonce 0).
@@ -165,7 +171,7 @@ impl Job {
     }
 
     /// What the GPU's result `best` of `dispatch` means: exactly what
-    /// [`Job::mine`] returns for the dispatch's nonces (`next_nonce` is
+    /// [`BlockToMine::mine`] returns for the dispatch's nonces (`next_nonce` is
     /// `None` past [`MAX_NONCE`]).
     pub fn gpu_result(&self, dispatch: &Dispatch, best: u32) -> Result<RoundResult, GpuError> {
         Ok(match dispatch.result(&self.template, best)? {
@@ -208,9 +214,9 @@ mod tests {
 
     #[test]
     fn timestamp_is_raised_to_the_minimum() {
-        let job = Job::new(&next(1), "x".to_string(), 10).unwrap();
+        let job = BlockToMine::new(&next(1), "x".to_string(), 10).unwrap();
         assert_eq!(job.header().timestamp_ms, 1_000);
-        let job = Job::new(&next(1), "x".to_string(), 5_000).unwrap();
+        let job = BlockToMine::new(&next(1), "x".to_string(), 5_000).unwrap();
         assert_eq!(job.header().timestamp_ms, 5_000);
     }
 
@@ -218,20 +224,22 @@ mod tests {
     fn bad_templates_are_refused() {
         let big = "a".repeat(MAX_DATA_BYTES + 1);
         assert_eq!(
-            Job::new(&next(1), big, 0).unwrap_err(),
+            BlockToMine::new(&next(1), big, 0).unwrap_err(),
             JobError::DataTooLarge(MAX_DATA_BYTES + 1)
         );
         assert_eq!(
-            Job::new(&next(65), "x".to_string(), 0).unwrap_err().code(),
+            BlockToMine::new(&next(65), "x".to_string(), 0)
+                .unwrap_err()
+                .code(),
             "malformed"
         );
-        assert!(Job::from_next_json("{\"index\":1}", "x".to_string(), 0).is_err());
+        assert!(BlockToMine::from_next_json("{\"index\":1}", "x".to_string(), 0).is_err());
     }
 
     #[test]
     fn rounds_stop_at_the_largest_safe_nonce() {
         // 64 zero bits essentially never happen in 10 tries.
-        let job = Job::new(&next(64), "x".to_string(), 0).unwrap();
+        let job = BlockToMine::new(&next(64), "x".to_string(), 0).unwrap();
         assert_eq!(
             job.mine(MAX_NONCE - 9, 1_000).unwrap(),
             RoundResult::Exhausted { next_nonce: None }
@@ -247,7 +255,7 @@ mod tests {
 
     #[test]
     fn gpu_dispatches_stop_at_the_largest_safe_nonce_like_mine() {
-        let job = Job::new(&next(10), "x".to_string(), 0).unwrap();
+        let job = BlockToMine::new(&next(10), "x".to_string(), 0).unwrap();
         let d = job.gpu_dispatch(MAX_NONCE - 9, 1_000).unwrap().unwrap();
         assert_eq!(d.count(), 10);
         for start in [0, 12_345, MAX_NONCE - 2_000] {
@@ -266,7 +274,7 @@ mod tests {
     #[test]
     fn a_found_nonce_makes_a_valid_block() {
         let rules = next(8);
-        let job = Job::new(&rules, "Mined by browser test".to_string(), 2_000).unwrap();
+        let job = BlockToMine::new(&rules, "Mined by browser test".to_string(), 2_000).unwrap();
         let RoundResult::Found { nonce, hash } = job.mine(0, 1 << 20).unwrap() else {
             panic!("2^20 tries at difficulty 8 find a block");
         };

@@ -1,5 +1,5 @@
 //! The JavaScript API (wasm32 only): [`MiningJob`] and [`Round`] for the
-//! workers, [`Node`] (the [`FetchPeer`]) for the page, and randomness.
+//! workers, [`NodeClient`] (the [`FetchPeer`]) for the page, and randomness.
 //!
 //! Numbers cross as JavaScript numbers (nonces stay below 2^53), hashes as
 //! hex strings, blocks and API answers as JSON strings. Every error is a JS
@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::fetch::FetchPeer;
-use crate::job::{self, Job, JobError};
+use crate::job::{self, BlockToMine, JobError};
 use crate::random;
 
 /// Installs the panic hook when the module is instantiated.
@@ -151,10 +151,10 @@ impl GpuDispatch {
     }
 }
 
-/// One block to mine (see [`Job`]).
+/// One block to mine (see [`BlockToMine`]).
 #[wasm_bindgen]
 pub struct MiningJob {
-    job: Job,
+    job: BlockToMine,
 }
 
 #[wasm_bindgen]
@@ -166,7 +166,7 @@ impl MiningJob {
     pub fn new(next_json: &str, data: String, timestamp_ms: f64) -> Result<MiningJob, JsValue> {
         let timestamp_ms = job::timestamp_from_f64(timestamp_ms)?;
         Ok(MiningJob {
-            job: Job::from_next_json(next_json, data, timestamp_ms)?,
+            job: BlockToMine::from_next_json(next_json, data, timestamp_ms)?,
         })
     }
 
@@ -306,19 +306,20 @@ impl Round {
     }
 }
 
-/// A node's API over `fetch` (jbc-core's `Peer`); answers are JSON strings.
+/// A client of a node's API over `fetch` (jbc-core's `Peer`); answers are
+/// JSON strings. (`NodeClient` in JavaScript.)
 #[wasm_bindgen]
-pub struct Node {
+pub struct NodeClient {
     peer: FetchPeer,
 }
 
 #[wasm_bindgen]
-impl Node {
+impl NodeClient {
     /// A node at `url` (`http://host:port`).
     #[wasm_bindgen(constructor)]
-    pub fn new(url: &str) -> Result<Node, JsValue> {
+    pub fn new(url: &str) -> Result<NodeClient, JsValue> {
         FetchPeer::new(url)
-            .map(|peer| Node { peer })
+            .map(|peer| NodeClient { peer })
             .map_err(|message| js_error("malformed", &message, None))
     }
 
@@ -341,8 +342,7 @@ impl Node {
     pub fn blocks(&self, from: f64, limit: u32) -> js_sys::Promise {
         let peer = self.peer.clone();
         future_to_promise(async move {
-            let from = job::timestamp_from_f64(from)
-                .map_err(|_| js_error("malformed", "from must be a height", None))?;
+            let from = job::height_from_f64(from)?;
             let blocks = peer.blocks(from, limit).await.map_err(peer_error)?;
             Ok(to_json(&blocks).into())
         })

@@ -1,6 +1,6 @@
 //! # jbc-web: JBC mining in a browser tab
 //!
-//! jbc-core compiled to WebAssembly: a [`job::Job`] built from the `next`
+//! jbc-core compiled to WebAssembly: a [`job::BlockToMine`] built from the `next`
 //! object of a node's `GET /tip`, mined in rounds with jbc-core's
 //! `mine_round` (nonces below 2^53, so JavaScript reads them exactly), and,
 //! on wasm32, the JavaScript API of the `js` module and jbc-core's `Peer`
@@ -11,11 +11,11 @@
 //!
 //! ```
 //! use jbc_core::{BlockHash, NextRules, RoundResult};
-//! use jbc_web::job::Job;
+//! use jbc_web::job::BlockToMine;
 //!
 //! // Height 1 on parent ZERO, difficulty 4, median time past 0.
 //! let next = NextRules::new(1, BlockHash::ZERO, 4, 0);
-//! let job = Job::new(&next, "Mined by browser doc".into(), 1_700_000_000_000).unwrap();
+//! let job = BlockToMine::new(&next, "Mined by browser doc".into(), 1_700_000_000_000).unwrap();
 //! let RoundResult::Found { nonce, hash } = job.mine(0, 10_000).unwrap() else {
 //!     panic!("1 in 16 nonces meets difficulty 4");
 //! };

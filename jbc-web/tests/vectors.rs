@@ -6,7 +6,7 @@
 
 use jbc_core::pow::mine_round_naive;
 use jbc_core::{Block, BlockHash, NextRules, RoundResult};
-use jbc_web::job::Job;
+use jbc_web::job::BlockToMine;
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -36,7 +36,7 @@ fn mined_blocks(v: &Value) -> Vec<Block> {
 /// Mines `block`'s header from nonce 0 in rounds of `round` nonces.
 fn mine_from_zero(block: &Block, round: u32) -> (u64, BlockHash, Block) {
     let next = NextRules::new(block.index, block.prev_hash, block.difficulty, 0);
-    let job = Job::new(&next, block.data.clone(), block.timestamp_ms).expect("a valid job");
+    let job = BlockToMine::new(&next, block.data.clone(), block.timestamp_ms).expect("a valid job");
     let mut start = 0;
     for _ in 0..1_000_000 {
         match job.mine(start, round).expect("nonce in range") {
@@ -82,12 +82,14 @@ fn the_next_json_of_the_api_builds_the_same_job() {
         r#"{{"index":{},"prev_hash":"{}","difficulty":{},"min_timestamp":0}}"#,
         block.index, block.prev_hash, block.difficulty
     );
-    let job = Job::from_next_json(&next_json, block.data.clone(), block.timestamp_ms).unwrap();
+    let job =
+        BlockToMine::from_next_json(&next_json, block.data.clone(), block.timestamp_ms).unwrap();
     let RoundResult::Found { nonce, .. } = job.mine(0, 1 << 20).unwrap() else {
         panic!("not found");
     };
     assert_eq!(job.block(nonce), *block);
     // A `next` object that is not SPEC JSON is refused with a clear error.
-    let bad = Job::from_next_json(r#"{"index":1,"prev_hash":"ZZ"}"#, "x".into(), 0).unwrap_err();
+    let bad =
+        BlockToMine::from_next_json(r#"{"index":1,"prev_hash":"ZZ"}"#, "x".into(), 0).unwrap_err();
     assert_eq!(bad.code(), "malformed");
 }

@@ -63,7 +63,7 @@ describe('errors', () => {
         badNext: attempt(() => new m.MiningJob('{"index": 1}', 'x', 0)),
         badNonce: attempt(() => job.mine(-1, 10)),
         hugeNonce: attempt(() => job.mine(2 ** 53, 10)),
-        badUrl: attempt(() => new m.Node('ftp://example')),
+        badUrl: attempt(() => new m.NodeClient('ftp://example')),
         bigData: attempt(() => new m.MiningJob(next, 'x'.repeat(5000), 0)),
       };
     });
