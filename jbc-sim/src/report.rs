@@ -65,8 +65,8 @@ pub struct Spread {
     pub blocks: u64,
 }
 
-/// How long blocks of the final best chain took to reach a share of the
-/// nodes and of the hash power.
+/// How long the final best chain's uncontested blocks (no stale block at
+/// their height) took to reach a share of the nodes and of the hash power.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Propagation {
     /// To 50 % of the nodes.
@@ -112,9 +112,10 @@ pub struct Report {
     /// the hash power measured in this run.
     pub model_stale_rate: f64,
     /// D: `∫(1 − f(t)) dt` with f the share of the hash power that has a
-    /// block t after it was found, averaged over the final chain's blocks (ms).
+    /// block t after it was found, averaged over the final chain's
+    /// uncontested blocks (no stale block at their height) (ms).
     pub mean_delay_to_hash_power_ms: f64,
-    /// Propagation of the final chain's blocks.
+    /// Propagation of the final chain's uncontested blocks.
     pub propagation: Propagation,
     /// Reorganisation depth (blocks disconnected) → times a node went
     /// through one, over every node.
@@ -147,8 +148,18 @@ impl Report {
         let mut integrals = Vec::new();
         // Hash power sorted by delay, reused per block.
         let mut by_delay: Vec<(u64, f64)> = Vec::with_capacity(nodes);
+        // Heights where a block went stale: the final chain's block there
+        // raced a competitor, and nodes on the competitor do not relay it
+        // (a tie is not relayed), so its spread says little about the
+        // network. f(t) is measured on the uncontested blocks.
+        let contested: HashSet<u64> = obs
+            .mined
+            .iter()
+            .filter(|m| !main.contains(&m.hash))
+            .map(|m| m.height)
+            .collect();
         for (i, m) in obs.mined.iter().enumerate() {
-            if !main.contains(&m.hash) {
+            if !main.contains(&m.hash) || contested.contains(&m.height) {
                 continue;
             }
             by_delay.clear();

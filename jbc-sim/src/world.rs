@@ -210,6 +210,8 @@ struct SimNode {
 pub struct Mined {
     /// Its hash.
     pub hash: BlockHash,
+    /// Its height.
+    pub height: u64,
     /// Who mined it.
     pub miner: u32,
     /// When (µs of simulated time).
@@ -420,6 +422,7 @@ impl World {
             } => self.deliver_relay(from, peer, to, &wire),
             Event::RelayFailed { node, peer } => {
                 self.relay_answered(node, peer, Err(PeerError::Unreachable("no route".into())));
+                self.after(node);
             }
             Event::Request {
                 from,
@@ -499,6 +502,7 @@ impl World {
         self.mined_index.insert(hash, self.mined.len() as u32);
         self.mined.push(Mined {
             hash,
+            height: block.index,
             miner,
             found_us: self.now_us,
         });
@@ -666,6 +670,7 @@ impl World {
     fn deliver_relay(&mut self, from: u32, peer: PeerId, to: u32, wire: &Wire) {
         if self.offline(to) {
             self.relay_answered(from, peer, Err(PeerError::Unreachable("offline".into())));
+            self.after(from);
             return;
         }
         let now_ms = self.now_ms();
@@ -693,6 +698,7 @@ impl World {
         // The reply only tells the sender the peer is up; it is fed back at
         // once rather than after the return trip.
         self.relay_answered(from, peer, Ok(reply));
+        self.after(from);
     }
 
     /// Whether `node`'s chain stores `hash`, from the arrival table (one
@@ -712,14 +718,12 @@ impl World {
         known
     }
 
-    /// Feeds a relay's outcome to its sender. `handle_relay` only ever
-    /// queues `Peer` notices (logs) and moves no timer, so they are dropped here.
+    /// Feeds a relay's outcome to its sender. The `Peer` notices this may
+    /// queue are carried out by whoever drains the sender's actions: the
+    /// [`World::after`] in progress when called from a `Relay` action, or
+    /// the caller's own `after`.
     fn relay_answered(&mut self, node: u32, peer: PeerId, answer: Result<SubmitReply, PeerError>) {
-        let state = &mut self.nodes[node as usize].state;
-        state.handle_relay(peer, answer);
-        while let Some(action) = state.poll_action() {
-            debug_assert!(matches!(action, Action::Peer { .. }), "{action:?}");
-        }
+        self.nodes[node as usize].state.handle_relay(peer, answer);
     }
 
     fn request(&mut self, node: u32, peer: PeerId, request: Request) {
