@@ -14,10 +14,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use jbc_core::node_state::{Action, NodeState, PeerId, PeerSource, SYNC_EVERY_MS, Source};
+use jbc_core::node_state::{Action, NodeState, PeerId, PeerSource, Source};
 use jbc_core::peer::{PeerError, SubmitReply, TipInfo};
 use jbc_core::sync::{Request, Response, SyncConfig};
-use jbc_core::{Block, BlockHash, Chain, Params};
+use jbc_core::{Block, BlockHash, Chain, Params, Status};
 
 use crate::config::Config;
 use crate::network::{Network, Topology};
@@ -195,8 +195,13 @@ struct SimNode {
     /// The timer armed, and its generation.
     timer: Option<(u64, u64)>,
     generation: u64,
-    /// When the last periodic sync round ran (ms since the epoch).
+    /// When the last sync round ran (ms since the epoch).
     last_round_ms: u64,
+    /// Whether something woke sync since the last round (an orphan; the
+    /// peers are added before the start). A node whose periodic round is
+    /// overdue (see [`Config::sync_ms`]) shows no wake in `poll_timeout`,
+    /// so the driver notes it from `handle_block`'s answer.
+    woken: bool,
     tip: BlockHash,
     silent: bool,
     /// Offline in `[start, end)` µs, if at all.
@@ -291,6 +296,7 @@ impl World {
                     timer: None,
                     generation: 0,
                     last_round_ms: 0,
+                    woken: true,
                     tip,
                     silent: silent[i],
                     offline: offline
@@ -408,10 +414,12 @@ impl World {
                 }
                 let now_ms = self.now_ms();
                 let n = &mut self.nodes[node as usize];
-                if now_ms >= n.state.poll_timeout() {
-                    n.last_round_ms = now_ms;
-                }
+                let round = now_ms >= n.state.poll_timeout();
                 n.state.handle_timeout(now_ms);
+                if round {
+                    n.last_round_ms = now_ms;
+                    n.woken = false;
+                }
                 self.after(node);
             }
             Event::Relay {
@@ -563,7 +571,7 @@ impl World {
     fn arm_timer(&mut self, node: u32) {
         let n = &self.nodes[node as usize];
         let mut due_ms = n.state.poll_timeout();
-        if due_ms >= n.last_round_ms + SYNC_EVERY_MS {
+        if !n.woken {
             due_ms = due_ms.max(n.last_round_ms + self.config.sync_ms);
         }
         let due_us = due_ms
@@ -684,6 +692,10 @@ impl World {
             "duplicate"
         } else {
             let answer = receiver.handle_block(wire.block.clone(), Source::Submitted, now_ms);
+            if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
+                // NodeState wakes sync for an orphan: honour it now.
+                self.nodes[to as usize].woken = true;
+            }
             self.after(to);
             match answer {
                 Ok(accepted) => accepted.status.as_str(),
