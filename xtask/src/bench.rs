@@ -46,6 +46,22 @@ struct Rate {
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: &[String]) -> TaskResult {
+    let options = parse_args(args)?;
+    let measured = collect(&options)?;
+    let figures = KernelFigures::parse(&measured.rust)?;
+    print_table(&measured, &figures);
+    print_verdicts(&measured, &figures);
+    Ok(())
+}
+
+/// The command line of `cargo xtask bench`.
+struct Options {
+    secs: f64,
+    wasm: bool,
+    gpu: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -68,6 +84,26 @@ pub fn run(args: &[String]) -> TaskResult {
             .ok_or("--secs takes a number of seconds in (0, 30]")?,
         None => 1.0,
     };
+    Ok(Options {
+        secs,
+        wasm: !args.iter().any(|a| a == "--no-wasm"),
+        gpu: !args.iter().any(|a| a == "--no-gpu"),
+    })
+}
+
+/// Everything measured in one run: the kernel benchmark's output and the
+/// references.
+struct Measured {
+    rust: String,
+    wasm: Result<WasmRates, String>,
+    gpu: Result<GpuRate, String>,
+    openssl: Result<f64, String>,
+    python: Result<Rate, String>,
+}
+
+/// Builds and runs every measurement (each child bounded in time).
+fn collect(options: &Options) -> Result<Measured, String> {
+    let secs = options.secs;
     let root = root();
 
     eprintln!("building the kernel benchmark (release)…");
@@ -93,13 +129,13 @@ pub fn run(args: &[String]) -> TaskResult {
         Duration::from_secs_f64(secs * 40.0 + 60.0),
         true,
     )?;
-    let wasm = if args.iter().any(|a| a == "--no-wasm") {
+    let wasm = if !options.wasm {
         Err("skipped (--no-wasm)".to_string())
     } else {
         eprintln!("building and running the wasm kernel check (node)…");
         wasm_rates(&root)
     };
-    let gpu = if args.iter().any(|a| a == "--no-gpu") {
+    let gpu = if !options.gpu {
         Err("skipped (--no-gpu)".to_string())
     } else {
         eprintln!("building and running the GPU benchmark (wgpu, release)…");
@@ -110,51 +146,99 @@ pub fn run(args: &[String]) -> TaskResult {
     eprintln!("measuring the Python JBC loop…");
     let python = python_rate(&root, secs.max(2.0));
 
-    let mut kernels: Vec<(String, Rate)> = Vec::new();
-    let mut naive = None;
-    let mut single_stream = None;
-    let mut ratios: Vec<(String, f64, f64)> = Vec::new();
-    let mut calibrated = None;
-    let mut threads: Vec<(String, u32, Rate)> = Vec::new();
-    for line in rust.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let ["calibrate", name] = fields[..] {
-            calibrated = Some(name.to_string());
-            continue;
-        }
-        if let ["ratio", name, _, total, best] = fields[..] {
-            if let (Ok(total), Ok(best)) = (total.parse(), best.parse()) {
-                ratios.push((name.to_string(), total, best));
-            }
-            continue;
-        }
-        let [what, name, count, wall, cpu, best] = fields[..] else {
-            continue;
-        };
-        let (Ok(count), Ok(wall), Ok(cpu), Ok(best)) =
-            (count.parse(), wall.parse(), cpu.parse(), best.parse())
-        else {
-            continue;
-        };
-        let rate = Rate {
-            wall,
-            cpu,
-            best: Some(best),
-        };
-        match what {
-            "kernel" => kernels.push((name.to_string(), rate)),
-            "naive" => naive = Some(rate),
-            "reference" => single_stream = Some(rate),
-            "threads" => threads.push((name.to_string(), count, rate)),
-            _ => {}
-        }
-    }
-    if kernels.is_empty() {
-        return Err(format!(
-            "no kernel figures in the benchmark output:\n{rust}"
-        ));
-    }
+    Ok(Measured {
+        rust,
+        wasm,
+        gpu,
+        openssl,
+        python,
+    })
+}
 
+/// The lines of `kernel_bench`'s output, parsed.
+#[derive(Default)]
+struct KernelFigures {
+    kernels: Vec<(String, Rate)>,
+    naive: Option<Rate>,
+    single_stream: Option<Rate>,
+    ratios: Vec<(String, f64, f64)>,
+    calibrated: Option<String>,
+    threads: Vec<(String, u32, Rate)>,
+}
+
+impl KernelFigures {
+    fn parse(rust: &str) -> Result<KernelFigures, String> {
+        let mut kernels: Vec<(String, Rate)> = Vec::new();
+        let mut naive = None;
+        let mut single_stream = None;
+        let mut ratios: Vec<(String, f64, f64)> = Vec::new();
+        let mut calibrated = None;
+        let mut threads: Vec<(String, u32, Rate)> = Vec::new();
+        for line in rust.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if let ["calibrate", name] = fields[..] {
+                calibrated = Some(name.to_string());
+                continue;
+            }
+            if let ["ratio", name, _, total, best] = fields[..] {
+                if let (Ok(total), Ok(best)) = (total.parse(), best.parse()) {
+                    ratios.push((name.to_string(), total, best));
+                }
+                continue;
+            }
+            let [what, name, count, wall, cpu, best] = fields[..] else {
+                continue;
+            };
+            let (Ok(count), Ok(wall), Ok(cpu), Ok(best)) =
+                (count.parse(), wall.parse(), cpu.parse(), best.parse())
+            else {
+                continue;
+            };
+            let rate = Rate {
+                wall,
+                cpu,
+                best: Some(best),
+            };
+            match what {
+                "kernel" => kernels.push((name.to_string(), rate)),
+                "naive" => naive = Some(rate),
+                "reference" => single_stream = Some(rate),
+                "threads" => threads.push((name.to_string(), count, rate)),
+                _ => {}
+            }
+        }
+        if kernels.is_empty() {
+            return Err(format!(
+                "no kernel figures in the benchmark output:\n{rust}"
+            ));
+        }
+        Ok(KernelFigures {
+            kernels,
+            naive,
+            single_stream,
+            ratios,
+            calibrated,
+            threads,
+        })
+    }
+}
+
+/// The table: every rate in MH/s and as ratios to openssl and Python.
+fn print_table(measured: &Measured, figures: &KernelFigures) {
+    let Measured {
+        wasm,
+        gpu,
+        openssl,
+        python,
+        ..
+    } = measured;
+    let KernelFigures {
+        kernels,
+        naive,
+        single_stream,
+        threads,
+        ..
+    } = figures;
     println!();
     println!("CPU: {}", crate::reference::cpu_name());
     println!(
@@ -179,11 +263,11 @@ pub fn run(args: &[String]) -> TaskResult {
             ratio(Some(r.cpu), python_cpu),
         );
     };
-    for (name, rate) in &kernels {
+    for (name, rate) in kernels {
         row(&format!("kernel {name}"), *rate);
     }
     if let Some(rate) = naive {
-        row("mine_round_naive (2 x sha2 per nonce)", rate);
+        row("mine_round_naive (2 x sha2 per nonce)", *rate);
     }
     match &python {
         Ok(rate) => row("python legacy loop (hashlib)", *rate),
@@ -201,9 +285,9 @@ pub fn run(args: &[String]) -> TaskResult {
         Err(e) => println!("openssl: not measured ({e})"),
     }
     if let Some(rate) = single_stream {
-        row("sha2 compress256, single stream", rate);
+        row("sha2 compress256, single stream", *rate);
     }
-    for (name, count, rate) in &threads {
+    for (name, count, rate) in threads {
         row(&format!("mine_round ({name}), {count} thread(s)"), *rate);
     }
     match &wasm {
@@ -245,12 +329,24 @@ pub fn run(args: &[String]) -> TaskResult {
          (openssl speed also counts CPU time);\nbest: the fastest single call of 16384 nonces. \
          x ossl = cpu / openssl, x ossl* = best / openssl."
     );
+}
 
+/// The ratios against the kernels issue's targets.
+fn print_verdicts(measured: &Measured, figures: &KernelFigures) {
+    let reference = measured.openssl.as_ref().ok().copied();
+    let wasm = &measured.wasm;
+    let KernelFigures {
+        kernels,
+        ratios,
+        calibrated,
+        threads,
+        ..
+    } = figures;
     println!();
     println!(
         "each kernel called in turn with sha2's single-stream compression (same load for both):"
     );
-    for (name, total, best) in &ratios {
+    for (name, total, best) in ratios {
         println!("  {name:<10} {total:.2}x overall, {best:.2}x fastest call vs fastest call");
     }
     println!();
@@ -265,7 +361,7 @@ pub fn run(args: &[String]) -> TaskResult {
         calibrated.as_deref().unwrap_or("-")
     );
     if let Some(reference) = reference {
-        for (name, rate) in &kernels {
+        for (name, rate) in kernels {
             let target = match name.as_str() {
                 "sha-ni" => Some(SHA_NI_TARGET),
                 "avx512" => Some(AVX512_TARGET),
@@ -301,7 +397,6 @@ pub fn run(args: &[String]) -> TaskResult {
              calls (target {TWO_THREADS_TARGET}x; the wall-clock figure needs two otherwise idle cores)"
         );
     }
-    Ok(())
 }
 
 /// What `gpu_bench` measured.

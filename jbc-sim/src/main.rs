@@ -1,0 +1,192 @@
+//! `jbc-sim`: runs one simulation, or a sweep over block times. Parses the
+//! flags and calls the library; see `jbc-sim --help`.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jbc_sim::{Config, Offline, Report, plot, simulate};
+
+/// A deterministic simulation of a JBC network running the real node logic.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the same network at several block times; prints a table and
+    /// writes an SVG plot of stale rate and propagation against block time.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Target block time T in ms.
+    #[arg(long, default_value_t = 10_000)]
+    block_ms: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// Block times to run, in ms.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,2000,5000,10000,30000,60000,150000,600000"
+    )]
+    block_ms: Vec<u64>,
+    /// Where to write the plot.
+    #[arg(long, default_value = "sim-sweep.svg")]
+    svg: std::path::PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Blocks to mine.
+    #[arg(long, default_value_t = 1000)]
+    blocks: u64,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Outbound links per node.
+    #[arg(long, default_value_t = 8)]
+    peers: usize,
+    /// Hash power of the first nodes, e.g. 0.3,0.2 (the rest is uniform).
+    #[arg(long, value_delimiter = ',')]
+    pools: Vec<f64>,
+    /// Split the nodes in two halves from START_MS to END_MS.
+    #[arg(long, value_name = "START_MS:END_MS")]
+    partition: Option<String>,
+    /// A share of the nodes goes offline from START_MS to END_MS.
+    #[arg(long, value_name = "SHARE:START_MS:END_MS")]
+    offline: Option<String>,
+    /// Share of the nodes that never relay.
+    #[arg(long, default_value_t = 0.0)]
+    silent_share: f64,
+    /// Interval of the periodic sync rounds in ms (the node's is 3000).
+    #[arg(long, default_value_t = jbc_core::node_state::SYNC_EVERY_MS)]
+    sync_ms: u64,
+    /// How long to run after the last block, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    settle_ms: u64,
+    /// Multiply every latency by this (0: no latency).
+    #[arg(long, default_value_t = 1.0)]
+    latency_scale: f64,
+    /// Messages take no time on the wire.
+    #[arg(long)]
+    infinite_bandwidth: bool,
+    /// Print JSON instead of the summary (and no progress bar).
+    #[arg(long)]
+    json: bool,
+}
+
+impl Common {
+    fn config(&self, block_ms: u64) -> anyhow::Result<Config> {
+        let mut config = Config::new(self.nodes, self.blocks, block_ms, self.seed);
+        config.peers = self.peers;
+        config.pools = self.pools.clone();
+        config.partition = self
+            .partition
+            .as_deref()
+            .map(|p| {
+                let (a, b) = p.split_once(':').context("--partition START_MS:END_MS")?;
+                anyhow::Ok((a.parse()?, b.parse()?))
+            })
+            .transpose()?;
+        config.offline = self
+            .offline
+            .as_deref()
+            .map(|o| {
+                let parts: Vec<&str> = o.split(':').collect();
+                let [share, start, end] = parts[..] else {
+                    bail!("--offline SHARE:START_MS:END_MS");
+                };
+                anyhow::Ok(Offline {
+                    share: share.parse()?,
+                    start_ms: start.parse()?,
+                    end_ms: end.parse()?,
+                })
+            })
+            .transpose()?;
+        config.silent_share = self.silent_share;
+        config.sync_ms = self.sync_ms;
+        config.settle_ms = self.settle_ms;
+        config.latency_scale = self.latency_scale;
+        config.infinite_bandwidth = self.infinite_bandwidth;
+        config.check().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+}
+
+/// Runs one configuration with a progress bar on stderr (when it is a
+/// terminal and the output is not JSON), and reports the speed there.
+fn run(config: Config, json: bool, label: &str) -> Report {
+    let bar = ProgressBar::new(config.blocks);
+    if json || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} blocks {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_string());
+    let started = Instant::now();
+    let report = simulate(config, &mut |mined| bar.set_position(mined));
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{label}: {} events in {secs:.2} s ({:.0} events/s)",
+        report.events,
+        report.events as f64 / secs.max(1e-9)
+    );
+    report
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            let config = cli.run.common.config(cli.run.block_ms)?;
+            let report = run(config, cli.run.common.json, "run");
+            if cli.run.common.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.summary());
+            }
+        }
+        Some(Command::Sweep(sweep)) => {
+            let mut reports = Vec::new();
+            for &block_ms in &sweep.block_ms {
+                let config = sweep.common.config(block_ms)?;
+                reports.push(run(
+                    config,
+                    sweep.common.json,
+                    &format!("T = {block_ms} ms"),
+                ));
+            }
+            if sweep.common.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                print!("{}", plot::table(&reports));
+            }
+            std::fs::write(&sweep.svg, plot::svg(&reports).map_err(anyhow::Error::msg)?)
+                .with_context(|| format!("writing {}", sweep.svg.display()))?;
+            eprintln!("plot written to {}", sweep.svg.display());
+        }
+    }
+    Ok(())
+}

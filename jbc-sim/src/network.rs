@@ -1,0 +1,147 @@
+//! [`Network`]: the measured internet the simulated nodes live in — regions,
+//! the latency between them, bandwidth per node and where nodes are — and
+//! [`Topology`], who connects to whom.
+//!
+//! The default is `data/network-2019.json`, compiled into the crate (see
+//! `docs/sim.md` for what it holds and where its figures come from).
+
+use serde::Deserialize;
+
+use crate::rng::Rng;
+
+/// The network file shipped with the crate.
+pub const NETWORK_2019_JSON: &str = include_str!("../data/network-2019.json");
+
+/// Regions, latencies and bandwidths, as in `data/network-2019.json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Network {
+    /// Where the figures come from.
+    pub about: String,
+    /// Region names.
+    pub regions: Vec<String>,
+    /// Mean one-way latency between regions, in milliseconds.
+    pub latency_ms: Vec<Vec<f64>>,
+    /// Download bandwidth of a node, by region, in bits per second.
+    pub download_bps: Vec<f64>,
+    /// Upload bandwidth of a node, by region, in bits per second.
+    pub upload_bps: Vec<f64>,
+    /// Share of the nodes in each region.
+    pub region_share: Vec<f64>,
+    /// Cumulative distribution of outbound links per node (index i = i + 1
+    /// links). Kept for reference: the simulator gives every node the same
+    /// outbound degree (`--peers`).
+    pub outbound_degree_cdf: Vec<f64>,
+}
+
+impl Network {
+    /// The 2019 network shipped with the crate.
+    pub fn default_2019() -> Network {
+        // The file is part of the crate and checked by a test.
+        Network::from_json(NETWORK_2019_JSON).expect("data/network-2019.json is valid")
+    }
+
+    /// Parses and checks a network file.
+    pub fn from_json(json: &str) -> Result<Network, String> {
+        let network: Network = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let n = network.regions.len();
+        let square =
+            network.latency_ms.len() == n && network.latency_ms.iter().all(|r| r.len() == n);
+        if n == 0
+            || !square
+            || network.download_bps.len() != n
+            || network.upload_bps.len() != n
+            || network.region_share.len() != n
+        {
+            return Err(format!("every table must have one entry per region ({n})"));
+        }
+        if network
+            .download_bps
+            .iter()
+            .chain(&network.upload_bps)
+            .any(|b| *b <= 0.0)
+        {
+            return Err("bandwidths must be positive".into());
+        }
+        Ok(network)
+    }
+
+    /// A region for each of `nodes` nodes, drawn by `region_share`.
+    pub fn place(&self, nodes: usize, rng: &mut Rng) -> Vec<u8> {
+        let total: f64 = self.region_share.iter().sum();
+        (0..nodes)
+            .map(|_| {
+                let mut x = rng.unit() * total;
+                for (region, share) in self.region_share.iter().enumerate() {
+                    if x < *share {
+                        return region as u8;
+                    }
+                    x -= share;
+                }
+                (self.regions.len() - 1) as u8
+            })
+            .collect()
+    }
+}
+
+/// Who is linked to whom: each node opens `k` outbound links to distinct
+/// random other nodes; every link carries messages both ways.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The neighbours of each node, in the order they are added to its peer
+    /// book (so index i is the node's `PeerId(i)`).
+    pub neighbours: Vec<Vec<u32>>,
+}
+
+impl Topology {
+    /// `k` outbound links per node (fewer if there are not enough nodes).
+    pub fn random(nodes: usize, k: usize, rng: &mut Rng) -> Topology {
+        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        let k = k.min(nodes.saturating_sub(1));
+        for node in 0..nodes {
+            let mut chosen = 0;
+            // Bounded: each try succeeds with probability at least 1/nodes
+            // while fewer than k of nodes-1 candidates are taken.
+            for _ in 0..nodes * 64 {
+                if chosen == k {
+                    break;
+                }
+                let other = rng.below(nodes as u64) as usize;
+                if other == node || neighbours[node].contains(&(other as u32)) {
+                    continue;
+                }
+                neighbours[node].push(other as u32);
+                neighbours[other].push(node as u32);
+                chosen += 1;
+            }
+        }
+        Topology { neighbours }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_network_parses_and_has_six_regions() {
+        let network = Network::default_2019();
+        assert_eq!(network.regions.len(), 6);
+        assert_eq!(network.latency_ms[0][1], network.latency_ms[1][0]);
+        let total: f64 = network.region_share.iter().sum();
+        assert!((total - 1.0).abs() < 0.01, "{total}");
+        assert!(Network::from_json(r#"{"about":"","regions":["a"],"latency_ms":[[1,2]],"download_bps":[1],"upload_bps":[1],"region_share":[1],"outbound_degree_cdf":[]}"#).is_err());
+    }
+
+    #[test]
+    fn links_are_distinct_both_ways_and_k_per_node() {
+        let mut rng = Rng::new(1);
+        let topology = Topology::random(50, 8, &mut rng);
+        for (node, peers) in topology.neighbours.iter().enumerate() {
+            assert!(peers.len() >= 8);
+            for peer in peers {
+                assert_ne!(*peer as usize, node);
+                assert!(topology.neighbours[*peer as usize].contains(&(node as u32)));
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! [`Report`]: what a run measured, from the raw [`Observations`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use jbc_core::BlockHash;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::world::Mined;
+
+/// What the partition looked like when it healed, and after.
+#[derive(Debug, Clone)]
+pub struct PartitionObservation {
+    /// When it healed (µs).
+    pub healed_us: u64,
+    /// Whether the first half (nodes `0..N/2`) had less work at the heal.
+    pub light_is_first: bool,
+    /// Whether both halves had the same work (then neither is lighter).
+    pub equal_work: bool,
+    /// The lighter side's heaviest best chain at the heal (hashes by height).
+    pub light_branch: Vec<BlockHash>,
+    /// The deepest reorganisation of a lighter-side node after the heal.
+    pub deepest_light_reorg: u64,
+    /// When every node was first on one tip after the heal (ms after it).
+    pub one_tip_after_heal_ms: Option<f64>,
+}
+
+/// Everything the world recorded, before any statistics.
+#[derive(Debug)]
+pub struct Observations {
+    /// The run.
+    pub config: Config,
+    /// Blocks mined, in order.
+    pub mined: Vec<Mined>,
+    /// When each node first stored each mined block (µs, `u64::MAX` never).
+    pub arrival: Vec<Vec<u64>>,
+    /// Hash power of each node.
+    pub shares: Vec<f64>,
+    /// The best chain at the end (hashes by height).
+    pub final_chain: Vec<BlockHash>,
+    /// Distinct best tips at the end.
+    pub final_tips: u64,
+    /// Reorganisation depth → how many times a node went through one.
+    pub reorgs: BTreeMap<u64, u64>,
+    /// The partition, if there was one.
+    pub partition: Option<PartitionObservation>,
+    /// Events processed.
+    pub events: u64,
+    /// `POST /mined` relays sent.
+    pub relays: u64,
+    /// Sync requests sent.
+    pub requests: u64,
+    /// Simulated time at the end (µs).
+    pub sim_time_us: u64,
+}
+
+/// Median and 90th percentile of a quantity over blocks (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// The median.
+    pub median_ms: f64,
+    /// The 90th percentile.
+    pub p90_ms: f64,
+    /// Over how many blocks.
+    pub blocks: u64,
+}
+
+/// How long the final best chain's uncontested blocks (no stale block at
+/// their height) took to reach a share of the nodes and of the hash power.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Propagation {
+    /// To 50 % of the nodes.
+    pub nodes_50: Option<Spread>,
+    /// To 90 % of the nodes.
+    pub nodes_90: Option<Spread>,
+    /// To every node.
+    pub nodes_100: Option<Spread>,
+    /// To 50 % of the hash power.
+    pub hash_50: Option<Spread>,
+    /// To 90 % of the hash power.
+    pub hash_90: Option<Spread>,
+}
+
+/// The partition's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionReport {
+    /// Which half had less work at the heal: `first` (nodes `0..N/2`),
+    /// `second`, or `neither`.
+    pub lighter_side: &'static str,
+    /// Blocks on the lighter side's best branch above its fork from the
+    /// final best chain.
+    pub lighter_blocks_since_split: u64,
+    /// The deepest reorganisation a lighter-side node went through after the heal.
+    pub deepest_lighter_reorg: u64,
+    /// From the heal to the first moment every node had one tip (ms).
+    pub one_tip_after_heal_ms: Option<f64>,
+}
+
+/// What a run measured. Everything here follows from the configuration
+/// alone: the same configuration gives the same report, byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The run.
+    pub config: Config,
+    /// Blocks mined.
+    pub blocks_mined: u64,
+    /// Of those, not on the final best chain.
+    pub stale_blocks: u64,
+    /// `stale_blocks / blocks_mined`.
+    pub stale_rate: f64,
+    /// The analytical stale rate `1 − exp(−D/T)` with D the mean delay to
+    /// the hash power measured in this run.
+    pub model_stale_rate: f64,
+    /// D: `∫(1 − f(t)) dt` with f the share of the hash power that has a
+    /// block t after it was found, averaged over the final chain's
+    /// uncontested blocks (no stale block at their height) (ms).
+    pub mean_delay_to_hash_power_ms: f64,
+    /// Propagation of the final chain's uncontested blocks.
+    pub propagation: Propagation,
+    /// Reorganisation depth (blocks disconnected) → times a node went
+    /// through one, over every node.
+    pub reorg_depths: BTreeMap<u64, u64>,
+    /// Distinct best tips at the end (1: everyone agrees).
+    pub final_tips: u64,
+    /// Height of the final best chain.
+    pub final_height: u64,
+    /// The partition, if there was one.
+    pub partition: Option<PartitionReport>,
+    /// Events processed.
+    pub events: u64,
+    /// `POST /mined` relays sent.
+    pub relays: u64,
+    /// Sync requests sent (`/tip` and `/blocks`).
+    pub requests: u64,
+    /// Simulated time (ms).
+    pub sim_time_ms: f64,
+}
+
+impl Report {
+    /// The statistics of a run.
+    pub fn of(obs: Observations) -> Report {
+        let main: HashSet<BlockHash> = obs.final_chain.iter().copied().collect();
+        let blocks_mined = obs.mined.len() as u64;
+        let stale_blocks = obs.mined.iter().filter(|m| !main.contains(&m.hash)).count() as u64;
+        let total_share: f64 = obs.shares.iter().sum();
+        let nodes = obs.shares.len();
+        let mut per = [const { Vec::new() }; 5];
+        let mut integrals = Vec::new();
+        // Hash power sorted by delay, reused per block.
+        let mut by_delay: Vec<(u64, f64)> = Vec::with_capacity(nodes);
+        // Heights where a block went stale: the final chain's block there
+        // raced a competitor, and nodes on the competitor do not relay it
+        // (a tie is not relayed), so its spread says little about the
+        // network. f(t) is measured on the uncontested blocks.
+        let contested: HashSet<u64> = obs
+            .mined
+            .iter()
+            .filter(|m| !main.contains(&m.hash))
+            .map(|m| m.height)
+            .collect();
+        for (i, m) in obs.mined.iter().enumerate() {
+            if !main.contains(&m.hash) || contested.contains(&m.height) {
+                continue;
+            }
+            by_delay.clear();
+            by_delay.extend(obs.arrival[i].iter().zip(&obs.shares).map(|(at, share)| {
+                let delay = if *at == u64::MAX {
+                    obs.sim_time_us.saturating_sub(m.found_us)
+                } else {
+                    at - m.found_us
+                };
+                (delay, *share)
+            }));
+            let reached = obs.arrival[i].iter().filter(|a| **a != u64::MAX).count();
+            by_delay.sort_by_key(|(d, _)| *d);
+            for (k, q) in [0.5, 0.9, 1.0].into_iter().enumerate() {
+                let needed = ((q * nodes as f64).ceil() as usize).max(1);
+                if needed <= reached {
+                    per[k].push(by_delay[needed - 1].0 as f64 / 1000.0);
+                }
+            }
+            for (k, q) in [(3, 0.5), (4, 0.9)] {
+                let mut sum = 0.0;
+                if let Some((d, _)) = by_delay.iter().find(|(_, s)| {
+                    sum += s;
+                    sum >= q * total_share - 1e-12
+                }) {
+                    per[k].push(*d as f64 / 1000.0);
+                }
+            }
+            if total_share > 0.0 {
+                let weighted: f64 = by_delay.iter().map(|(d, s)| *d as f64 * s).sum();
+                integrals.push(weighted / total_share / 1000.0);
+            }
+        }
+        let mean_delay = if integrals.is_empty() {
+            0.0
+        } else {
+            integrals.iter().sum::<f64>() / integrals.len() as f64
+        };
+        let [n50, n90, n100, h50, h90] = per.map(spread);
+        let block_ms = obs.config.block_ms as f64;
+        let partition = obs.partition.as_ref().map(|p| {
+            let fork = p
+                .light_branch
+                .iter()
+                .zip(&obs.final_chain)
+                .take_while(|(a, b)| a == b)
+                .count()
+                .saturating_sub(1);
+            PartitionReport {
+                lighter_side: match (p.equal_work, p.light_is_first) {
+                    (true, _) => "neither",
+                    (false, true) => "first",
+                    (false, false) => "second",
+                },
+                lighter_blocks_since_split: (p.light_branch.len().saturating_sub(1) - fork) as u64,
+                deepest_lighter_reorg: p.deepest_light_reorg,
+                one_tip_after_heal_ms: p.one_tip_after_heal_ms,
+            }
+        });
+        Report {
+            blocks_mined,
+            stale_blocks,
+            stale_rate: ratio(stale_blocks, blocks_mined),
+            model_stale_rate: 1.0 - (-mean_delay / block_ms).exp(),
+            mean_delay_to_hash_power_ms: round3(mean_delay),
+            propagation: Propagation {
+                nodes_50: n50,
+                nodes_90: n90,
+                nodes_100: n100,
+                hash_50: h50,
+                hash_90: h90,
+            },
+            reorg_depths: obs.reorgs,
+            final_tips: obs.final_tips,
+            final_height: obs.final_chain.len().saturating_sub(1) as u64,
+            partition,
+            events: obs.events,
+            relays: obs.relays,
+            requests: obs.requests,
+            sim_time_ms: obs.sim_time_us as f64 / 1000.0,
+            config: obs.config,
+        }
+    }
+
+    /// The summary printed on stdout.
+    pub fn summary(&self) -> String {
+        let c = &self.config;
+        let mut out = format!(
+            "{} nodes, {} blocks, T = {} ms, seed {}, {} outbound peers\n",
+            c.nodes, self.blocks_mined, c.block_ms, c.seed, c.peers
+        );
+        out += &format!(
+            "stale rate        {:.4} ({} of {}); model 1-exp(-D/T) = {:.4}\n",
+            self.stale_rate, self.stale_blocks, self.blocks_mined, self.model_stale_rate
+        );
+        out += &format!(
+            "mean delay to the hash power D = {:.1} ms\n",
+            self.mean_delay_to_hash_power_ms
+        );
+        let p = &self.propagation;
+        for (name, s) in [
+            ("50% of nodes", p.nodes_50),
+            ("90% of nodes", p.nodes_90),
+            ("100% of nodes", p.nodes_100),
+            ("50% of hash power", p.hash_50),
+            ("90% of hash power", p.hash_90),
+        ] {
+            match s {
+                Some(s) => {
+                    out += &format!(
+                        "to {name:<18} median {:>9.1} ms  p90 {:>9.1} ms\n",
+                        s.median_ms, s.p90_ms
+                    )
+                }
+                None => out += &format!("to {name:<18} never\n"),
+            }
+        }
+        out += &format!("reorg depths      {:?}\n", self.reorg_depths);
+        out += &format!(
+            "final tips        {} (height {})\n",
+            self.final_tips, self.final_height
+        );
+        if let Some(p) = &self.partition {
+            out += &format!(
+                "partition         lighter side {}, {} blocks since the split, deepest reorg there {}, one tip {} after the heal\n",
+                p.lighter_side,
+                p.lighter_blocks_since_split,
+                p.deepest_lighter_reorg,
+                p.one_tip_after_heal_ms
+                    .map_or("never".into(), |ms| format!("{ms:.1} ms"))
+            );
+        }
+        out += &format!(
+            "events {}, relays {}, sync requests {}, simulated {:.1} s\n",
+            self.events,
+            self.relays,
+            self.requests,
+            self.sim_time_ms / 1000.0
+        );
+        out
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Median and p90 of `values` (nearest rank), `None` if empty.
+fn spread(mut values: Vec<f64>) -> Option<Spread> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank =
+        |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+    Some(Spread {
+        median_ms: rank(0.5),
+        p90_ms: rank(0.9),
+        blocks: values.len() as u64,
+    })
+}

@@ -1,0 +1,995 @@
+//! [`World`]: the discrete-event loop that drives one real
+//! [`NodeState`] per simulated node.
+//!
+//! The simulator is a driver in the sense of `jbc_core::node_state`: it
+//! feeds each node its events with the (simulated) time and carries out the
+//! actions the node hands back, in order. Storage actions are no-ops (the
+//! chain in memory is the store); `Relay` and `Request` become messages
+//! that arrive after a latency draw plus their size over the bandwidth;
+//! the timer is honoured at `poll_timeout`. Everything runs on one thread
+//! from one seeded [`Rng`], ordered by (time, sequence number), so a
+//! configuration gives one run.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use jbc_core::node_state::{Action, NodeState, PeerId, PeerSource, Source};
+use jbc_core::peer::{PeerError, SubmitReply, TipInfo};
+use jbc_core::sync::{Request, Response, SyncConfig};
+use jbc_core::{Block, BlockHash, Chain, Params, Status};
+
+use crate::config::Config;
+use crate::network::{Network, Topology};
+use crate::report::{Observations, PartitionObservation};
+use crate::rng::Rng;
+
+/// The simulated clock starts here (ms since the Unix epoch), so block
+/// timestamps look like real ones and the 120 s future-block rule applies
+/// as on a real node.
+pub const EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// Bytes of a `GET /tip` or `GET /blocks?..` request and of the HTTP
+/// headers around every message; the bodies are counted at their real JSON
+/// length on top.
+pub const HTTP_OVERHEAD_BYTES: u64 = 200;
+
+/// Pareto shape of the latency draws (SimBlock's).
+const LATENCY_SHAPE: f64 = 5.0;
+
+/// The params of every simulated network: difficulty pinned at 1 (initial =
+/// min = max), so every block has the same work, retargeting never moves
+/// it and mining one costs two hashes on average.
+pub fn sim_params(block_ms: u64) -> Params {
+    Params {
+        network: "sim".into(),
+        initial_difficulty: 1,
+        min_difficulty: 1,
+        max_difficulty: 1,
+        target_block_ms: block_ms.max(1),
+        retarget_window: 10,
+    }
+}
+
+/// A block on the wire, shared by every node it is sent to.
+#[derive(Debug)]
+struct Wire {
+    block: Block,
+    json_bytes: u64,
+}
+
+#[derive(Debug)]
+enum Event {
+    /// The network finds a block (the miner is drawn by hash power).
+    Mine,
+    /// A node's timer (stale unless `generation` is the node's current one).
+    Timer { node: u32, generation: u64 },
+    /// `POST /mined` from `from` arrives at `to`; `peer` is `to` in `from`'s book.
+    Relay {
+        from: u32,
+        peer: PeerId,
+        to: u32,
+        wire: Arc<Wire>,
+    },
+    /// A relay that could not reach its peer fails back at the sender.
+    RelayFailed { node: u32, peer: PeerId },
+    /// A sync request from `from` arrives at `to`.
+    Request {
+        from: u32,
+        peer: PeerId,
+        to: u32,
+        request: Request,
+    },
+    /// The answer to a request arrives back at `node`.
+    Response {
+        node: u32,
+        peer: PeerId,
+        /// Boxed: the answer is large and events move inside the heap.
+        answer: Box<Result<Response, PeerError>>,
+    },
+    /// The partition ends.
+    Heal,
+}
+
+struct Scheduled {
+    at_us: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_us, self.seq) == (other.at_us, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
+    }
+}
+
+/// Width of one slot of the [`Queue`]'s wheel (µs).
+const SLOT_US: u64 = 1000;
+/// Slots in the wheel: events within this many ms of now sit in a slot,
+/// later ones in a heap until they come near.
+const WHEEL_SLOTS: u64 = 1 << 16;
+
+/// The event queue: a timing wheel of 1 ms slots for the near future (where
+/// almost every message lands) and a heap for the far future. Events leave
+/// in (time, sequence) order exactly as from one heap, but the heap that
+/// orders them holds only the current millisecond's events, so it stays
+/// small and in cache at 10,000 nodes.
+struct Queue {
+    wheel: Vec<Vec<Scheduled>>,
+    in_wheel: usize,
+    current: BinaryHeap<Reverse<Scheduled>>,
+    far: BinaryHeap<Reverse<Scheduled>>,
+    /// The slot `current` holds.
+    slot: u64,
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue {
+            wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            in_wheel: 0,
+            current: BinaryHeap::new(),
+            far: BinaryHeap::new(),
+            slot: 0,
+        }
+    }
+
+    fn push(&mut self, event: Scheduled) {
+        let slot = event.at_us / SLOT_US;
+        if slot <= self.slot {
+            self.current.push(Reverse(event));
+        } else if slot < self.slot + WHEEL_SLOTS {
+            self.wheel[(slot % WHEEL_SLOTS) as usize].push(event);
+            self.in_wheel += 1;
+        } else {
+            self.far.push(Reverse(event));
+        }
+    }
+
+    fn pop(&mut self) -> Option<Scheduled> {
+        // Bounded: each turn either returns or moves to the next slot that
+        // holds an event (jumping over empty stretches to the far heap).
+        loop {
+            if let Some(Reverse(event)) = self.current.pop() {
+                return Some(event);
+            }
+            if self.in_wheel == 0 {
+                let Reverse(first) = self.far.peek()?;
+                self.slot = self.slot.max(first.at_us / SLOT_US - 1);
+            }
+            self.slot += 1;
+            while let Some(Reverse(next)) = self.far.peek()
+                && next.at_us / SLOT_US < self.slot + WHEEL_SLOTS
+            {
+                let Some(Reverse(next)) = self.far.pop() else {
+                    break;
+                };
+                self.push(next);
+            }
+            let bucket = std::mem::take(&mut self.wheel[(self.slot % WHEEL_SLOTS) as usize]);
+            self.in_wheel -= bucket.len();
+            self.current.extend(bucket.into_iter().map(Reverse));
+        }
+    }
+}
+
+/// One simulated node: the real state machine plus what the driver keeps.
+struct SimNode {
+    state: NodeState,
+    /// The node in `neighbours[i]` is this node's `PeerId(i)`.
+    neighbours: Vec<u32>,
+    /// When this node's upload link is free again (µs).
+    upload_free_us: u64,
+    /// The timer armed, and its generation.
+    timer: Option<(u64, u64)>,
+    generation: u64,
+    /// When the last sync round ran (ms since the epoch).
+    last_round_ms: u64,
+    /// Whether something woke sync since the last round (an orphan; the
+    /// peers are added before the start). A node whose periodic round is
+    /// overdue (see [`Config::sync_ms`]) shows no wake in `poll_timeout`,
+    /// so the driver notes it from `handle_block`'s answer.
+    woken: bool,
+    tip: BlockHash,
+    silent: bool,
+    /// Offline in `[start, end)` µs, if at all.
+    offline: Option<(u64, u64)>,
+    /// Hash power share.
+    share: f64,
+}
+
+/// A block the simulation mined.
+#[derive(Debug, Clone)]
+pub struct Mined {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its height.
+    pub height: u64,
+    /// Who mined it.
+    pub miner: u32,
+    /// When (µs of simulated time).
+    pub found_us: u64,
+}
+
+/// The simulation: nodes, network, events and what was observed.
+pub struct World {
+    config: Config,
+    network: Network,
+    nodes: Vec<SimNode>,
+    rng: Rng,
+    queue: Queue,
+    seq: u64,
+    now_us: u64,
+    /// Each node's region, apart from the nodes so that sending to a node
+    /// does not load its whole state.
+    regions: Vec<u8>,
+    /// Cumulative hash power, for drawing the miner.
+    cumulative_share: Vec<f64>,
+    /// Blocks mined, in order, and the index of each by hash.
+    mined: Vec<Mined>,
+    mined_index: HashMap<BlockHash, u32>,
+    /// When each node first stored each mined block (µs; `u64::MAX` never):
+    /// `arrival[block][node]`.
+    arrival: Vec<Vec<u64>>,
+    /// How many nodes are on each tip.
+    tips: HashMap<BlockHash, u32>,
+    /// `GET /tip` body length by tip (every node on a tip answers the same).
+    tip_json: HashMap<BlockHash, u64>,
+    /// Block JSON length by hash (every relay of a block has the same body).
+    block_json: HashMap<BlockHash, u64>,
+    /// Reorganisation depths seen (blocks disconnected) → count.
+    reorgs: BTreeMap<u64, u64>,
+    /// Deepest reorganisation of each side after the heal.
+    partition: Option<PartitionObservation>,
+    end_us: Option<u64>,
+    events: u64,
+    relays: u64,
+    requests: u64,
+}
+
+impl World {
+    /// Builds the network of `config`: places the nodes, links them, gives
+    /// each a `NodeState` on the sim genesis with its peers added.
+    pub fn new(config: Config) -> World {
+        let mut rng = Rng::new(config.seed);
+        let network = config.network.clone();
+        let mut place_rng = rng.fork(1);
+        let mut link_rng = rng.fork(2);
+        let mut fault_rng = rng.fork(3);
+        let regions = network.place(config.nodes, &mut place_rng);
+        let topology = Topology::random(config.nodes, config.peers, &mut link_rng);
+        let shares = config.shares();
+        let silent = pick(config.nodes, config.silent_share, &mut fault_rng);
+        let offline = config
+            .offline
+            .map(|o| (pick(config.nodes, o.share, &mut fault_rng), o))
+            .map(|(who, o)| (who, (o.start_ms * 1000, o.end_ms * 1000)));
+        let params = sim_params(config.block_ms);
+        let genesis = Chain::new(params);
+        let tip = genesis.tip().hash;
+        let nodes: Vec<SimNode> = topology
+            .neighbours
+            .into_iter()
+            .enumerate()
+            .map(|(i, neighbours)| {
+                let mut state = NodeState::new(genesis.clone(), SyncConfig::default());
+                for n in &neighbours {
+                    // Distinct fake URLs, added in neighbour order: PeerId(i)
+                    // is neighbours[i]. Config peers are never dropped.
+                    let _ = state.add_peer(format!("sim://{n}"), PeerSource::Config, EPOCH_MS);
+                }
+                while state.poll_action().is_some() {}
+                SimNode {
+                    state,
+                    neighbours,
+                    upload_free_us: 0,
+                    timer: None,
+                    generation: 0,
+                    last_round_ms: 0,
+                    woken: true,
+                    tip,
+                    silent: silent[i],
+                    offline: offline
+                        .as_ref()
+                        .and_then(|(who, window)| who[i].then_some(*window)),
+                    share: shares[i],
+                }
+            })
+            .collect();
+        let mut total = 0.0;
+        let cumulative_share = shares
+            .iter()
+            .map(|s| {
+                total += s;
+                total
+            })
+            .collect();
+        let mut tips = HashMap::new();
+        tips.insert(tip, config.nodes as u32);
+        let mut world = World {
+            regions,
+            network,
+            nodes,
+            rng,
+            queue: Queue::new(),
+            seq: 0,
+            now_us: 0,
+            cumulative_share,
+            mined: Vec::new(),
+            mined_index: HashMap::new(),
+            arrival: Vec::new(),
+            tips,
+            tip_json: HashMap::new(),
+            block_json: HashMap::new(),
+            reorgs: BTreeMap::new(),
+            partition: None,
+            end_us: None,
+            events: 0,
+            relays: 0,
+            requests: 0,
+            config,
+        };
+        for node in 0..world.nodes.len() as u32 {
+            world.arm_timer(node);
+        }
+        let first = world.block_interval_us();
+        world.schedule(first, Event::Mine);
+        if let Some((_, end_ms)) = world.config.partition {
+            world.schedule(end_ms * 1000, Event::Heal);
+        }
+        world
+    }
+
+    fn block_interval_us(&mut self) -> u64 {
+        self.rng
+            .exponential(self.config.block_ms as f64 * 1000.0)
+            .round() as u64
+    }
+
+    fn schedule(&mut self, at_us: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at_us,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn now_ms(&self) -> u64 {
+        EPOCH_MS + self.now_us / 1000
+    }
+
+    /// Runs to the end: `blocks` blocks mined, then `settle_ms` for the last
+    /// ones to spread. `progress` is told the number of blocks mined so far
+    /// after each block.
+    pub fn run(mut self, progress: &mut dyn FnMut(u64)) -> Observations {
+        // Bounded: mining stops after `blocks` blocks and the run ends
+        // `settle_ms` later; events before then are finite because every
+        // event other than a timer is caused by a block or a timer, and
+        // timers fire at least 1 ms apart per node.
+        while let Some(next) = self.queue.pop() {
+            if self.end_us.is_some_and(|end| next.at_us > end) {
+                break;
+            }
+            self.now_us = next.at_us;
+            self.events += 1;
+            let mined_before = self.mined.len();
+            self.handle(next.event);
+            if self.mined.len() != mined_before {
+                progress(self.mined.len() as u64);
+            }
+            if let Some(p) = &mut self.partition
+                && p.one_tip_after_heal_ms.is_none()
+                && self.tips.len() == 1
+            {
+                p.one_tip_after_heal_ms = Some((self.now_us - p.healed_us) as f64 / 1000.0);
+            }
+        }
+        self.observe()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Mine => self.mine(),
+            Event::Timer { node, generation } => {
+                let n = &mut self.nodes[node as usize];
+                if n.timer.map(|(_, g)| g) != Some(generation) {
+                    return;
+                }
+                n.timer = None;
+                let offline = n.offline;
+                if let Some((_, back_us)) = offline.filter(|w| self.is_offline_at(*w)) {
+                    // Powered off: the timer is honoured when it comes back.
+                    self.arm_at(node, back_us);
+                    return;
+                }
+                let now_ms = self.now_ms();
+                let n = &mut self.nodes[node as usize];
+                let round = now_ms >= n.state.poll_timeout();
+                n.state.handle_timeout(now_ms);
+                if round {
+                    n.last_round_ms = now_ms;
+                    n.woken = false;
+                }
+                self.after(node);
+            }
+            Event::Relay {
+                from,
+                peer,
+                to,
+                wire,
+            } => self.deliver_relay(from, peer, to, &wire),
+            Event::RelayFailed { node, peer } => {
+                self.relay_answered(node, peer, Err(PeerError::Unreachable("no route".into())));
+                self.drain_notices(node);
+            }
+            Event::Request {
+                from,
+                peer,
+                to,
+                request,
+            } => self.answer(from, peer, to, request),
+            Event::Response { node, peer, answer } => {
+                let answer = if self.offline(node) {
+                    Err(PeerError::Unreachable("we were offline".into()))
+                } else {
+                    *answer
+                };
+                let now_ms = self.now_ms();
+                self.nodes[node as usize]
+                    .state
+                    .handle_response(peer, answer, now_ms);
+                self.after(node);
+            }
+            Event::Heal => self.heal(),
+        }
+    }
+
+    fn is_offline_at(&self, (start, end): (u64, u64)) -> bool {
+        (start..end).contains(&self.now_us)
+    }
+
+    fn offline(&self, node: u32) -> bool {
+        self.nodes[node as usize]
+            .offline
+            .is_some_and(|w| self.is_offline_at(w))
+    }
+
+    /// Whether a message from `a` to `b` sent now is lost: either end is
+    /// offline, or the partition separates them.
+    fn cut(&self, a: u32, b: u32) -> bool {
+        if self.config.offline.is_none() && self.config.partition.is_none() {
+            return false;
+        }
+        if self.offline(a) || self.offline(b) {
+            return true;
+        }
+        let Some((start_ms, end_ms)) = self.config.partition else {
+            return false;
+        };
+        let half = self.nodes.len() as u32 / 2;
+        (start_ms * 1000..end_ms * 1000).contains(&self.now_us) && (a < half) != (b < half)
+    }
+
+    fn mine(&mut self) {
+        let mined = self.mined.len() as u64;
+        if mined + 1 < self.config.blocks {
+            let next = self.now_us + self.block_interval_us();
+            self.schedule(next, Event::Mine);
+        }
+        let total = *self.cumulative_share.last().unwrap_or(&0.0);
+        let x = self.rng.unit() * total;
+        let miner = self
+            .cumulative_share
+            .partition_point(|c| *c <= x)
+            .min(self.nodes.len() - 1) as u32;
+        if mined + 1 >= self.config.blocks {
+            self.end_us = Some(self.now_us + self.config.settle_ms * 1000);
+        }
+        if self.offline(miner) {
+            // Its hash power is off with it: this block is never found.
+            return;
+        }
+        let now_ms = self.now_ms();
+        let nodes = self.nodes.len();
+        let state = &mut self.nodes[miner as usize].state;
+        let candidate = state
+            .chain()
+            .next_template(format!("sim block {mined} by node {miner}"), now_ms);
+        let block = mine_difficulty_1(&candidate);
+        let hash = block.hash;
+        self.mined_index.insert(hash, self.mined.len() as u32);
+        self.mined.push(Mined {
+            hash,
+            height: block.index,
+            miner,
+            found_us: self.now_us,
+        });
+        self.arrival.push(vec![u64::MAX; nodes]);
+        // A block mined on the node's own template is valid: the answer is
+        // `accepted` (or `side`/`ignored` never, as it extends the tip).
+        let _ = state.handle_block(block, Source::Local, now_ms);
+        self.after(miner);
+    }
+
+    /// Carries out `node`'s actions, then re-arms its timer.
+    fn after(&mut self, node: u32) {
+        let mut tip_changed = false;
+        while let Some(action) = self.nodes[node as usize].state.poll_action() {
+            match action {
+                Action::Store { blocks, .. } => {
+                    for block in &blocks {
+                        if let Some(&i) = self.mined_index.get(&block.hash) {
+                            let slot = &mut self.arrival[i as usize][node as usize];
+                            *slot = (*slot).min(self.now_us);
+                        }
+                    }
+                }
+                Action::Flush => {}
+                Action::TipChanged { change, .. } => {
+                    tip_changed = true;
+                    let depth = change.disconnected.len() as u64;
+                    if depth > 0 {
+                        *self.reorgs.entry(depth).or_default() += 1;
+                        if let Some(p) = &mut self.partition {
+                            let light = (node < self.nodes.len() as u32 / 2) == p.light_is_first;
+                            if light {
+                                p.deepest_light_reorg = p.deepest_light_reorg.max(depth);
+                            }
+                        }
+                    }
+                }
+                Action::Relay { block, peers } => self.relay(node, block, peers),
+                Action::Request { peer, request } => self.request(node, peer, request),
+                Action::AskPeers { peer } => {
+                    // The topology is fixed: a peer's list adds nobody (the
+                    // simulation does not model discovery).
+                    let now_ms = self.now_ms();
+                    self.nodes[node as usize]
+                        .state
+                        .handle_peer_list(peer, Ok(Vec::new()), now_ms);
+                }
+                // No node has an address of its own to announce, so no
+                // candidate is ever learned.
+                Action::Announce { .. } | Action::CheckCandidate { .. } => {}
+                Action::Peer { .. } | Action::SyncEnded { .. } => {}
+            }
+        }
+        // The tip moves only with a `TipChanged`: read it (a cold load at
+        // 10,000 nodes) only then.
+        let tip = if tip_changed {
+            self.nodes[node as usize].state.chain().tip().hash
+        } else {
+            self.nodes[node as usize].tip
+        };
+        debug_assert_eq!(tip, self.nodes[node as usize].state.chain().tip().hash);
+        let old = std::mem::replace(&mut self.nodes[node as usize].tip, tip);
+        if old != tip {
+            if let Some(count) = self.tips.get_mut(&old) {
+                *count -= 1;
+                if *count == 0 {
+                    self.tips.remove(&old);
+                }
+            }
+            *self.tips.entry(tip).or_default() += 1;
+        }
+        self.arm_timer(node);
+    }
+
+    /// Arms `node`'s timer for `poll_timeout`, moving a periodic round to
+    /// the configured `sync_ms` after the last one (a sync woken early by an
+    /// orphan keeps its time).
+    fn arm_timer(&mut self, node: u32) {
+        let n = &self.nodes[node as usize];
+        let mut due_ms = n.state.poll_timeout();
+        if !n.woken {
+            due_ms = due_ms.max(n.last_round_ms + self.config.sync_ms);
+        }
+        let due_us = due_ms
+            .saturating_sub(EPOCH_MS)
+            .saturating_mul(1000)
+            .max(self.now_us);
+        if n.timer.is_some_and(|(at, _)| at <= due_us) {
+            return;
+        }
+        self.arm_at(node, due_us);
+    }
+
+    fn arm_at(&mut self, node: u32, at_us: u64) {
+        let n = &mut self.nodes[node as usize];
+        n.generation += 1;
+        let generation = n.generation;
+        n.timer = Some((at_us, generation));
+        self.schedule(at_us, Event::Timer { node, generation });
+    }
+
+    /// When a message of `bytes` from `from` sent now arrives at `to`: it
+    /// waits for `from`'s upload link, takes `bytes` over the slower of the
+    /// sender's upload and the receiver's download, then a latency draw.
+    fn transfer(&mut self, from: u32, to: u32, bytes: u64) -> u64 {
+        let (a, b) = (
+            self.regions[from as usize] as usize,
+            self.regions[to as usize] as usize,
+        );
+        let latency_us = if self.config.latency_scale > 0.0 {
+            let mean_us = self.network.latency_ms[a][b] * 1000.0 * self.config.latency_scale;
+            self.rng.pareto(mean_us, LATENCY_SHAPE)
+        } else {
+            0.0
+        };
+        let wire_us = if self.config.infinite_bandwidth {
+            0.0
+        } else {
+            let bps = self.network.upload_bps[a].min(self.network.download_bps[b]);
+            (bytes + HTTP_OVERHEAD_BYTES) as f64 * 8.0 * 1e6 / bps
+        };
+        let sender = &mut self.nodes[from as usize];
+        let start = sender.upload_free_us.max(self.now_us);
+        sender.upload_free_us = start + wire_us.round() as u64;
+        sender.upload_free_us + latency_us.round() as u64
+    }
+
+    /// A round trip's worth of time for a message that is lost (the sender
+    /// learns of it as a refused or timed-out connection).
+    fn failure_delay(&mut self, from: u32, to: u32) -> u64 {
+        let (a, b) = (
+            self.regions[from as usize] as usize,
+            self.regions[to as usize] as usize,
+        );
+        let mean_us = self.network.latency_ms[a][b] * 1000.0 * self.config.latency_scale;
+        self.now_us + (2.0 * mean_us).round() as u64
+    }
+
+    fn relay(&mut self, node: u32, block: Block, peers: Vec<PeerId>) {
+        if self.nodes[node as usize].silent {
+            // A node that never relays drops the action.
+            return;
+        }
+        let json_bytes = *self
+            .block_json
+            .entry(block.hash)
+            .or_insert_with(|| block.to_json().len() as u64);
+        let wire = Arc::new(Wire { block, json_bytes });
+        for peer in peers {
+            let Some(&to) = self.nodes[node as usize].neighbours.get(peer.0 as usize) else {
+                continue;
+            };
+            self.relays += 1;
+            if self.cut(node, to) {
+                let at = self.failure_delay(node, to);
+                self.schedule(at, Event::RelayFailed { node, peer });
+                continue;
+            }
+            let at = self.transfer(node, to, wire.json_bytes);
+            if self.has_stored(to, &wire.block.hash) {
+                // A chain never forgets a stored block: this relay will be
+                // answered `duplicate` whenever it arrives, and that answer
+                // only marks the peer up. The upload is charged; the arrival
+                // needs no event.
+                let reply = SubmitReply {
+                    status: "duplicate".into(),
+                    height: wire.block.index,
+                    hash: wire.block.hash,
+                };
+                self.relay_answered(node, peer, Ok(reply));
+                continue;
+            }
+            self.schedule(
+                at,
+                Event::Relay {
+                    from: node,
+                    peer,
+                    to,
+                    wire: wire.clone(),
+                },
+            );
+        }
+    }
+
+    fn deliver_relay(&mut self, from: u32, peer: PeerId, to: u32, wire: &Wire) {
+        if self.offline(to) {
+            self.relay_answered(from, peer, Err(PeerError::Unreachable("offline".into())));
+            self.drain_notices(from);
+            return;
+        }
+        let now_ms = self.now_ms();
+        let hash = wire.block.hash;
+        let known = self.has_stored(to, &hash);
+        let receiver = &mut self.nodes[to as usize].state;
+        let status = if known {
+            // `Chain::accept` answers a stored block `duplicate` before it
+            // changes anything, and the node then only asks for an empty
+            // store: the answer is known without cloning the block.
+            "duplicate"
+        } else {
+            let answer = receiver.handle_block(wire.block.clone(), Source::Submitted, now_ms);
+            if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
+                // NodeState wakes sync for an orphan: honour it now.
+                self.nodes[to as usize].woken = true;
+            }
+            self.after(to);
+            match answer {
+                Ok(accepted) => accepted.status.as_str(),
+                Err(_) => "rejected",
+            }
+        };
+        let reply = SubmitReply {
+            status: status.into(),
+            height: wire.block.index,
+            hash,
+        };
+        // The reply only tells the sender the peer is up; it is fed back at
+        // once rather than after the return trip.
+        self.relay_answered(from, peer, Ok(reply));
+        self.drain_notices(from);
+    }
+
+    /// Carries out what `handle_relay` queued on a node with no other
+    /// action pending: only `Peer` notices (logs), which change no tip and
+    /// no timer, so the rest of [`World::after`] is not needed.
+    fn drain_notices(&mut self, node: u32) {
+        let state = &mut self.nodes[node as usize].state;
+        while let Some(action) = state.poll_action() {
+            debug_assert!(matches!(action, Action::Peer { .. }), "{action:?}");
+        }
+    }
+
+    /// Whether `node`'s chain stores `hash`, from the arrival table (one
+    /// array per block, so asking across nodes stays in cache) rather than
+    /// from each node's own tree. The table is filled from the `Store`
+    /// actions, which list every block a chain stores, so the two agree
+    /// (checked in debug builds).
+    fn has_stored(&self, node: u32, hash: &BlockHash) -> bool {
+        let known = match self.mined_index.get(hash) {
+            Some(&i) => self.arrival[i as usize][node as usize] != u64::MAX,
+            None => self.nodes[node as usize].state.chain().contains(hash),
+        };
+        debug_assert_eq!(
+            known,
+            self.nodes[node as usize].state.chain().contains(hash)
+        );
+        known
+    }
+
+    /// Feeds a relay's outcome to its sender. The `Peer` notices this may
+    /// queue are carried out by whoever drains the sender's actions: the
+    /// [`World::after`] in progress when called from a `Relay` action, or
+    /// the caller's own `after`.
+    fn relay_answered(&mut self, node: u32, peer: PeerId, answer: Result<SubmitReply, PeerError>) {
+        let now_ms = self.now_ms();
+        self.nodes[node as usize]
+            .state
+            .handle_relay(peer, answer, now_ms);
+    }
+
+    fn request(&mut self, node: u32, peer: PeerId, request: Request) {
+        self.requests += 1;
+        let Some(&to) = self.nodes[node as usize].neighbours.get(peer.0 as usize) else {
+            let at = self.now_us;
+            let answer = Box::new(Err(PeerError::Unreachable("unknown peer".into())));
+            self.schedule(at, Event::Response { node, peer, answer });
+            return;
+        };
+        if self.cut(node, to) {
+            let at = self.failure_delay(node, to);
+            let answer = Box::new(Err(PeerError::Unreachable("no route".into())));
+            self.schedule(at, Event::Response { node, peer, answer });
+            return;
+        }
+        let at = self.transfer(node, to, 0);
+        self.schedule(
+            at,
+            Event::Request {
+                from: node,
+                peer,
+                to,
+                request,
+            },
+        );
+    }
+
+    /// `to` answers `from`'s request from its own chain, as its API would.
+    fn answer(&mut self, from: u32, peer: PeerId, to: u32, request: Request) {
+        if self.offline(to) {
+            let at = self.failure_delay(to, from);
+            let answer = Box::new(Err(PeerError::Unreachable("offline".into())));
+            self.schedule(
+                at,
+                Event::Response {
+                    node: from,
+                    peer,
+                    answer,
+                },
+            );
+            return;
+        }
+        let chain = self.nodes[to as usize].state.chain();
+        let (response, bytes) = match request {
+            Request::Tip => {
+                let info = TipInfo::of(chain);
+                let bytes = *self
+                    .tip_json
+                    .entry(info.hash)
+                    .or_insert_with(|| serde_json::to_string(&info).map_or(0, |s| s.len() as u64));
+                (Response::Tip(info), bytes)
+            }
+            Request::Blocks {
+                from: height,
+                limit,
+            } => {
+                let page: Vec<Block> = chain.blocks_from(height, limit as usize).cloned().collect();
+                let bytes = 2 + page
+                    .iter()
+                    .map(|b| b.to_json().len() as u64 + 1)
+                    .sum::<u64>();
+                (Response::Blocks(page), bytes)
+            }
+        };
+        let at = self.transfer(to, from, bytes);
+        self.schedule(
+            at,
+            Event::Response {
+                node: from,
+                peer,
+                answer: Box::new(Ok(response)),
+            },
+        );
+    }
+
+    /// The partition ends: note which side is lighter and its best branch.
+    fn heal(&mut self) {
+        let half = self.nodes.len() / 2;
+        let best_of = |nodes: &[SimNode]| {
+            nodes
+                .iter()
+                .map(|n| n.state.chain())
+                .max_by_key(|c| c.best_work())
+                .map(|c| {
+                    (
+                        c.best_work(),
+                        c.best_chain().map(|b| b.hash).collect::<Vec<_>>(),
+                    )
+                })
+                .unwrap_or_default()
+        };
+        let (first_work, first) = best_of(&self.nodes[..half]);
+        let (second_work, second) = best_of(&self.nodes[half..]);
+        let light_is_first = first_work < second_work;
+        self.partition = Some(PartitionObservation {
+            healed_us: self.now_us,
+            light_is_first,
+            equal_work: first_work == second_work,
+            light_branch: if light_is_first { first } else { second },
+            deepest_light_reorg: 0,
+            one_tip_after_heal_ms: None,
+        });
+        // Every node's periodic round comes as usual; nothing else is poked.
+    }
+
+    fn observe(self) -> Observations {
+        // The final best chain: the most work, then the most nodes on it,
+        // then the lowest node index.
+        let mut best: Option<(u128, u32, usize)> = None;
+        for (i, n) in self.nodes.iter().enumerate() {
+            let key = (
+                n.state.chain().best_work(),
+                self.tips.get(&n.tip).copied().unwrap_or(0),
+            );
+            if best.is_none_or(|(w, c, _)| key > (w, c)) {
+                best = Some((key.0, key.1, i));
+            }
+        }
+        let best_node = best.map_or(0, |(_, _, i)| i);
+        let final_chain: Vec<BlockHash> = self.nodes[best_node]
+            .state
+            .chain()
+            .best_chain()
+            .map(|b| b.hash)
+            .collect();
+        Observations {
+            mined: self.mined,
+            arrival: self.arrival,
+            shares: self.nodes.iter().map(|n| n.share).collect(),
+            final_chain,
+            final_tips: self.tips.len() as u64,
+            reorgs: self.reorgs,
+            partition: self.partition,
+            events: self.events,
+            relays: self.relays,
+            requests: self.requests,
+            sim_time_us: self.now_us,
+            config: self.config,
+        }
+    }
+}
+
+/// Marks about `share` of `nodes`, drawn without replacement.
+fn pick(nodes: usize, share: f64, rng: &mut Rng) -> Vec<bool> {
+    let count = ((nodes as f64 * share.clamp(0.0, 1.0)).round() as usize).min(nodes);
+    let mut order: Vec<usize> = (0..nodes).collect();
+    for i in (1..nodes).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut marked = vec![false; nodes];
+    for &i in &order[..count] {
+        marked[i] = true;
+    }
+    marked
+}
+
+/// Mines `candidate` at difficulty 1: on average two nonces.
+pub fn mine_difficulty_1(candidate: &jbc_core::Candidate) -> Block {
+    // Bounded: each nonce meets difficulty 1 with probability 1/2, so 2^64
+    // failures in a row do not happen.
+    (0u64..)
+        .map(|nonce| candidate.block(nonce))
+        .find(|b| b.hash.leading_zero_bits() >= b.difficulty)
+        .expect("a nonce meets difficulty 1")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn events_stay_small_in_the_heap() {
+        assert!(core::mem::size_of::<super::Scheduled>() <= 64);
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    #[test]
+    fn the_wheel_pops_in_time_then_sequence_order_near_and_far() {
+        let mut rng = Rng::new(3);
+        let mut queue = Queue::new();
+        let mut expected = Vec::new();
+        for seq in 0..5_000u64 {
+            // Near (µs), same millisecond, and beyond the wheel.
+            let at_us = match seq % 3 {
+                0 => rng.below(5_000),
+                1 => 1_500,
+                _ => rng.below(WHEEL_SLOTS * SLOT_US * 3),
+            };
+            queue.push(Scheduled {
+                at_us,
+                seq,
+                event: Event::Mine,
+            });
+            expected.push((at_us, seq));
+        }
+        expected.sort();
+        let mut got = Vec::new();
+        // Pop half, push more at or after the last popped time, pop the rest.
+        for _ in 0..2_500 {
+            let e = queue.pop().unwrap();
+            got.push((e.at_us, e.seq));
+        }
+        let now = got.last().unwrap().0;
+        for seq in 5_000..5_100u64 {
+            let at_us = now + rng.below(2_000);
+            queue.push(Scheduled {
+                at_us,
+                seq,
+                event: Event::Mine,
+            });
+            expected.push((at_us, seq));
+        }
+        expected.sort();
+        while let Some(e) = queue.pop() {
+            got.push((e.at_us, e.seq));
+        }
+        assert_eq!(got, expected);
+    }
+}

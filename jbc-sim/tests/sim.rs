@@ -1,0 +1,114 @@
+//! The simulator's promises, each on a small network so the suite stays
+//! quick in a debug build: determinism, no stale blocks without delay or
+//! with one miner, the analytical stale-rate model, and a partition that
+//! heals with the lighter side reorganising exactly its own blocks.
+
+use jbc_sim::{Config, Report, simulate};
+
+fn run(config: Config) -> Report {
+    simulate(config, &mut |_| {})
+}
+
+fn json(config: Config) -> String {
+    serde_json::to_string(&run(config)).expect("a report serialises")
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_json_and_another_seed_does_not() {
+    let small = |seed| {
+        let mut c = Config::new(30, 20, 2_000, seed);
+        c.silent_share = 0.1;
+        c
+    };
+    let a = json(small(7));
+    assert_eq!(a, json(small(7)));
+    assert_ne!(a, json(small(8)));
+    let report: Report = run(small(7));
+    assert_eq!(report.blocks_mined, 20);
+    assert!(report.events > 0);
+}
+
+#[test]
+fn without_latency_or_wire_time_nothing_goes_stale_and_all_agree() {
+    let mut config = Config::new(40, 40, 1_000, 3);
+    config.latency_scale = 0.0;
+    config.infinite_bandwidth = true;
+    let report = run(config);
+    assert_eq!(report.blocks_mined, 40);
+    assert_eq!(report.stale_blocks, 0, "{}", report.summary());
+    assert_eq!(report.final_tips, 1);
+    assert_eq!(report.final_height, 40);
+    assert!(report.reorg_depths.is_empty());
+    assert_eq!(report.mean_delay_to_hash_power_ms, 0.0);
+}
+
+#[test]
+fn one_miner_never_makes_a_stale_block_whatever_the_latency() {
+    let mut config = Config::new(40, 40, 200, 4);
+    config.pools = vec![1.0];
+    // Latency far above the block time: with many miners most blocks would go stale.
+    config.latency_scale = 5.0;
+    let report = run(config);
+    assert_eq!(report.stale_blocks, 0, "{}", report.summary());
+    assert_eq!(report.final_tips, 1);
+    assert_eq!(report.final_height, 40);
+}
+
+/// r ≈ 1 − exp(−D/T), D = ∫(1 − f(t)) dt from this run's own f(t). The
+/// latency is doubled against a 1 s block time so about a fifth of the
+/// blocks go stale: enough of them (≈ 200 of 1000) for ±15 % to hold.
+#[test]
+fn the_stale_rate_matches_the_analytical_model_within_fifteen_percent() {
+    let mut config = Config::new(100, 1_000, 1_000, 1);
+    config.latency_scale = 2.0;
+    let report = run(config);
+    assert!(report.stale_blocks >= 100, "{}", report.summary());
+    let ratio = report.stale_rate / report.model_stale_rate;
+    assert!(
+        (0.85..=1.15).contains(&ratio),
+        "simulated {} vs model {}: {}",
+        report.stale_rate,
+        report.model_stale_rate,
+        report.summary()
+    );
+}
+
+#[test]
+fn a_partition_heals_to_one_tip_and_the_lighter_side_reorganises_its_blocks() {
+    // The first half holds 70 % of the hash power; split for ten block times.
+    let mut config = Config::new(40, 40, 10_000, 5);
+    config.pools = vec![0.7];
+    config.partition = Some((50_000, 150_000));
+    let report = run(config);
+    let p = report.partition.clone().expect("a partition report");
+    assert_eq!(p.lighter_side, "second", "{}", report.summary());
+    assert!(p.lighter_blocks_since_split > 0, "{}", report.summary());
+    assert_eq!(
+        p.deepest_lighter_reorg,
+        p.lighter_blocks_since_split,
+        "{}",
+        report.summary()
+    );
+    assert!(p.one_tip_after_heal_ms.is_some());
+    assert_eq!(report.final_tips, 1);
+    assert!(
+        report
+            .reorg_depths
+            .keys()
+            .any(|d| *d == p.lighter_blocks_since_split)
+    );
+}
+
+#[test]
+fn nodes_offline_for_a_while_catch_up_and_silent_nodes_still_sync() {
+    let mut config = Config::new(40, 30, 5_000, 6);
+    config.offline = Some(jbc_sim::Offline {
+        share: 0.25,
+        start_ms: 20_000,
+        end_ms: 80_000,
+    });
+    config.silent_share = 0.25;
+    let report = run(config);
+    assert_eq!(report.final_tips, 1, "{}", report.summary());
+    assert!(report.blocks_mined <= 30);
+}
