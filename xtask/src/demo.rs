@@ -14,8 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::nodes::{Nodes, forward_log, get_json};
@@ -116,12 +115,7 @@ pub fn run(args: &[String]) -> TaskResult {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = (cores / 2).max(1).to_string();
     let ports: Vec<u16> = (0..3).map(|i| options.base_port + i).collect();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
-    }
+    let stop = crate::nodes::interrupted()?;
 
     let mut nodes = Nodes {
         children: Vec::new(),

@@ -17,8 +17,7 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::nodes::{Nodes, forward_log, get_json};
@@ -126,12 +125,7 @@ pub fn run(args: &[String]) -> TaskResult {
         &min_difficulty,
     ];
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
-    }
+    let stop = crate::nodes::interrupted()?;
     let mut nodes = Nodes {
         children: Vec::new(),
     };

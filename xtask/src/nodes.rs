@@ -7,7 +7,24 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The flag Ctrl-C sets, shared by every task of this process (the handler
+/// can be registered only once: `cargo xtask test` runs both the demo and
+/// the net check).
+pub fn interrupted() -> Result<Arc<AtomicBool>, String> {
+    static FLAG: OnceLock<Result<Arc<AtomicBool>, String>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = flag.clone();
+        ctrlc::set_handler(move || set.store(true, std::sync::atomic::Ordering::SeqCst))
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+        Ok(flag)
+    })
+    .clone()
+}
 
 /// Child nodes, by a label (their port or number); each is stopped
 /// (SIGTERM, then SIGKILL) on drop.
@@ -142,5 +159,15 @@ pub fn forward_log(
         if echo {
             eprintln!("[{port}] {line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ctrl_c_flag_can_be_asked_for_twice() {
+        let first = super::interrupted().expect("the handler registers");
+        let second = super::interrupted().expect("a second task gets the same flag");
+        assert!(std::sync::Arc::ptr_eq(&first, &second));
     }
 }
