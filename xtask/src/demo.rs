@@ -13,11 +13,11 @@
 //!   tip and the best chain holds blocks of more than one miner.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::nodes::{Nodes, forward_log, get_json};
+use crate::nodes::{Nodes, get_json};
 use crate::{TaskResult, cargo, root, run_cmd};
 
 /// Interactive network: a browser can still find blocks at this difficulty,
@@ -135,22 +135,8 @@ pub fn run(args: &[String]) -> TaskResult {
         for &other in ports.iter().filter(|&&p| p != port) {
             cmd.args(["--peer", &format!("http://127.0.0.1:{other}")]);
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        #[cfg(unix)]
-        {
-            // Own process group: Ctrl-C reaches xtask only, which then stops
-            // the nodes cleanly (and in order) itself.
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {binary:?}: {e}"))?;
-        let stderr = child.stderr.take();
         let log_path = data_root.join(format!("node-{port}.log"));
-        let echo = !options.check;
-        std::thread::spawn(move || forward_log(stderr, port, &log_path, echo));
-        nodes.children.push((port, child));
+        nodes.spawn(port, cmd, log_path, !options.check)?;
     }
 
     let urls: Vec<String> = ports
@@ -179,12 +165,10 @@ pub fn run(args: &[String]) -> TaskResult {
     if !options.check {
         println!("Press Ctrl-C to stop all nodes.");
         while !stop.load(Ordering::SeqCst) {
-            for (port, child) in &mut nodes.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!(
-                        "node {port} stopped on its own ({status}); see its log above"
-                    ));
-                }
+            if let Some((port, status)) = nodes.exited() {
+                return Err(format!(
+                    "node {port} stopped on its own ({status}); see its log above"
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -205,13 +189,11 @@ pub fn run(args: &[String]) -> TaskResult {
             nodes.stop();
             return Err("interrupted".into());
         }
-        for (port, child) in &mut nodes.children {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "node {port} stopped on its own ({status}); log: {}",
-                    data_root.join(format!("node-{port}.log")).display()
-                ));
-            }
+        if let Some((port, status)) = nodes.exited() {
+            return Err(format!(
+                "node {port} stopped on its own ({status}); log: {}",
+                data_root.join(format!("node-{port}.log")).display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

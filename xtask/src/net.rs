@@ -16,11 +16,11 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::nodes::{Nodes, forward_log, get_json};
+use crate::nodes::{Nodes, get_json};
 use crate::{TaskResult, cargo, run_cmd};
 
 const USAGE: &str =
@@ -142,22 +142,8 @@ pub fn run(args: &[String]) -> TaskResult {
         if i > 0 {
             cmd.args(["--peer", &urls[0]]);
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        #[cfg(unix)]
-        {
-            // Own process group: Ctrl-C reaches xtask, which stops the nodes.
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {binary:?}: {e}"))?;
-        let stderr = child.stderr.take();
         let log_path = data_root.join(format!("node-{i}.log"));
-        let echo = !options.check;
-        let label = i as u16;
-        std::thread::spawn(move || forward_log(stderr, label, &log_path, echo));
-        nodes.children.push((label, child));
+        nodes.spawn(i as u16, cmd, log_path, !options.check)?;
     }
 
     println!();
@@ -201,13 +187,11 @@ pub fn run(args: &[String]) -> TaskResult {
                 Err("a node did not stop cleanly".into())
             };
         }
-        for (label, child) in &mut nodes.children {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "node{label} stopped on its own ({status}); log: {}",
-                    data_root.join(format!("node-{label}.log")).display()
-                ));
-            }
+        if let Some((label, status)) = nodes.exited() {
+            return Err(format!(
+                "node{label} stopped on its own ({status}); log: {}",
+                data_root.join(format!("node-{label}.log")).display()
+            ));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;

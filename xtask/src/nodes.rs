@@ -5,8 +5,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +34,39 @@ pub struct Nodes {
 }
 
 impl Nodes {
+    /// Starts `cmd` (a `jbc-node`) in its own process group, so Ctrl-C
+    /// reaches xtask only, which then stops the nodes cleanly itself; its
+    /// log goes to `log_path` (and to stderr, prefixed with `label`, when
+    /// `echo`).
+    pub fn spawn(
+        &mut self,
+        label: u16,
+        mut cmd: Command,
+        log_path: PathBuf,
+        echo: bool,
+    ) -> Result<(), String> {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+        let stderr = child.stderr.take();
+        std::thread::spawn(move || forward_log(stderr, label, &log_path, echo));
+        self.children.push((label, child));
+        Ok(())
+    }
+
+    /// A node that stopped on its own, if any: its label and exit status.
+    pub fn exited(&mut self) -> Option<(u16, std::process::ExitStatus)> {
+        self.children
+            .iter_mut()
+            .find_map(|(label, child)| Some((*label, child.try_wait().ok()??)))
+    }
+
     /// Asks every node to stop and waits (bounded); true if all exited 0.
     pub fn stop(&mut self) -> bool {
         for (_, child) in &self.children {
