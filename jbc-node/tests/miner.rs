@@ -1,6 +1,7 @@
-//! Mining threads drop stale work quickly when the tip changes. The exact
-//! figures (p50/p99) come from `cargo bench -p jbc-node --bench miner_switch`;
-//! this test asserts only loose bounds, because the machine may be busy.
+//! Mining threads drop stale work when the tip changes: every thread moves
+//! to each new work and mines it. How fast is a figure, not a test: `cargo
+//! bench -p jbc-node --bench miner_switch` prints p50/p99 (the waits here
+//! are bounded only so that the test always ends).
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use jbc_core::{Chain, Params};
 use jbc_node::miner::Miner;
 
 #[test]
-fn every_thread_switches_to_new_work_quickly() {
+fn every_thread_switches_to_each_new_work() {
     // Difficulty 60: nothing is ever found, the threads only mine and switch.
     let params = Params {
         network: "switch".into(),
@@ -50,11 +51,8 @@ fn every_thread_switches_to_new_work_quickly() {
         "switch times: median {median:?}, max {:?}",
         times[times.len() - 1]
     );
-    assert!(
-        median < Duration::from_millis(100),
-        "median switch {median:?}"
-    );
-    assert!(miner.hashes() > 0);
+    assert_eq!(times.len(), 40, "every switch reached every thread");
+    assert!(miner.threads_on(miner.generation()));
     // Stopping joins every thread: no hash is computed afterwards.
     miner.stop();
     let after = miner.hashes();
