@@ -8,9 +8,10 @@
 //! generation it is working on ([`Miner::threads_on`]), which is how tests
 //! and the `miner_switch` benchmark measure the switch time.
 //!
-//! A thread that finds a block sends it, tagged with its generation, on a
-//! channel; the node offers it to the chain like any other block and the
-//! found block's generation tells it whether the work was still current.
+//! A thread that finds a block sends it on a channel; the node offers it to
+//! the chain like any other block, unless the tip has moved on meanwhile
+//! (the block would only be stale). A new template on the same tip (a fresh
+//! timestamp every 2 s) does not make a block found on the old one stale.
 
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,8 +31,6 @@ pub const ROUND_US: u64 = 1_000;
 /// A block found by a mining thread.
 #[derive(Debug, Clone)]
 pub struct Found {
-    /// The generation of the work it was found for.
-    pub generation: u64,
     /// The block.
     pub block: Block,
 }
@@ -265,13 +264,7 @@ fn mine_loop(
         match mine_blocking(&work.template, &work.job, &config, clock_us) {
             MineOutcome::Found { nonce, .. } => {
                 let block = work.candidate.block(nonce);
-                if found
-                    .send(Found {
-                        generation: last_generation,
-                        block,
-                    })
-                    .is_err()
-                {
+                if found.send(Found { block }).is_err() {
                     return;
                 }
             }

@@ -217,12 +217,9 @@ async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Found>)
                 None => return,
             },
         };
-        if node
-            .miner()
-            .is_some_and(|m| m.generation() != found.generation)
-        {
-            // Found on work that was already replaced (a new tip, or a
-            // second thread found one on the same tip): only a stale block.
+        if found.block.prev_hash != node.chain().tip().hash {
+            // Found on a tip that was already replaced (or a second thread
+            // found one on the same tip): it would only be `ignored`.
             continue;
         }
         match node.submit(found.block, Source::Local).await {
