@@ -197,19 +197,7 @@ pub fn run(args: &[String]) -> TaskResult {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let verdict = check(&ports);
-    let clean = nodes.stop();
-    match verdict {
-        Ok(summary) if clean => {
-            println!("demo check passed: {summary}");
-            Ok(())
-        }
-        Ok(summary) => Err(format!("{summary}, but a node did not stop cleanly")),
-        Err(e) => Err(format!(
-            "demo check failed: {e} (logs in {})",
-            data_root.display()
-        )),
-    }
+    nodes.finish("demo", check(&ports), &data_root)
 }
 
 /// All nodes on one tip, with blocks of more than one miner on its chain.

@@ -198,19 +198,7 @@ pub fn run(args: &[String]) -> TaskResult {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let verdict = check(&addrs);
-    let clean = nodes.stop();
-    match verdict {
-        Ok(summary) if clean => {
-            println!("net check passed: {summary}");
-            Ok(())
-        }
-        Ok(summary) => Err(format!("{summary}, but a node did not stop cleanly")),
-        Err(e) => Err(format!(
-            "net check failed: {e} (logs in {})",
-            data_root.display()
-        )),
-    }
+    nodes.finish("net", check(&addrs), &data_root)
 }
 
 /// Every node found ≥ [`FOUND_PEERS`] peers itself; all agree on one tip

@@ -60,6 +60,28 @@ impl Nodes {
         Ok(())
     }
 
+    /// Stops the nodes and gives `task`'s result: `verdict`, failed too if
+    /// a node did not stop cleanly; a failure points at the logs in `logs`.
+    pub fn finish(
+        &mut self,
+        task: &str,
+        verdict: Result<String, String>,
+        logs: &Path,
+    ) -> Result<(), String> {
+        let clean = self.stop();
+        match verdict {
+            Ok(summary) if clean => {
+                println!("{task} check passed: {summary}");
+                Ok(())
+            }
+            Ok(summary) => Err(format!("{summary}, but a node did not stop cleanly")),
+            Err(e) => Err(format!(
+                "{task} check failed: {e} (logs in {})",
+                logs.display()
+            )),
+        }
+    }
+
     /// A node that stopped on its own, if any: its label and exit status.
     pub fn exited(&mut self) -> Option<(u16, std::process::ExitStatus)> {
         self.children
