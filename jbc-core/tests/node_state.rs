@@ -472,7 +472,15 @@ fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
         })
         .collect();
     assert_eq!(checks.len(), jbc_core::node_state::LEARN_PER_PEER);
-    assert_eq!(checks[0], "http://127.0.0.1:5002");
+    let new: Vec<String> = (2..=6)
+        .map(|p| format!("http://127.0.0.1:500{p}"))
+        .collect();
+    assert!(
+        checks.iter().all(|c| new.contains(c)),
+        "only new addresses: {checks:?}"
+    );
+    let distinct: std::collections::BTreeSet<_> = checks.iter().collect();
+    assert_eq!(distinct.len(), checks.len());
     assert_eq!(
         state.peers().len(),
         1,
@@ -505,14 +513,17 @@ fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
             .iter()
             .any(|a| matches!(a, Action::Announce { .. }))
     );
+    // Another network is never checked again; no answer may be retried.
     state.handle_peer_list(
         seed,
         Ok(vec![checks[1].clone(), checks[2].clone()]),
         NOW_MS + 5,
     );
-    assert!(
-        drain(&mut state).is_empty(),
-        "rejected addresses are not checked again"
+    assert_eq!(
+        drain(&mut state),
+        vec![Action::CheckCandidate {
+            url: checks[2].clone()
+        }]
     );
     // A late answer for an address never asked about changes nothing.
     state.handle_candidate(

@@ -71,8 +71,8 @@ pub const LEARN_EVERY_MS: u64 = 60_000;
 pub const WANTED_PEERS: usize = 8;
 /// Most addresses learned from one peer's list per round (SPEC §7.1: 4 a minute).
 pub const LEARN_PER_PEER: usize = 4;
-/// Addresses found to be of another network (or unreachable) that are not
-/// checked again; the oldest is forgotten beyond this.
+/// Addresses found to be of another network, which are not checked again;
+/// the oldest is forgotten beyond this.
 const MAX_REJECTED: usize = 256;
 
 /// Where a block that joined the best chain came from.
@@ -208,11 +208,11 @@ pub struct NodeState {
     /// Our own address and whether it is public (`--public-url`); a
     /// loopback address is only announced to loopback peers.
     own_url: Option<(String, bool)>,
-    /// When the next round of learning peers is due.
-    next_learn_ms: u64,
+    /// When each peer was last asked for its peers (`AskPeers`).
+    asked_ms: BTreeMap<PeerId, u64>,
     /// Addresses being checked (`CheckCandidate` sent).
     candidates: BTreeSet<String>,
-    /// Addresses found of another network or unreachable, oldest first.
+    /// Addresses found of another network, oldest first.
     rejected: VecDeque<String>,
     actions: VecDeque<Action>,
 }
@@ -229,7 +229,7 @@ impl NodeState {
             syncs: BTreeMap::new(),
             next_sync_ms: 0,
             own_url: None,
-            next_learn_ms: 0,
+            asked_ms: BTreeMap::new(),
             candidates: BTreeSet::new(),
             rejected: VecDeque::new(),
             actions: VecDeque::new(),
@@ -415,6 +415,21 @@ impl NodeState {
         let mut room = MAX_LEARNED_PEERS
             .saturating_sub(self.peers.count(PeerSource::Learned) + self.candidates.len())
             .min(LEARN_PER_PEER);
+        // Start at a place of the list that differs from node to node, so
+        // that nodes learning from the same peer spread over its list
+        // instead of all taking its first entries.
+        let start = self.own_url.as_ref().map_or(0, |(own, _)| {
+            own.bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            })
+        });
+        let turn = if urls.is_empty() {
+            0
+        } else {
+            start % urls.len()
+        };
+        let mut urls = urls;
+        urls.rotate_left(turn);
         for url in urls {
             if room == 0 {
                 break;
@@ -434,8 +449,8 @@ impl NodeState {
     }
 
     /// What a learned address answered to `GET /tip`: it is added (as
-    /// `learned`) only if it serves our genesis; otherwise it is not asked
-    /// again.
+    /// `learned`) only if it serves our genesis; one of another network is
+    /// never asked again, one that did not answer may be in a later round.
     pub fn handle_candidate(
         &mut self,
         url: String,
@@ -446,12 +461,14 @@ impl NodeState {
             return;
         }
         let ours = self.chain.genesis().hash;
-        let same_network = answer.is_ok_and(|tip| genesis(&tip.params).hash == ours);
-        if same_network
-            && self
-                .add_peer(url.clone(), PeerSource::Learned, now_ms)
-                .is_ok()
-        {
+        let tip = match answer {
+            Ok(tip) => tip,
+            // No answer (yet): it may be tried again in a later round.
+            Err(_) => return,
+        };
+        if genesis(&tip.params).hash == ours {
+            // Only a full list refuses it; it may be learned later then.
+            let _ = self.add_peer(url, PeerSource::Learned, now_ms);
             return;
         }
         if self.rejected.len() >= MAX_REJECTED {
@@ -492,21 +509,27 @@ impl NodeState {
     }
 
     /// While fewer than [`WANTED_PEERS`] peers are up, asks each peer that
-    /// is up for its peers, once every [`LEARN_EVERY_MS`] (the first round
-    /// as soon as one is up).
+    /// is up for its peers, each at most once every [`LEARN_EVERY_MS`] (a
+    /// peer as soon as it is up, the first time).
     fn learn(&mut self, now_ms: u64) {
         let (_, up) = self.peers.counts();
-        if now_ms < self.next_learn_ms || up == 0 || up >= WANTED_PEERS {
+        if up == 0 || up >= WANTED_PEERS {
             return;
         }
-        self.next_learn_ms = now_ms.saturating_add(LEARN_EVERY_MS);
         let asks: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, info)| info.health == PeerHealth::Up)
+            .filter(|(id, info)| {
+                info.health == PeerHealth::Up
+                    && self
+                        .asked_ms
+                        .get(id)
+                        .is_none_or(|at| now_ms >= at.saturating_add(LEARN_EVERY_MS))
+            })
             .map(|(id, _)| id)
             .collect();
         for peer in asks {
+            self.asked_ms.insert(peer, now_ms);
             self.actions.push_back(Action::AskPeers { peer });
         }
     }
