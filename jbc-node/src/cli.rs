@@ -13,8 +13,7 @@ use crate::config::Config;
 #[command(
     name = "jbc-node",
     version,
-    about = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores every \
-             block durably, relays blocks and syncs with its peers.",
+    about = crate::config::ABOUT,
     after_help = "Example: three nodes on one machine\n  \
         jbc-node -p 5000 -m --peer http://127.0.0.1:5001\n  \
         jbc-node -p 5001 -m --peer http://127.0.0.1:5000 --peer http://127.0.0.1:5002\n  \

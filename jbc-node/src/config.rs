@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use clap::Parser;
 use jbc_core::Params;
 
+/// The one-line description of `jbc-node --help` (and of its subcommands' parent).
+pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores \
+    durably the blocks whose branch has the work, relays blocks and syncs with its peers.";
+
 /// Command line of the JBC node.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "jbc-node",
     version,
-    about = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores every \
-             block durably, relays blocks and syncs with its peers.",
+    about = ABOUT,
     after_help = "Example: three nodes on one machine\n  \
         jbc-node -p 5000 -m --peer http://127.0.0.1:5001\n  \
         jbc-node -p 5001 -m --peer http://127.0.0.1:5000 --peer http://127.0.0.1:5002\n  \
