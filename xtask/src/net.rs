@@ -13,7 +13,9 @@
 //! all N nodes agree on one tip, the best chain holds blocks of more than
 //! one miner, and every node knows at least 3 peers it was not given on its
 //! command line (learned from others' `GET /peers`, or announced to it; in a
-//! network of fewer than 5 nodes, all the N − 2 it can find).
+//! network of fewer than 5 nodes, all the N − 2 it can find). Nodes ask for
+//! peer lists about once a minute, so the check waits up to 75 s more for a
+//! node that has not found its peers yet.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
@@ -202,10 +204,15 @@ pub fn run(args: &[String]) -> TaskResult {
     nodes.finish("net", check(&addrs), &data_root)
 }
 
-/// Every node found ≥ [`FOUND_PEERS`] peers itself; all agree on one tip
-/// (sampled for up to 20 s, since the miners keep going) whose chain holds
-/// blocks of more than one miner.
-fn check(addrs: &[(String, u16)]) -> Result<String, String> {
+/// How long `--check` waits for every node to have found its peers: a node
+/// asks each peer for its list about once a minute (SPEC §7.1), so a node
+/// whose first answer came before the others had announced themselves finds
+/// them in its next round, up to a minute later.
+const DISCOVERY_WAIT: Duration = Duration::from_secs(75);
+
+/// The fewest peers any node found itself (not given on its command line),
+/// or the first node that has found too few.
+fn fewest_found(addrs: &[(String, u16)]) -> Result<usize, String> {
     let mut fewest = usize::MAX;
     for (i, (host, port)) in addrs.iter().enumerate() {
         let peers = get_json(host, *port, "/peers")?;
@@ -222,6 +229,31 @@ fn check(addrs: &[(String, u16)]) -> Result<String, String> {
         }
         fewest = fewest.min(found);
     }
+    Ok(fewest)
+}
+
+/// Every node found ≥ [`FOUND_PEERS`] peers itself (waiting up to
+/// [`DISCOVERY_WAIT`] for the last of them); all agree on one tip (sampled
+/// for up to 20 s, since the miners keep going) whose chain holds blocks of
+/// more than one miner.
+fn check(addrs: &[(String, u16)]) -> Result<String, String> {
+    let deadline = Instant::now() + DISCOVERY_WAIT;
+    let mut waiting = false;
+    let fewest = loop {
+        match fewest_found(addrs) {
+            Ok(fewest) => break fewest,
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("{e} after waiting {DISCOVERY_WAIT:?} more"));
+            }
+            Err(e) => {
+                if !waiting {
+                    println!("{e} yet; waiting for its next discovery round…");
+                    waiting = true;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let tips: Result<Vec<(u64, String)>, String> = addrs
