@@ -28,6 +28,7 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::block::Block;
@@ -55,7 +56,8 @@ const NO_PARENT: u32 = u32::MAX;
 /// A block in the tree.
 #[derive(Debug, Clone)]
 struct Stored {
-    block: Block,
+    /// Shared: cloning a stored block for a driver copies no body.
+    block: Arc<Block>,
     parent: u32,
     /// Sum of the work of this block and all its ancestors, genesis included.
     chain_work: u128,
@@ -183,7 +185,7 @@ struct Connected {
     /// Ids of the blocks it stored, parents first.
     stored: Vec<u32>,
     /// The offered block, when it turned out too light to store.
-    light: Option<Block>,
+    light: Option<Arc<Block>>,
     /// Why the watched pooled block is invalid in its branch, if it is.
     offered_error: Option<BlockError>,
 }
@@ -196,6 +198,9 @@ pub struct Chain {
     by_hash: BTreeMap<BlockHash, u32>,
     /// Ids of the best chain, by height.
     best: Vec<u32>,
+    /// The rules of a child of the best tip, kept as the tip moves: every
+    /// block offered on the tip, every template and the pool floor need them.
+    tip_rules: NextRules,
     pool: Pool,
 }
 
@@ -206,17 +211,22 @@ impl Chain {
         let mut by_hash = BTreeMap::new();
         by_hash.insert(genesis.hash, 0);
         let chain_work = work(genesis.difficulty);
-        Chain {
+        // A placeholder, derived from the tree below.
+        let tip_rules = NextRules::new(1, genesis.hash, genesis.difficulty, genesis.timestamp_ms);
+        let mut chain = Chain {
             params,
             nodes: alloc::vec![Stored {
-                block: genesis,
+                block: Arc::new(genesis),
                 parent: NO_PARENT,
                 chain_work,
             }],
             by_hash,
             best: alloc::vec![0],
+            tip_rules,
             pool: Pool::default(),
-        }
+        };
+        chain.tip_rules = chain.derive_next_rules(0);
+        chain
     }
 
     /// The network's params.
@@ -259,6 +269,12 @@ impl Chain {
 
     /// Any stored block, best chain or side branch.
     pub fn block(&self, hash: &BlockHash) -> Option<&Block> {
+        self.id(hash).map(|id| &*self.nodes[id as usize].block)
+    }
+
+    /// Any stored block, shared: a clone of the `Arc` is how a block is
+    /// handed on (to a store, to peers) without copying it.
+    pub fn shared_block(&self, hash: &BlockHash) -> Option<&Arc<Block>> {
         self.id(hash).map(|id| &self.nodes[id as usize].block)
     }
 
@@ -299,12 +315,12 @@ impl Chain {
     pub fn ancestor_at(&self, hash: &BlockHash, height: u64) -> Option<&Block> {
         let id = self.id(hash)?;
         (height <= self.nodes[id as usize].block.index)
-            .then(|| &self.nodes[self.ancestor(id, height) as usize].block)
+            .then(|| &*self.nodes[self.ancestor(id, height) as usize].block)
     }
 
     /// The best chain, genesis first.
     pub fn best_chain(&self) -> impl DoubleEndedIterator<Item = &Block> + ExactSizeIterator {
-        self.best.iter().map(|&id| &self.nodes[id as usize].block)
+        self.best.iter().map(|&id| &*self.nodes[id as usize].block)
     }
 
     /// At most `limit` best-chain blocks from height `from`.
@@ -315,14 +331,14 @@ impl Chain {
         self.best[start..]
             .iter()
             .take(limit)
-            .map(|&id| &self.nodes[id as usize].block)
+            .map(|&id| &*self.nodes[id as usize].block)
     }
 
     /// Every stored block in the order it was stored (genesis first): parents
     /// always before children. Replaying this order through
     /// [`Chain::insert_trusted`] rebuilds the same tree and best tip.
     pub fn all_blocks(&self) -> impl ExactSizeIterator<Item = &Block> {
-        self.nodes.iter().map(|n| &n.block)
+        self.nodes.iter().map(|n| &*n.block)
     }
 
     /// Number of stored blocks, side branches included (genesis counts).
@@ -350,6 +366,14 @@ impl Chain {
     }
 
     fn next_rules_for(&self, parent_id: u32) -> NextRules {
+        if parent_id == self.tip_id() {
+            debug_assert_eq!(self.tip_rules, self.derive_next_rules(parent_id));
+            return self.tip_rules;
+        }
+        self.derive_next_rules(parent_id)
+    }
+
+    fn derive_next_rules(&self, parent_id: u32) -> NextRules {
         next_rules(
             &self.params,
             &self.nodes[parent_id as usize].block,
@@ -437,21 +461,29 @@ impl Chain {
     ///   from a stored block it is checked whole and stored if it now has
     ///   the work (or the block is `Ignored`, or rejected if it breaks a
     ///   rule in that branch).
-    pub fn accept(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
-        self.offer(block, now_ms, false)
+    pub fn accept(
+        &mut self,
+        block: impl Into<Arc<Block>>,
+        now_ms: u64,
+    ) -> Result<Accepted, BlockError> {
+        self.offer(block.into(), now_ms, false)
     }
 
     /// Offers a block this node requested (sync), whose branch the caller
     /// has already shown to have more work than the best chain: a valid
     /// block whose parent is stored is stored whatever its own chain work.
     /// A block whose parent is not stored is offered as by [`Chain::accept`].
-    pub fn accept_requested(&mut self, block: Block, now_ms: u64) -> Result<Accepted, BlockError> {
-        self.offer(block, now_ms, true)
+    pub fn accept_requested(
+        &mut self,
+        block: impl Into<Arc<Block>>,
+        now_ms: u64,
+    ) -> Result<Accepted, BlockError> {
+        self.offer(block.into(), now_ms, true)
     }
 
     fn offer(
         &mut self,
-        block: Block,
+        block: Arc<Block>,
         now_ms: u64,
         requested: bool,
     ) -> Result<Accepted, BlockError> {
@@ -530,7 +562,7 @@ impl Chain {
     fn connect_pooled(
         &mut self,
         parent_id: u32,
-        first: Option<Block>,
+        first: Option<Arc<Block>>,
         keep_first: bool,
         watch: Option<BlockHash>,
         now_ms: u64,
@@ -658,7 +690,8 @@ impl Chain {
     /// difficulty and timestamp are still checked ([`check_linkage`]);
     /// blocks must come parents first, ideally in their original acceptance
     /// order (see [`Chain::all_blocks`]).
-    pub fn insert_trusted(&mut self, block: Block) -> Result<Accepted, LoadError> {
+    pub fn insert_trusted(&mut self, block: impl Into<Arc<Block>>) -> Result<Accepted, LoadError> {
+        let block = block.into();
         if self.contains(&block.hash) {
             return Ok(Accepted::unchanged(Status::Duplicate));
         }
@@ -676,7 +709,7 @@ impl Chain {
         Ok(self.settle(alloc::vec![id]))
     }
 
-    fn store(&mut self, block: Block, parent_id: u32) -> u32 {
+    fn store(&mut self, block: Arc<Block>, parent_id: u32) -> u32 {
         let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 blocks");
         let chain_work = self.nodes[parent_id as usize].chain_work + work(block.difficulty);
         self.by_hash.insert(block.hash, id);
@@ -707,6 +740,7 @@ impl Chain {
         self.best.truncate(fork_height + 1);
         path.reverse();
         self.best.extend_from_slice(&path);
+        self.tip_rules = self.derive_next_rules(new_tip);
         let connected = path
             .iter()
             .map(|&id| self.nodes[id as usize].block.hash)

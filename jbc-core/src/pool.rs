@@ -9,6 +9,7 @@
 //! their original age) the ones that still lack the work.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::block::Block;
@@ -22,7 +23,7 @@ pub const MAX_POOLED: usize = 512;
 /// A pooled block and its age.
 #[derive(Debug, Clone)]
 struct Entry {
-    block: Block,
+    block: Arc<Block>,
     /// Insertion sequence number: the smallest is evicted first.
     seq: u64,
 }
@@ -67,7 +68,7 @@ impl Pool {
 
     /// Adds a block as the youngest, evicting the oldest while full.
     /// A block already pooled is left as it is.
-    pub fn insert(&mut self, block: Block) {
+    pub fn insert(&mut self, block: Arc<Block>) {
         if self.contains(&block.hash) {
             return;
         }
@@ -80,7 +81,7 @@ impl Pool {
     /// block which may still turn out invalid costs no other block its
     /// place; the pool may exceed [`MAX_POOLED`] by this block until
     /// [`Pool::trim`].
-    pub fn insert_unchecked(&mut self, block: Block) {
+    pub fn insert_unchecked(&mut self, block: Arc<Block>) {
         if self.contains(&block.hash) {
             return;
         }
@@ -106,7 +107,7 @@ impl Pool {
     }
 
     /// Puts back a block taken by [`Pool::take_children`], keeping its age.
-    pub fn put_back(&mut self, block: Block, age: Age) {
+    pub fn put_back(&mut self, block: Arc<Block>, age: Age) {
         if !self.contains(&block.hash) {
             self.put(Entry { block, seq: age.0 });
         }
@@ -126,7 +127,7 @@ impl Pool {
     }
 
     /// Removes one block (if pooled) and returns it.
-    pub fn remove(&mut self, hash: &BlockHash) -> Option<Block> {
+    pub fn remove(&mut self, hash: &BlockHash) -> Option<Arc<Block>> {
         let parent = self.parents.remove(hash)?;
         let children = self.by_parent.get_mut(&parent)?;
         let at = children.iter().position(|e| e.block.hash == *hash)?;
@@ -139,7 +140,7 @@ impl Pool {
     }
 
     /// Removes and returns the pooled children of `parent`, oldest first.
-    pub fn take_children(&mut self, parent: &BlockHash) -> Vec<(Block, Age)> {
+    pub fn take_children(&mut self, parent: &BlockHash) -> Vec<(Arc<Block>, Age)> {
         let mut children = self.by_parent.remove(parent).unwrap_or_default();
         children.sort_by_key(|e| e.seq);
         children
@@ -177,8 +178,8 @@ impl Pool {
 mod tests {
     use super::*;
 
-    fn block(index: u64, prev: BlockHash, tag: u64) -> Block {
-        Block::new(index, tag, "pool".into(), prev, 1, tag)
+    fn block(index: u64, prev: BlockHash, tag: u64) -> Arc<Block> {
+        Arc::new(Block::new(index, tag, "pool".into(), prev, 1, tag))
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn a_new_tip_is_stored_then_announced_then_relayed_once() {
     assert_eq!(
         actions[0],
         Action::Store {
-            blocks: vec![block.clone()],
+            blocks: vec![block.clone().into()],
             durability: Durability::Fsync
         }
     );
@@ -132,7 +132,7 @@ fn a_new_tip_is_stored_then_announced_then_relayed_once() {
     assert_eq!(
         actions[2],
         Action::Relay {
-            block: block.clone(),
+            block: block.clone().into(),
             peers: peer_ids(&state)
         }
     );
@@ -259,7 +259,7 @@ fn a_sync_stores_deferred_flushes_then_relays_to_the_others() {
     assert_eq!(
         actions[relay],
         Action::Relay {
-            block: theirs.tip().clone(),
+            block: theirs.tip().clone().into(),
             peers: vec![b]
         },
         "relayed to the others only"

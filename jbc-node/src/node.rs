@@ -413,7 +413,7 @@ impl Node {
     /// POSTs `block` to `peer` in the background, bounded by
     /// [`RELAY_TIMEOUT`]; dropped when [`MAX_RELAYS_IN_FLIGHT`] relays to it
     /// are in flight already (it will sync when it comes back).
-    fn relay(self: &Arc<Self>, peer: PeerId, block: Block) {
+    fn relay(self: &Arc<Self>, peer: PeerId, block: Arc<Block>) {
         let Some(client) = self.http_peer(peer) else {
             return;
         };

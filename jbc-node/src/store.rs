@@ -26,6 +26,7 @@
 //! [`Chain::insert_trusted`], which rebuilds the same tree and best tip (ties
 //! included, because the order is the acceptance order) without re-hashing.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -322,7 +323,11 @@ impl Store {
     /// `durability` asks. An `Fsync` call also makes every earlier deferred
     /// append durable, even with no blocks: a block acknowledged as
     /// `duplicate` may be one that sync wrote a moment ago without fsync.
-    pub fn append(&self, blocks: &[Block], durability: Durability) -> Result<(), StoreError> {
+    pub fn append<B: Borrow<Block>>(
+        &self,
+        blocks: &[B],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
         let durable = durability == Durability::Fsync;
         if blocks.is_empty() {
             if durable && self.unflushed.load(Ordering::Acquire) {
@@ -341,7 +346,7 @@ impl Store {
         {
             let mut table = write.open_table(BLOCKS).map_err(io("appending blocks"))?;
             for block in blocks {
-                let json = block.to_json();
+                let json = block.borrow().to_json();
                 table
                     .insert(seq, json.as_bytes())
                     .map_err(io("appending blocks"))?;

@@ -51,13 +51,6 @@ pub fn sim_params(block_ms: u64) -> Params {
     }
 }
 
-/// A block on the wire, shared by every node it is sent to.
-#[derive(Debug)]
-struct Wire {
-    block: Block,
-    json_bytes: u64,
-}
-
 #[derive(Debug)]
 enum Event {
     /// The network finds a block (the miner is drawn by hash power).
@@ -69,7 +62,9 @@ enum Event {
         from: u32,
         peer: PeerId,
         to: u32,
-        wire: Arc<Wire>,
+        /// The block the sender's chain holds, shared by every node it is
+        /// sent to: the receiver's chain keeps this same body.
+        block: Arc<Block>,
     },
     /// A relay that could not reach its peer fails back at the sender.
     RelayFailed { node: u32, peer: PeerId },
@@ -428,8 +423,8 @@ impl World {
                 from,
                 peer,
                 to,
-                wire,
-            } => self.deliver_relay(from, peer, to, &wire),
+                block,
+            } => self.deliver_relay(from, peer, to, block),
             Event::RelayFailed { node, peer } => {
                 self.relay_answered(node, peer, Err(PeerError::Unreachable("no route".into())));
                 self.drain_notices(node);
@@ -618,6 +613,7 @@ impl World {
     /// waits for `from`'s upload link, takes `bytes` over the slower of the
     /// sender's upload and the receiver's download, then a latency draw.
     fn transfer(&mut self, from: u32, to: u32, bytes: u64) -> u64 {
+        let sent_us = self.upload(from, to, bytes);
         let (a, b) = (
             self.regions[from as usize] as usize,
             self.regions[to as usize] as usize,
@@ -628,16 +624,26 @@ impl World {
         } else {
             0.0
         };
+        sent_us + latency_us.round() as u64
+    }
+
+    /// Queues `bytes` from `from` to `to` on `from`'s upload link; returns
+    /// when the last byte has left.
+    fn upload(&mut self, from: u32, to: u32, bytes: u64) -> u64 {
         let wire_us = if self.config.infinite_bandwidth {
             0.0
         } else {
+            let (a, b) = (
+                self.regions[from as usize] as usize,
+                self.regions[to as usize] as usize,
+            );
             let bps = self.network.upload_bps[a].min(self.network.download_bps[b]);
             (bytes + HTTP_OVERHEAD_BYTES) as f64 * 8.0 * 1e6 / bps
         };
         let sender = &mut self.nodes[from as usize];
         let start = sender.upload_free_us.max(self.now_us);
         sender.upload_free_us = start + wire_us.round() as u64;
-        sender.upload_free_us + latency_us.round() as u64
+        sender.upload_free_us
     }
 
     /// A round trip's worth of time for a message that is lost (the sender
@@ -651,7 +657,7 @@ impl World {
         self.now_us + (2.0 * mean_us).round() as u64
     }
 
-    fn relay(&mut self, node: u32, block: Block, peers: Vec<PeerId>) {
+    fn relay(&mut self, node: u32, block: Arc<Block>, peers: Vec<PeerId>) {
         if self.nodes[node as usize].silent {
             // A node that never relays drops the action.
             return;
@@ -660,7 +666,9 @@ impl World {
             .block_json
             .entry(block.hash)
             .or_insert_with(|| block.to_json().len() as u64);
-        let wire = Arc::new(Wire { block, json_bytes });
+        // Looked up once for all the peers: the block's row of the arrival
+        // table, if the simulation mined it.
+        let mined = self.mined_index.get(&block.hash).copied();
         for peer in peers {
             let Some(&to) = self.nodes[node as usize].neighbours.get(peer.0 as usize) else {
                 continue;
@@ -671,49 +679,55 @@ impl World {
                 self.schedule(at, Event::RelayFailed { node, peer });
                 continue;
             }
-            let at = self.transfer(node, to, wire.json_bytes);
-            if self.has_stored(to, &wire.block.hash) {
+            let stored = match mined {
+                Some(i) => self.arrival[i as usize][to as usize] != u64::MAX,
+                None => self.has_stored(to, &block.hash),
+            };
+            debug_assert_eq!(stored, self.has_stored(to, &block.hash));
+            if stored {
                 // A chain never forgets a stored block: this relay will be
                 // answered `duplicate` whenever it arrives, and that answer
                 // only marks the peer up. The upload is charged; the arrival
-                // needs no event.
+                // needs no event (nor a latency draw).
+                self.upload(node, to, json_bytes);
                 let reply = SubmitReply {
                     status: "duplicate".into(),
-                    height: wire.block.index,
-                    hash: wire.block.hash,
+                    height: block.index,
+                    hash: block.hash,
                 };
                 self.relay_answered(node, peer, Ok(reply));
                 continue;
             }
+            let at = self.transfer(node, to, json_bytes);
             self.schedule(
                 at,
                 Event::Relay {
                     from: node,
                     peer,
                     to,
-                    wire: wire.clone(),
+                    block: block.clone(),
                 },
             );
         }
     }
 
-    fn deliver_relay(&mut self, from: u32, peer: PeerId, to: u32, wire: &Wire) {
+    fn deliver_relay(&mut self, from: u32, peer: PeerId, to: u32, block: Arc<Block>) {
         if self.offline(to) {
             self.relay_answered(from, peer, Err(PeerError::Unreachable("offline".into())));
             self.drain_notices(from);
             return;
         }
         let now_ms = self.now_ms();
-        let hash = wire.block.hash;
+        let (hash, height) = (block.hash, block.index);
         let known = self.has_stored(to, &hash);
         let receiver = &mut self.nodes[to as usize].state;
         let status = if known {
             // `Chain::accept` answers a stored block `duplicate` before it
             // changes anything, and the node then only asks for an empty
-            // store: the answer is known without cloning the block.
+            // store: the answer is known without offering the block.
             "duplicate"
         } else {
-            let answer = receiver.handle_block(wire.block.clone(), Source::Submitted, now_ms);
+            let answer = receiver.handle_block(block, Source::Submitted, now_ms);
             if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
                 // NodeState wakes sync for an orphan: honour it now.
                 self.nodes[to as usize].woken = true;
@@ -726,7 +740,7 @@ impl World {
         };
         let reply = SubmitReply {
             status: status.into(),
-            height: wire.block.index,
+            height,
             hash,
         };
         // The reply only tells the sender the peer is up; it is fed back at

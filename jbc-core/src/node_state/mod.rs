@@ -45,6 +45,7 @@ pub mod peer_book;
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::block::Block;
@@ -115,7 +116,7 @@ pub enum Action {
     /// answer may be a block a sync just wrote).
     Store {
         /// The blocks the chain just stored.
-        blocks: Vec<Block>,
+        blocks: Vec<Arc<Block>>,
         /// How durable the write must be.
         durability: Durability,
     },
@@ -133,7 +134,7 @@ pub enum Action {
     /// outcome with [`NodeState::handle_relay`].
     Relay {
         /// The new best tip.
-        block: Block,
+        block: Arc<Block>,
         /// To whom.
         peers: Vec<PeerId>,
     },
@@ -313,7 +314,7 @@ impl NodeState {
     /// announced and relayed; an orphan wakes sync.
     pub fn handle_block(
         &mut self,
-        block: Block,
+        block: impl Into<Arc<Block>>,
         source: Source,
         now_ms: u64,
     ) -> Result<Accepted, BlockError> {
@@ -339,10 +340,10 @@ impl NodeState {
         Ok(accepted)
     }
 
-    fn blocks_of(&self, hashes: &[BlockHash]) -> Vec<Block> {
+    fn blocks_of(&self, hashes: &[BlockHash]) -> Vec<Arc<Block>> {
         hashes
             .iter()
-            .filter_map(|hash| self.chain.block(hash).cloned())
+            .filter_map(|hash| self.chain.shared_block(hash).cloned())
             .collect()
     }
 
@@ -352,7 +353,7 @@ impl NodeState {
         if self.last_relayed == Some(hash) {
             return;
         }
-        let Some(block) = self.chain.block(&hash).cloned() else {
+        let Some(block) = self.chain.shared_block(&hash).cloned() else {
             return;
         };
         self.last_relayed = Some(hash);

@@ -179,14 +179,19 @@ impl PeerBook {
 
     /// One peer.
     pub fn get(&self, id: PeerId) -> Option<&PeerInfo> {
-        self.peers.iter().find(|(i, _)| *i == id).map(|(_, p)| p)
+        let at = self.position(id)?;
+        Some(&self.peers[at].1)
     }
 
     fn get_mut(&mut self, id: PeerId) -> Option<&mut PeerInfo> {
-        self.peers
-            .iter_mut()
-            .find(|(i, _)| *i == id)
-            .map(|(_, p)| p)
+        let at = self.position(id)?;
+        Some(&mut self.peers[at].1)
+    }
+
+    /// Where `id` is in `peers`, which is sorted by id: ids only grow, new
+    /// peers are pushed at the end and removal keeps the order.
+    fn position(&self, id: PeerId) -> Option<usize> {
+        self.peers.binary_search_by_key(&id, |(i, _)| *i).ok()
     }
 
     /// Every peer, in the order they were added.
