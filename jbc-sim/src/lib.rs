@@ -7,7 +7,8 @@
 //! driver: a simulated clock, a network of regions with measured latencies
 //! and bandwidths ([`network`]), Poisson mining of real JBC1 blocks at
 //! difficulty 1, and faults (a partition, nodes offline, nodes that never
-//! relay). See `docs/sim.md` for the model.
+//! relay). See `docs/sim.md` for the model. A [`script::Script`] runs a
+//! given topology and block schedule instead of random links and mining.
 //!
 //! ```
 //! use jbc_sim::{Config, simulate};
@@ -24,10 +25,12 @@ pub mod network;
 pub mod plot;
 pub mod report;
 pub mod rng;
+pub mod script;
 pub mod world;
 
 pub use config::{Config, Offline};
 pub use report::Report;
+pub use script::{Outcome, Script, Submission};
 pub use world::World;
 
 /// Runs `config` to the end and measures it; `progress` hears the number of

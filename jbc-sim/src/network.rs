@@ -83,18 +83,25 @@ impl Network {
     }
 }
 
-/// Who is linked to whom: each node opens `k` outbound links to distinct
-/// random other nodes; every link carries messages both ways.
-#[derive(Debug, Clone)]
+/// Who is linked to whom: each node opens outbound links to other nodes;
+/// every link carries messages both ways, so both ends add each other as a
+/// peer (as a jbc-node with `--peer` announces itself to that peer).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
+    /// The links each node opened (its `--peer`s), in order.
+    pub outbound: Vec<Vec<u32>>,
     /// The neighbours of each node, in the order they are added to its peer
-    /// book (so index i is the node's `PeerId(i)`).
+    /// book (so index i is the node's `PeerId(i)`): node by node, each
+    /// outbound link is added at both ends.
     pub neighbours: Vec<Vec<u32>>,
 }
 
 impl Topology {
-    /// `k` outbound links per node (fewer if there are not enough nodes).
+    /// `k` outbound links per node to distinct random other nodes (fewer if
+    /// there are not enough nodes); a node does not open a link to a node
+    /// that already opened one to it.
     pub fn random(nodes: usize, k: usize, rng: &mut Rng) -> Topology {
+        let mut outbound: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         let k = k.min(nodes.saturating_sub(1));
         for node in 0..nodes {
@@ -109,12 +116,51 @@ impl Topology {
                 if other == node || neighbours[node].contains(&(other as u32)) {
                     continue;
                 }
+                outbound[node].push(other as u32);
                 neighbours[node].push(other as u32);
                 neighbours[other].push(node as u32);
                 chosen += 1;
             }
         }
-        Topology { neighbours }
+        Topology {
+            outbound,
+            neighbours,
+        }
+    }
+
+    /// The topology of these outbound links (`outbound[i]`: the nodes node
+    /// i opens a link to), with the neighbours in the order
+    /// [`Topology::random`] gives them. A link given twice (also once in each
+    /// direction) is one link, as between two jbc-nodes that name each
+    /// other with `--peer`. An error for a node index out of range or a link
+    /// of a node to itself.
+    pub fn from_outbound(outbound: Vec<Vec<u32>>) -> Result<Topology, String> {
+        let nodes = outbound.len();
+        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        for (node, links) in outbound.iter().enumerate() {
+            for &other in links {
+                if other as usize >= nodes {
+                    return Err(format!("node {node} links to node {other} of {nodes}"));
+                }
+                if other as usize == node {
+                    return Err(format!("node {node} links to itself"));
+                }
+                if neighbours[node].contains(&other) {
+                    continue;
+                }
+                neighbours[node].push(other);
+                neighbours[other as usize].push(node as u32);
+            }
+        }
+        Ok(Topology {
+            outbound,
+            neighbours,
+        })
+    }
+
+    /// Number of nodes.
+    pub fn nodes(&self) -> usize {
+        self.neighbours.len()
     }
 }
 
@@ -143,5 +189,16 @@ mod tests {
                 assert!(topology.neighbours[*peer as usize].contains(&(node as u32)));
             }
         }
+        // The same links given explicitly make the same topology.
+        let again = Topology::from_outbound(topology.outbound.clone()).unwrap();
+        assert_eq!(again, topology);
+    }
+
+    #[test]
+    fn explicit_links_are_added_at_both_ends_once() {
+        let topology = Topology::from_outbound(vec![vec![1, 2], vec![0], vec![]]).unwrap();
+        assert_eq!(topology.neighbours, vec![vec![1, 2], vec![0], vec![0]]);
+        assert!(Topology::from_outbound(vec![vec![1]]).is_err());
+        assert!(Topology::from_outbound(vec![vec![0]]).is_err());
     }
 }

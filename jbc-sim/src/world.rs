@@ -24,6 +24,9 @@ use crate::network::{Network, Topology};
 use crate::report::{Observations, PartitionObservation};
 use crate::rng::Rng;
 
+mod script;
+pub(crate) use script::{Scripted, Setup};
+
 /// The simulated clock starts here (ms since the Unix epoch), so block
 /// timestamps look like real ones and the 120 s future-block rule applies
 /// as on a real node.
@@ -84,6 +87,8 @@ enum Event {
     },
     /// The partition ends.
     Heal,
+    /// A scripted block is handed to its node (`POST /mined`).
+    Submit { index: u32 },
 }
 
 struct Scheduled {
@@ -251,26 +256,48 @@ pub struct World {
     events: u64,
     relays: u64,
     requests: u64,
+    /// Simulated time 0 in ms since the Unix epoch ([`EPOCH_MS`] unless scripted).
+    epoch_ms: u64,
+    /// The block schedule of a scripted run (then nothing is mined).
+    script: Option<Box<Scripted>>,
 }
 
 impl World {
     /// Builds the network of `config`: places the nodes, links them, gives
     /// each a `NodeState` on the sim genesis with its peers added.
     pub fn new(config: Config) -> World {
+        World::build(config, None)
+    }
+
+    /// [`World::new`], or a scripted run on `setup`'s topology, params and
+    /// epoch that mines nothing and hands out `setup`'s blocks instead.
+    pub(crate) fn build(config: Config, setup: Option<Setup>) -> World {
         let mut rng = Rng::new(config.seed);
         let network = config.network.clone();
         let mut place_rng = rng.fork(1);
         let mut link_rng = rng.fork(2);
         let mut fault_rng = rng.fork(3);
         let regions = network.place(config.nodes, &mut place_rng);
-        let topology = Topology::random(config.nodes, config.peers, &mut link_rng);
+        let (topology, params, epoch_ms, script) = match setup {
+            None => (
+                Topology::random(config.nodes, config.peers, &mut link_rng),
+                sim_params(config.block_ms),
+                EPOCH_MS,
+                None,
+            ),
+            Some(setup) => (
+                setup.topology,
+                setup.params,
+                setup.epoch_ms,
+                Some(Box::new(setup.script)),
+            ),
+        };
         let shares = config.shares();
         let silent = pick(config.nodes, config.silent_share, &mut fault_rng);
         let offline = config
             .offline
             .map(|o| (pick(config.nodes, o.share, &mut fault_rng), o))
             .map(|(who, o)| (who, (o.start_ms * 1000, o.end_ms * 1000)));
-        let params = sim_params(config.block_ms);
         let genesis = Chain::new(params);
         let tip = genesis.tip().hash;
         let nodes: Vec<SimNode> = topology
@@ -282,7 +309,7 @@ impl World {
                 for n in &neighbours {
                     // Distinct fake URLs, added in neighbour order: PeerId(i)
                     // is neighbours[i]. Config peers are never dropped.
-                    let _ = state.add_peer(format!("sim://{n}"), PeerSource::Config, EPOCH_MS);
+                    let _ = state.add_peer(format!("sim://{n}"), PeerSource::Config, epoch_ms);
                 }
                 while state.poll_action().is_some() {}
                 SimNode {
@@ -333,13 +360,19 @@ impl World {
             events: 0,
             relays: 0,
             requests: 0,
+            epoch_ms,
+            script,
             config,
         };
         for node in 0..world.nodes.len() as u32 {
             world.arm_timer(node);
         }
-        let first = world.block_interval_us();
-        world.schedule(first, Event::Mine);
+        if world.script.is_some() {
+            world.schedule_script();
+        } else {
+            let first = world.block_interval_us();
+            world.schedule(first, Event::Mine);
+        }
         if let Some((_, end_ms)) = world.config.partition {
             world.schedule(end_ms * 1000, Event::Heal);
         }
@@ -362,13 +395,19 @@ impl World {
     }
 
     fn now_ms(&self) -> u64 {
-        EPOCH_MS + self.now_us / 1000
+        self.epoch_ms + self.now_us / 1000
     }
 
     /// Runs to the end: `blocks` blocks mined, then `settle_ms` for the last
     /// ones to spread. `progress` is told the number of blocks mined so far
     /// after each block.
     pub fn run(mut self, progress: &mut dyn FnMut(u64)) -> Observations {
+        self.run_events(progress);
+        self.observe()
+    }
+
+    /// Processes events to the end of the run.
+    fn run_events(&mut self, progress: &mut dyn FnMut(u64)) {
         // Bounded: mining stops after `blocks` blocks and the run ends
         // `settle_ms` later; events before then are finite because every
         // event other than a timer is caused by a block or a timer, and
@@ -391,7 +430,6 @@ impl World {
                 p.one_tip_after_heal_ms = Some((self.now_us - p.healed_us) as f64 / 1000.0);
             }
         }
-        self.observe()
     }
 
     fn handle(&mut self, event: Event) {
@@ -448,6 +486,7 @@ impl World {
                 self.after(node);
             }
             Event::Heal => self.heal(),
+            Event::Submit { index } => self.submit(index),
         }
     }
 
@@ -592,7 +631,7 @@ impl World {
             due_ms = due_ms.max(n.last_round_ms + self.config.sync_ms);
         }
         let due_us = due_ms
-            .saturating_sub(EPOCH_MS)
+            .saturating_sub(self.epoch_ms)
             .saturating_mul(1000)
             .max(self.now_us);
         if n.timer.is_some_and(|(at, _)| at <= due_us) {

@@ -1,0 +1,122 @@
+//! The world's side of a scripted run ([`crate::script`]): the schedule is
+//! put in the queue at the start, each block is handed to its node as
+//! `POST /mined` would, and the finished world answers what each node has.
+
+use jbc_core::node_state::Source;
+use jbc_core::{BlockError, BlockHash, Chain, Params, Status};
+
+use super::{Event, Mined, World};
+use crate::network::Topology;
+use crate::script::Submission;
+
+/// What a scripted run puts in place of the random topology, the sim
+/// params, [`super::EPOCH_MS`] and mining.
+pub(crate) struct Setup {
+    pub topology: Topology,
+    pub params: Params,
+    pub epoch_ms: u64,
+    pub script: Scripted,
+}
+
+/// The schedule and what each submission was answered.
+pub(crate) struct Scripted {
+    pub submissions: Vec<Submission>,
+    pub settle_ms: u64,
+    pub answers: Vec<Option<Result<Status, BlockError>>>,
+}
+
+impl World {
+    /// Queues every submission at its time (same-time ones in list order),
+    /// registers each distinct block as mined (by the node it is first
+    /// handed to, at that time) so the arrival table follows it, and ends
+    /// the run `settle_ms` after the last one.
+    pub(super) fn schedule_script(&mut self) {
+        let Some(script) = self.script.take() else {
+            return;
+        };
+        let nodes = self.nodes.len();
+        let mut order: Vec<usize> = (0..script.submissions.len()).collect();
+        order.sort_by_key(|&i| script.submissions[i].at_ms);
+        for &i in &order {
+            let s = &script.submissions[i];
+            if !self.mined_index.contains_key(&s.block.hash) {
+                self.mined_index
+                    .insert(s.block.hash, self.mined.len() as u32);
+                self.mined.push(Mined {
+                    hash: s.block.hash,
+                    height: s.block.index,
+                    miner: s.node,
+                    found_us: s.at_ms * 1000,
+                });
+                self.arrival.push(vec![u64::MAX; nodes]);
+            }
+        }
+        for (i, s) in script.submissions.iter().enumerate() {
+            self.schedule(s.at_ms * 1000, Event::Submit { index: i as u32 });
+        }
+        let last_ms = script
+            .submissions
+            .iter()
+            .map(|s| s.at_ms)
+            .max()
+            .unwrap_or(0);
+        self.end_us = Some(
+            last_ms
+                .saturating_add(script.settle_ms)
+                .saturating_mul(1000),
+        );
+        self.script = Some(script);
+    }
+
+    /// Hands submission `index` to its node with `handle_block(block,
+    /// Submitted)`, as `POST /mined` does, and keeps the answer.
+    pub(super) fn submit(&mut self, index: u32) {
+        let Some(script) = &self.script else {
+            return;
+        };
+        let s = &script.submissions[index as usize];
+        let (node, block) = (s.node, s.block.clone());
+        let now_ms = self.now_ms();
+        let answer = self.nodes[node as usize]
+            .state
+            .handle_block(block, Source::Submitted, now_ms);
+        if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
+            // NodeState wakes sync for an orphan: honour it now.
+            self.nodes[node as usize].woken = true;
+        }
+        self.after(node);
+        if let Some(script) = &mut self.script {
+            script.answers[index as usize] = Some(answer.map(|a| a.status));
+        }
+    }
+
+    /// Runs a scripted world to its end (no progress to report: nothing is mined).
+    pub(crate) fn run_script(&mut self) {
+        self.run_events(&mut |_| {});
+    }
+
+    /// Number of nodes.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// `node`'s chain as it is now.
+    pub(crate) fn chain_of(&self, node: usize) -> &Chain {
+        self.nodes[node].state.chain()
+    }
+
+    /// `node`'s best tip.
+    pub(crate) fn tip_of(&self, node: usize) -> BlockHash {
+        self.nodes[node].tip
+    }
+
+    /// What each submission was answered (`None`: not handed out yet).
+    pub(crate) fn answers(&self) -> &[Option<Result<Status, BlockError>>] {
+        self.script.as_ref().map_or(&[], |s| &s.answers)
+    }
+
+    /// The observations of the run, as [`World::run`] gives them.
+    pub(crate) fn into_observations(self) -> crate::report::Observations {
+        self.observe()
+    }
+}
