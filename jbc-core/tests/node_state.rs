@@ -426,6 +426,55 @@ fn a_node_announces_its_loopback_address_to_loopback_peers_only_and_a_public_one
     );
 }
 
+/// A peer started after us misses our announcement; it gets it again when
+/// it first answers, and once it has it, never again.
+#[test]
+fn an_announcement_that_did_not_arrive_is_sent_again_when_the_peer_answers() {
+    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    state.set_own_url("http://127.0.0.1:5000".into(), false);
+    state
+        .add_peer("http://127.0.0.2:5001".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let announces = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Announce { url, .. } if url == "http://127.0.0.1:5000"))
+            .count()
+    };
+    let first = drain(&mut state);
+    assert_eq!(announces(&first), 1);
+    let peer = state.peers().iter().next().unwrap().0;
+    let up = |state: &mut NodeState, at: u64| {
+        let reply = jbc_core::peer::SubmitReply {
+            status: "duplicate".into(),
+            height: 0,
+            hash: state.chain().genesis().hash,
+        };
+        state.handle_relay(peer, Ok(reply), at);
+    };
+    let down = |state: &mut NodeState, at: u64| {
+        state.handle_relay(peer, Err(PeerError::Unreachable("refused".into())), at);
+    };
+    state.handle_announced(
+        peer,
+        Err(PeerError::Unreachable("refused".into())),
+        NOW_MS + 1,
+    );
+    assert_eq!(announces(&drain(&mut state)), 0, "not while it is down");
+    up(&mut state, NOW_MS + 2);
+    assert_eq!(announces(&drain(&mut state)), 1, "again once it answers");
+    up(&mut state, NOW_MS + 3);
+    assert_eq!(announces(&drain(&mut state)), 0, "one at a time");
+    state.handle_announced(peer, Ok(()), NOW_MS + 4);
+    down(&mut state, NOW_MS + 5);
+    up(&mut state, NOW_MS + 6);
+    assert_eq!(
+        announces(&drain(&mut state)),
+        0,
+        "a peer that has our address is not told again"
+    );
+}
+
 #[test]
 fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
     let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());

@@ -54,15 +54,16 @@ fn one_miner_never_makes_a_stale_block_whatever_the_latency() {
     assert_eq!(report.final_height, 40);
 }
 
-/// r ≈ 1 − exp(−D/T), D = ∫(1 − f(t)) dt from this run's own f(t). The
-/// latency is doubled against a 1 s block time so about a fifth of the
-/// blocks go stale: enough of them (≈ 200 of 1000) for ±15 % to hold.
+/// r ≈ 1 − exp(−D/T), D = ∫(1 − f(t)) dt from this run's own f(t). A
+/// 2 s block time on the 2019 network makes about 6 % of the blocks stale:
+/// 6,000 blocks give some 360 stale blocks, so counting noise (±5 %) leaves
+/// room inside ±15 %. (At a fifth of the blocks stale the model is ~12 %
+/// high: competing blocks then also compete with each other.)
 #[test]
 fn the_stale_rate_matches_the_analytical_model_within_fifteen_percent() {
-    let mut config = Config::new(100, 1_000, 1_000, 1);
-    config.latency_scale = 2.0;
+    let config = Config::new(100, 6_000, 2_000, 1);
     let report = run(config);
-    assert!(report.stale_blocks >= 100, "{}", report.summary());
+    assert!(report.stale_blocks >= 250, "{}", report.summary());
     let ratio = report.stale_rate / report.model_stale_rate;
     assert!(
         (0.85..=1.15).contains(&ratio),
@@ -75,28 +76,43 @@ fn the_stale_rate_matches_the_analytical_model_within_fifteen_percent() {
 
 #[test]
 fn a_partition_heals_to_one_tip_and_the_lighter_side_reorganises_its_blocks() {
-    // The first half holds 70 % of the hash power; split for ten block times.
-    let mut config = Config::new(40, 40, 10_000, 5);
-    config.pools = vec![0.7];
-    config.partition = Some((50_000, 150_000));
-    let report = run(config);
-    let p = report.partition.clone().expect("a partition report");
-    assert_eq!(p.lighter_side, "second", "{}", report.summary());
-    assert!(p.lighter_blocks_since_split > 0, "{}", report.summary());
-    assert_eq!(
-        p.deepest_lighter_reorg,
-        p.lighter_blocks_since_split,
-        "{}",
-        report.summary()
-    );
-    assert!(p.one_tip_after_heal_ms.is_some());
-    assert_eq!(report.final_tips, 1);
-    assert!(
-        report
-            .reorg_depths
-            .keys()
-            .any(|d| *d == p.lighter_blocks_since_split)
-    );
+    // The first half of the nodes holds 60 % of the hash power, the second
+    // 40 %; split for ten block times. Which side ends lighter, and by how
+    // many blocks, is chance: the claim is checked on the first three seeds
+    // where the sides end with different work and the lighter one mined
+    // during the split (the others are skipped, and counted).
+    let mut checked = 0;
+    for seed in 1..=30 {
+        let mut config = Config::new(40, 40, 10_000, seed);
+        config.pools = vec![0.6 / 20.0; 20];
+        config.partition = Some((50_000, 150_000));
+        let report = run(config);
+        let p = report.partition.clone().expect("a partition report");
+        if p.lighter_side == "neither" || p.lighter_blocks_since_split == 0 {
+            continue;
+        }
+        assert_eq!(
+            p.deepest_lighter_reorg,
+            p.lighter_blocks_since_split,
+            "seed {seed}: {}",
+            report.summary()
+        );
+        assert!(p.one_tip_after_heal_ms.is_some(), "seed {seed}");
+        assert_eq!(report.final_tips, 1, "seed {seed}: {}", report.summary());
+        assert!(
+            report
+                .reorg_depths
+                .keys()
+                .any(|d| *d == p.lighter_blocks_since_split),
+            "seed {seed}: {}",
+            report.summary()
+        );
+        checked += 1;
+        if checked == 3 {
+            return;
+        }
+    }
+    panic!("only {checked} of 30 seeds split into a lighter side that mined");
 }
 
 #[test]

@@ -211,6 +211,9 @@ pub struct NodeState {
     own_url: Option<(String, bool)>,
     /// When each peer was last asked for its peers (`AskPeers`).
     asked_ms: BTreeMap<PeerId, u64>,
+    /// Peers our announcement did not reach (they were not listening yet,
+    /// say): it is sent again when they next answer.
+    unannounced: BTreeSet<PeerId>,
     /// Addresses being checked (`CheckCandidate` sent).
     candidates: BTreeSet<String>,
     /// Addresses found of another network, oldest first.
@@ -231,6 +234,7 @@ impl NodeState {
             next_sync_ms: 0,
             own_url: None,
             asked_ms: BTreeMap::new(),
+            unannounced: BTreeSet::new(),
             candidates: BTreeSet::new(),
             rejected: VecDeque::new(),
             actions: VecDeque::new(),
@@ -382,8 +386,14 @@ impl NodeState {
 
     /// How an [`Action::Announce`] went (like a relay: it says whether the
     /// peer is up).
+    /// An announcement that did not reach the peer is sent again when the
+    /// peer next answers anything (it goes from down to up).
     pub fn handle_announced(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
+        let lost = matches!(&answer, Err(e) if !matches!(e, PeerError::Api { .. }));
         self.answered(peer, answer, now_ms);
+        if lost && self.peers.get(peer).is_some() {
+            self.unannounced.insert(peer);
+        }
     }
 
     fn answered(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
@@ -641,6 +651,15 @@ impl NodeState {
 
     fn mark_up(&mut self, peer: PeerId) {
         let notice = self.peers.mark_up(peer);
+        if notice == Some(PeerNotice::Up)
+            && self.unannounced.remove(&peer)
+            && let Some(url) = self
+                .peers
+                .get(peer)
+                .and_then(|info| self.announce_to(&info.url))
+        {
+            self.actions.push_back(Action::Announce { peer, url });
+        }
         self.notice(peer, notice);
     }
 
@@ -649,6 +668,8 @@ impl NodeState {
         let notice = self.peers.mark_down(peer, why, now_ms);
         if notice == Some(PeerNotice::Dropped) {
             self.syncs.remove(&peer);
+            self.asked_ms.remove(&peer);
+            self.unannounced.remove(&peer);
         }
         if let (Some(url), Some(notice)) = (url, notice) {
             self.actions.push_back(Action::Peer { peer, url, notice });
