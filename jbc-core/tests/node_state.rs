@@ -367,12 +367,7 @@ fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
 }
 
 fn up(state: &mut NodeState, peer: PeerId) {
-    let reply = jbc_core::peer::SubmitReply {
-        status: "duplicate".into(),
-        height: 0,
-        hash: state.chain().genesis().hash,
-    };
-    state.handle_relay(peer, Ok(reply), NOW_MS);
+    state.handle_relay(peer, Ok(()), NOW_MS);
 }
 
 #[test]
@@ -444,14 +439,7 @@ fn an_announcement_that_did_not_arrive_is_sent_again_when_the_peer_answers() {
     let first = drain(&mut state);
     assert_eq!(announces(&first), 1);
     let peer = state.peers().iter().next().unwrap().0;
-    let up = |state: &mut NodeState, at: u64| {
-        let reply = jbc_core::peer::SubmitReply {
-            status: "duplicate".into(),
-            height: 0,
-            hash: state.chain().genesis().hash,
-        };
-        state.handle_relay(peer, Ok(reply), at);
-    };
+    let up = |state: &mut NodeState, at: u64| state.handle_relay(peer, Ok(()), at);
     let down = |state: &mut NodeState, at: u64| {
         state.handle_relay(peer, Err(PeerError::Unreachable("refused".into())), at);
     };

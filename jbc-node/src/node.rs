@@ -441,7 +441,7 @@ impl Node {
             answer
         };
         self.spawn_call(call, move |state, answer| {
-            state.handle_relay(peer, answer, now_ms());
+            state.handle_relay(peer, answer.map(|_| ()), now_ms());
         });
     }
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use jbc_core::node_state::{Action, NodeState, PeerId, PeerSource, Source};
-use jbc_core::peer::{PeerError, SubmitReply, TipInfo};
+use jbc_core::peer::{PeerError, TipInfo};
 use jbc_core::sync::{Request, Response, SyncConfig};
 use jbc_core::{Block, BlockHash, Chain, Params, Status};
 
@@ -503,7 +503,7 @@ impl World {
     /// Whether a message from `a` to `b` sent now is lost: either end is
     /// offline, or the partition separates them.
     fn cut(&self, a: u32, b: u32) -> bool {
-        if self.config.offline.is_none() && self.config.partition.is_none() {
+        if !self.faults() {
             return false;
         }
         if self.offline(a) || self.offline(b) {
@@ -729,13 +729,14 @@ impl World {
                 // only marks the peer up. The upload is charged; the arrival
                 // needs no event (nor a latency draw).
                 self.upload(node, to, json_bytes);
-                let reply = SubmitReply {
-                    status: "duplicate".into(),
-                    height: block.index,
-                    hash: block.hash,
-                };
-                self.relay_answered(node, peer, Ok(reply));
+                self.relay_answered(node, peer, Ok(()));
                 continue;
+            }
+            if !self.faults() {
+                // Nothing can make this relay fail, and the sender learns
+                // only that it was answered: say so now, while the sender's
+                // state is in cache, rather than at the arrival.
+                self.relay_answered(node, peer, Ok(()));
             }
             let at = self.transfer(node, to, json_bytes);
             self.schedule(
@@ -757,35 +758,31 @@ impl World {
             return;
         }
         let now_ms = self.now_ms();
-        let (hash, height) = (block.hash, block.index);
-        let known = self.has_stored(to, &hash);
-        let receiver = &mut self.nodes[to as usize].state;
-        let status = if known {
-            // `Chain::accept` answers a stored block `duplicate` before it
-            // changes anything, and the node then only asks for an empty
-            // store: the answer is known without offering the block.
-            "duplicate"
-        } else {
+        // `Chain::accept` answers a stored block `duplicate` before it
+        // changes anything, and the node then only asks for an empty store:
+        // such an arrival needs no call into the receiver.
+        if !self.has_stored(to, &block.hash) {
+            let receiver = &mut self.nodes[to as usize].state;
             let answer = receiver.handle_block(block, Source::Submitted, now_ms);
             if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
                 // NodeState wakes sync for an orphan: honour it now.
                 self.nodes[to as usize].woken = true;
             }
             self.after(to);
-            match answer {
-                Ok(accepted) => accepted.status.as_str(),
-                Err(_) => "rejected",
-            }
-        };
-        let reply = SubmitReply {
-            status: status.into(),
-            height,
-            hash,
-        };
-        // The reply only tells the sender the peer is up; it is fed back at
-        // once rather than after the return trip.
-        self.relay_answered(from, peer, Ok(reply));
-        self.drain_notices(from);
+        }
+        if self.faults() {
+            // The reply only tells the sender the peer is up; it is fed back
+            // at once rather than after the return trip. (Without faults it
+            // was fed back when the relay was sent.)
+            self.relay_answered(from, peer, Ok(()));
+            self.drain_notices(from);
+        }
+    }
+
+    /// Whether anything can make a message fail: offline nodes or a
+    /// partition.
+    fn faults(&self) -> bool {
+        self.config.offline.is_some() || self.config.partition.is_some()
     }
 
     /// Carries out what `handle_relay` queued on a node with no other
@@ -819,7 +816,7 @@ impl World {
     /// queue are carried out by whoever drains the sender's actions: the
     /// [`World::after`] in progress when called from a `Relay` action, or
     /// the caller's own `after`.
-    fn relay_answered(&mut self, node: u32, peer: PeerId, answer: Result<SubmitReply, PeerError>) {
+    fn relay_answered(&mut self, node: u32, peer: PeerId, answer: Result<(), PeerError>) {
         let now_ms = self.now_ms();
         self.nodes[node as usize]
             .state

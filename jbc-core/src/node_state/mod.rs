@@ -53,7 +53,7 @@ use crate::chain::{Accepted, Chain};
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::params::genesis;
-use crate::peer::{PeerError, SubmitReply, TipInfo};
+use crate::peer::{PeerError, TipInfo};
 use crate::sync::{
     PageStored, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession, SyncTarget,
     store_page_in,
@@ -372,16 +372,13 @@ impl NodeState {
         }
     }
 
-    /// How a relay to `peer` went: a peer that answered (even with a
-    /// refusal) is up; one that failed is down (an `api` or `learned` peer
-    /// that keeps failing is dropped).
-    pub fn handle_relay(
-        &mut self,
-        peer: PeerId,
-        answer: Result<SubmitReply, PeerError>,
-        now_ms: u64,
-    ) {
-        self.answered(peer, answer.map(|_| ()), now_ms);
+    /// How a relay to `peer` went: `Ok` if it answered with any status.
+    /// A peer that answered (even with a refusal, [`PeerError::Api`]) is
+    /// up; one that failed is down (an `api` or `learned` peer that keeps
+    /// failing is dropped). What the peer made of the block is its own
+    /// business: a relay asks for nothing.
+    pub fn handle_relay(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
+        self.answered(peer, answer, now_ms);
     }
 
     /// How an [`Action::Announce`] went (like a relay: it says whether the
