@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod model;
 pub mod network;
 pub mod plot;
 pub mod report;

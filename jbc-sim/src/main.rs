@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use jbc_sim::{Config, Offline, Report, plot, simulate};
+use jbc_sim::{Config, Offline, Report, model, plot, simulate};
 
 /// A deterministic simulation of a JBC network running the real node logic.
 #[derive(Parser)]
@@ -24,6 +24,26 @@ enum Command {
     /// Runs the same network at several block times; prints a table and
     /// writes an SVG plot of stale rate and propagation against block time.
     Sweep(SweepArgs),
+    /// Runs a grid of network sizes and block times and prints, for each,
+    /// the stale count against the analytical model and the range counting
+    /// noise allows.
+    Model(ModelArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Network sizes to run (for this command, instead of `--nodes`).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    sizes: Vec<usize>,
+    /// Block times to run, in ms.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10000,60000,150000,600000"
+    )]
+    block_ms: Vec<u64>,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args)]
@@ -149,11 +169,21 @@ fn run(config: Config, json: bool, label: &str) -> Report {
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{label}: {} events in {secs:.2} s ({:.0} events/s)",
+        "{label}: {} events in {secs:.2} s ({:.0} events/s){}",
         report.events,
-        report.events as f64 / secs.max(1e-9)
+        report.events as f64 / secs.max(1e-9),
+        peak_memory().map_or(String::new(), |m| format!(", peak memory {m}")),
     );
     report
+}
+
+/// The process's peak resident memory so far, where the system tells
+/// (Linux: `VmHWM` in /proc/self/status).
+fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} MB", kb / 1000.0))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -186,6 +216,26 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&sweep.svg, plot::svg(&reports).map_err(anyhow::Error::msg)?)
                 .with_context(|| format!("writing {}", sweep.svg.display()))?;
             eprintln!("plot written to {}", sweep.svg.display());
+        }
+        Some(Command::Model(grid)) => {
+            let mut reports = Vec::new();
+            for &nodes in &grid.sizes {
+                for &block_ms in &grid.block_ms {
+                    let mut config = grid.common.config(block_ms)?;
+                    config.nodes = nodes;
+                    config.check().map_err(anyhow::Error::msg)?;
+                    reports.push(run(
+                        config,
+                        grid.common.json,
+                        &format!("{nodes} nodes, T = {block_ms} ms"),
+                    ));
+                }
+            }
+            if grid.common.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                print!("{}", model::table(&reports));
+            }
         }
     }
     Ok(())

@@ -5,8 +5,10 @@
 //! - `web`: build jbc-web to WebAssembly into `www/pkg`.
 //! - `bench`: mining kernels (and the GPU through wgpu) beside reference hash rates.
 //! - `bench-web`: the browser miner's hash rate (CPU workers and WebGPU) in headless Chromium.
+//! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
 
 mod bench;
+mod bench_sim;
 mod demo;
 mod net;
 mod nodes;
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         "web" => web::run(rest),
         "bench" => bench::run(rest),
         "bench-web" => web::bench(rest),
+        "bench-sim" => bench_sim::run(rest),
         "setup" => setup::all(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -58,6 +61,8 @@ const USAGE: &str = "usage: cargo xtask <task>
                        mining kernels vs naive loop, Python JBC and openssl
   bench-web [--workers N --secs S --kernel auto|scalar|simd --no-screenshot]
                        browser miner hash rate in headless Chromium
+  bench-sim [--quick]  jbc-sim speed and memory at 1,000 and 10,000 nodes, and the
+                       stale rate against the analytical model
   setup                install wasm target, wasm-bindgen-cli, Chromium and mesa-vulkan-drivers
                        (lavapipe, for the GPU tests; both as root), npm packages";
 
