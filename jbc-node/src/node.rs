@@ -29,7 +29,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jbc_core::node_state::{Action, AddPeerError, NodeState, PeerId, PeerSource};
+use jbc_core::node_state::{Action, AddPeerError, NodeState, PeerId, PeerNotice, PeerSource};
 use jbc_core::peer::{Peer, PeerError, TipInfo};
 use jbc_core::sync::{Request, Response};
 use jbc_core::{Accepted, Block, BlockError, Chain, Params};
@@ -392,6 +392,13 @@ impl Node {
             Action::AskPeers { peer } => self.ask_peers(peer),
             Action::CheckCandidate { url } => self.check_candidate(url),
             Action::Peer { peer, url, notice } => {
+                if notice == PeerNotice::Dropped {
+                    // Its ids are never reused: forget its relay slots.
+                    self.relay_permits
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&peer);
+                }
                 self.metrics.peer_notice(peer, &notice);
                 announce::peer_notice(&url, &notice)
             }

@@ -376,6 +376,8 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         let mut script = Script::new(topology.clone(), params.clone(), epoch_ms, submissions);
         script.latency_scale = 0.0;
         script.infinite_bandwidth = true;
+        // The simulated nodes find peers as the real ones do.
+        script.discovery = true;
         script.settle_ms = (real_elapsed.as_millis() as u64)
             .saturating_sub(*offsets_ms.last().unwrap_or(&0))
             .max(1);

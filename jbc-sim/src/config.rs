@@ -48,6 +48,11 @@ pub struct Config {
     pub latency_scale: f64,
     /// Messages take no time on the wire.
     pub infinite_bandwidth: bool,
+    /// Nodes find peers as the node does (SPEC §7.1: `GET /peers` while
+    /// fewer than 8 answer, `GET /tip` of each address, `POST /peers` of
+    /// their own): the links then grow beyond the random topology. Off,
+    /// the topology stays as drawn (a peer's list is empty).
+    pub discovery: bool,
     /// Regions, latencies and bandwidths.
     #[serde(skip)]
     pub network: Network,
@@ -72,6 +77,7 @@ impl Config {
             settle_ms: 60_000,
             latency_scale: 1.0,
             infinite_bandwidth: false,
+            discovery: false,
             network: Network::default_2019(),
         }
     }

@@ -109,6 +109,10 @@ struct Common {
     /// Messages take no time on the wire.
     #[arg(long)]
     infinite_bandwidth: bool,
+    /// Nodes find more peers as the node does (`GET /peers` while fewer
+    /// than 8 answer); off, the links stay as drawn.
+    #[arg(long)]
+    discovery: bool,
     /// Print JSON instead of the summary (and no progress bar).
     #[arg(long)]
     json: bool,
@@ -147,6 +151,7 @@ impl Common {
         config.settle_ms = self.settle_ms;
         config.latency_scale = self.latency_scale;
         config.infinite_bandwidth = self.infinite_bandwidth;
+        config.discovery = self.discovery;
         config.check().map_err(anyhow::Error::msg)?;
         Ok(config)
     }

@@ -52,6 +52,19 @@ pub struct Observations {
     pub requests: u64,
     /// Simulated time at the end (µs).
     pub sim_time_us: u64,
+    /// How many peers each node has at the end.
+    pub peers: Vec<u32>,
+}
+
+/// Peers per node at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PeerCounts {
+    /// The fewest.
+    pub min: u32,
+    /// The mean.
+    pub mean: f64,
+    /// The most.
+    pub max: u32,
 }
 
 /// Median and 90th percentile of a quantity over blocks (ms).
@@ -134,6 +147,9 @@ pub struct Report {
     pub requests: u64,
     /// Simulated time (ms).
     pub sim_time_ms: f64,
+    /// Peers per node at the end: the drawn links, plus what discovery
+    /// added ([`Config::discovery`](crate::Config::discovery)).
+    pub peers_per_node: PeerCounts,
 }
 
 impl Report {
@@ -240,6 +256,12 @@ impl Report {
             relays: obs.relays,
             requests: obs.requests,
             sim_time_ms: obs.sim_time_us as f64 / 1000.0,
+            peers_per_node: PeerCounts {
+                min: obs.peers.iter().copied().min().unwrap_or(0),
+                mean: obs.peers.iter().map(|&p| f64::from(p)).sum::<f64>()
+                    / obs.peers.len().max(1) as f64,
+                max: obs.peers.iter().copied().max().unwrap_or(0),
+            },
             config: obs.config,
         }
     }
@@ -278,6 +300,11 @@ impl Report {
             }
         }
         out += &format!("reorg depths      {:?}\n", self.reorg_depths);
+        let peers = &self.peers_per_node;
+        out += &format!(
+            "peers per node    min {}, mean {:.1}, max {} at the end\n",
+            peers.min, peers.mean, peers.max
+        );
         out += &format!(
             "final tips        {} (height {})\n",
             self.final_tips, self.final_height

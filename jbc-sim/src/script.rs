@@ -77,6 +77,8 @@ pub struct Script {
     pub latency_scale: f64,
     /// Messages take no time on the wire.
     pub infinite_bandwidth: bool,
+    /// Nodes find more peers as the node does ([`Config::discovery`]).
+    pub discovery: bool,
     /// Periodic sync interval (ms), as [`Config::sync_ms`].
     pub sync_ms: u64,
     /// The seed of the latency draws and of the nodes' regions.
@@ -104,6 +106,7 @@ impl Script {
             settle_ms: 60_000,
             latency_scale: 1.0,
             infinite_bandwidth: false,
+            discovery: false,
             sync_ms: jbc_core::node_state::SYNC_EVERY_MS,
             seed: 1,
             network: Network::default_2019(),
@@ -152,6 +155,7 @@ impl Script {
         config.settle_ms = self.settle_ms;
         config.latency_scale = self.latency_scale;
         config.infinite_bandwidth = self.infinite_bandwidth;
+        config.discovery = self.discovery;
         config.network = self.network.clone();
         config
     }

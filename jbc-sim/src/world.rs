@@ -24,6 +24,7 @@ use crate::network::{Network, Topology};
 use crate::report::{Observations, PartitionObservation};
 use crate::rng::Rng;
 
+mod discovery;
 mod script;
 pub(crate) use script::{Scripted, Setup};
 
@@ -84,6 +85,29 @@ enum Event {
         peer: PeerId,
         /// Boxed: the answer is large and events move inside the heap.
         answer: Box<Result<Response, PeerError>>,
+    },
+    /// `GET /peers` from `from` arrives at `to`.
+    PeersAsked { from: u32, peer: PeerId, to: u32 },
+    /// The answer to `GET /peers` arrives back at `node`.
+    PeerList {
+        node: u32,
+        peer: PeerId,
+        answer: Box<Result<Vec<String>, PeerError>>,
+    },
+    /// `GET {url}/tip` from `from` arrives at the candidate `to`.
+    CandidateAsked { from: u32, url: String, to: u32 },
+    /// The candidate's answer arrives back at `node`.
+    CandidateAnswer {
+        node: u32,
+        url: String,
+        answer: Box<Result<TipInfo, PeerError>>,
+    },
+    /// `POST /peers {"url": url}` from `from` arrives at `to`.
+    Announced {
+        from: u32,
+        peer: PeerId,
+        to: u32,
+        url: String,
     },
     /// The partition ends.
     Heal,
@@ -306,10 +330,16 @@ impl World {
             .enumerate()
             .map(|(i, neighbours)| {
                 let mut state = NodeState::new(genesis.clone(), SyncConfig::default());
+                if config.discovery {
+                    // Announced to every peer the node adds (the links below
+                    // are known at both ends already; those first
+                    // announcements are dropped with the setup's actions).
+                    state.set_own_url(discovery::url_of(i as u32), true);
+                }
                 for n in &neighbours {
                     // Distinct fake URLs, added in neighbour order: PeerId(i)
                     // is neighbours[i]. Config peers are never dropped.
-                    let _ = state.add_peer(format!("sim://{n}"), PeerSource::Config, epoch_ms);
+                    let _ = state.add_peer(discovery::url_of(*n), PeerSource::Config, epoch_ms);
                 }
                 while state.poll_action().is_some() {}
                 SimNode {
@@ -485,6 +515,18 @@ impl World {
                     .handle_response(peer, answer, now_ms);
                 self.after(node);
             }
+            Event::PeersAsked { from, peer, to } => self.answer_peers(from, peer, to),
+            Event::PeerList { node, peer, answer } => self.peer_list(node, peer, *answer),
+            Event::CandidateAsked { from, url, to } => self.answer_candidate(from, url, to),
+            Event::CandidateAnswer { node, url, answer } => {
+                self.candidate_answer(node, url, *answer)
+            }
+            Event::Announced {
+                from,
+                peer,
+                to,
+                url,
+            } => self.announced(from, peer, to, url),
             Event::Heal => self.heal(),
             Event::Submit { index } => self.submit(index),
         }
@@ -586,17 +628,16 @@ impl World {
                 }
                 Action::Relay { block, peers } => self.relay(node, block, peers),
                 Action::Request { peer, request } => self.request(node, peer, request),
+                Action::AskPeers { peer } if self.config.discovery => self.ask_peers(node, peer),
                 Action::AskPeers { peer } => {
-                    // The topology is fixed: a peer's list adds nobody (the
-                    // simulation does not model discovery).
+                    // The topology stays as drawn: a peer's list adds nobody.
                     let now_ms = self.now_ms();
                     self.nodes[node as usize]
                         .state
                         .handle_peer_list(peer, Ok(Vec::new()), now_ms);
                 }
-                // No node has an address of its own to announce, so no
-                // candidate is ever learned.
-                Action::Announce { .. } | Action::CheckCandidate { .. } => {}
+                Action::CheckCandidate { url } => self.check_candidate(node, url),
+                Action::Announce { peer, url } => self.announce(node, peer, url),
                 Action::Peer { .. } | Action::SyncEnded { .. } => {}
             }
         }
@@ -709,7 +750,7 @@ impl World {
         // table, if the simulation mined it.
         let mined = self.mined_index.get(&block.hash).copied();
         for peer in peers {
-            let Some(&to) = self.nodes[node as usize].neighbours.get(peer.0 as usize) else {
+            let Some(to) = self.neighbour(node, peer) else {
                 continue;
             };
             self.relays += 1;
@@ -825,7 +866,7 @@ impl World {
 
     fn request(&mut self, node: u32, peer: PeerId, request: Request) {
         self.requests += 1;
-        let Some(&to) = self.nodes[node as usize].neighbours.get(peer.0 as usize) else {
+        let Some(to) = self.neighbour(node, peer) else {
             let at = self.now_us;
             let answer = Box::new(Err(PeerError::Unreachable("unknown peer".into())));
             self.schedule(at, Event::Response { node, peer, answer });
@@ -868,10 +909,7 @@ impl World {
         let (response, bytes) = match request {
             Request::Tip => {
                 let info = TipInfo::of(chain);
-                let bytes = *self
-                    .tip_json
-                    .entry(info.hash)
-                    .or_insert_with(|| serde_json::to_string(&info).map_or(0, |s| s.len() as u64));
+                let bytes = self.tip_bytes(&info);
                 (Response::Tip(info), bytes)
             }
             Request::Blocks {
@@ -895,6 +933,15 @@ impl World {
                 answer: Box::new(Ok(response)),
             },
         );
+    }
+
+    /// The JSON length of a `GET /tip` answer (every node on a tip answers
+    /// the same, so it is measured once per tip).
+    fn tip_bytes(&mut self, info: &TipInfo) -> u64 {
+        *self
+            .tip_json
+            .entry(info.hash)
+            .or_insert_with(|| serde_json::to_string(info).map_or(0, |s| s.len() as u64))
     }
 
     /// The partition ends: note which side is lighter and its best branch.
@@ -959,6 +1006,11 @@ impl World {
             relays: self.relays,
             requests: self.requests,
             sim_time_us: self.now_us,
+            peers: self
+                .nodes
+                .iter()
+                .map(|n| n.state.peers().len() as u32)
+                .collect(),
             config: self.config,
         }
     }

@@ -128,3 +128,43 @@ fn nodes_offline_for_a_while_catch_up_and_silent_nodes_still_sync() {
     assert_eq!(report.final_tips, 1, "{}", report.summary());
     assert!(report.blocks_mined <= 30);
 }
+
+/// With discovery on, nodes with few links do what the node does: while
+/// fewer than 8 peers answer they ask for lists, check each address and
+/// announce themselves, so every node ends with at least 8 peers and
+/// blocks reach everyone sooner than over the drawn links alone.
+#[test]
+fn with_discovery_nodes_with_few_links_find_peers_as_the_node_does() {
+    let config = |discovery| {
+        let mut c = Config::new(60, 30, 10_000, 9);
+        c.peers = 2;
+        c.discovery = discovery;
+        c
+    };
+    let fixed = run(config(false));
+    let found = run(config(true));
+    let wanted = jbc_core::node_state::WANTED_PEERS as u32;
+    assert!(fixed.peers_per_node.min < wanted, "{}", fixed.summary());
+    assert!(found.peers_per_node.min >= wanted, "{}", found.summary());
+    assert!(
+        found.peers_per_node.mean > 2.0 * fixed.peers_per_node.mean,
+        "{} / {}",
+        fixed.summary(),
+        found.summary()
+    );
+    assert_eq!(found.final_tips, 1, "{}", found.summary());
+    let everyone = |r: &Report| {
+        r.propagation
+            .nodes_100
+            .expect("blocks reach everyone")
+            .median_ms
+    };
+    assert!(
+        everyone(&found) < everyone(&fixed),
+        "{} / {}",
+        fixed.summary(),
+        found.summary()
+    );
+    // Deterministic with discovery too.
+    assert_eq!(json(config(true)), json(config(true)));
+}

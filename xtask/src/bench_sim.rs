@@ -16,7 +16,7 @@ pub fn run(args: &[String]) -> TaskResult {
     run_cmd(cargo().args(["build", "--release", "-p", "jbc-sim"]))?;
     let binary = crate::target_dir().join("release/jbc-sim");
     let sizes: &[&str] = if quick { &["1000"] } else { &["1000", "10000"] };
-    // Periodic rounds every 10 minutes: see docs/sim.md, "Periodic sync".
+    // Periodic rounds every 10 minutes (docs/sim.md, "Periodic sync").
     let common = ["--seed", "1", "--sync-ms", "600000"];
     for nodes in sizes {
         println!("\n## scale: {nodes} nodes × 1,000 blocks, T = 10 s (speed and memory on stderr)");
@@ -32,9 +32,17 @@ pub fn run(args: &[String]) -> TaskResult {
         ("1000,10000", "2000")
     };
     println!("\n## the analytical model: {blocks} blocks per run");
-    run_cmd(
-        std::process::Command::new(&binary)
-            .args(["model", "--sizes", grid_sizes, "--blocks", blocks])
-            .args(common),
-    )
+    // Periodic rounds every hour: at T = 600 s a run spans days of
+    // simulated time, and without faults periodic sync finds nothing.
+    run_cmd(std::process::Command::new(&binary).args([
+        "model",
+        "--sizes",
+        grid_sizes,
+        "--blocks",
+        blocks,
+        "--seed",
+        "1",
+        "--sync-ms",
+        "3600000",
+    ]))
 }
