@@ -504,11 +504,7 @@ impl World {
                 request,
             } => self.answer(from, peer, to, request),
             Event::Response { node, peer, answer } => {
-                let answer = if self.offline(node) {
-                    Err(PeerError::Unreachable("we were offline".into()))
-                } else {
-                    *answer
-                };
+                let answer = self.received(node, *answer);
                 let now_ms = self.now_ms();
                 self.nodes[node as usize]
                     .state
@@ -529,6 +525,15 @@ impl World {
             } => self.announced(from, peer, to, url),
             Event::Heal => self.heal(),
             Event::Submit { index } => self.submit(index),
+        }
+    }
+
+    /// An answer arriving at `node`: lost if `node` is offline now.
+    fn received<T>(&self, node: u32, answer: Result<T, PeerError>) -> Result<T, PeerError> {
+        if self.offline(node) {
+            Err(PeerError::Unreachable("we were offline".into()))
+        } else {
+            answer
         }
     }
 

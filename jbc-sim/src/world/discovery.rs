@@ -92,11 +92,7 @@ impl World {
         answer: Result<Vec<String>, PeerError>,
     ) {
         let now_ms = self.now_ms();
-        let answer = if self.offline(node) {
-            Err(PeerError::Unreachable("we were offline".into()))
-        } else {
-            answer
-        };
+        let answer = self.received(node, answer);
         self.nodes[node as usize]
             .state
             .handle_peer_list(peer, answer, now_ms);
@@ -157,11 +153,7 @@ impl World {
         answer: Result<TipInfo, PeerError>,
     ) {
         let now_ms = self.now_ms();
-        let answer = if self.offline(node) {
-            Err(PeerError::Unreachable("we were offline".into()))
-        } else {
-            answer
-        };
+        let answer = self.received(node, answer);
         self.nodes[node as usize]
             .state
             .handle_candidate(url, answer, now_ms);
