@@ -53,6 +53,9 @@ pub struct Config {
     /// their own): the links then grow beyond the random topology. Off,
     /// the topology stays as drawn (a peer's list is empty).
     pub discovery: bool,
+    /// Each node's outbound link count is drawn from the network's measured
+    /// distribution (`outbound_degree_cdf`) instead of being `peers`.
+    pub measured_degrees: bool,
     /// Regions, latencies and bandwidths.
     #[serde(skip)]
     pub network: Network,
@@ -78,6 +81,7 @@ impl Config {
             latency_scale: 1.0,
             infinite_bandwidth: false,
             discovery: false,
+            measured_degrees: false,
             network: Network::default_2019(),
         }
     }

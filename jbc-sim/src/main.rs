@@ -113,6 +113,10 @@ struct Common {
     /// than 8 answer); off, the links stay as drawn.
     #[arg(long)]
     discovery: bool,
+    /// Draw each node's outbound links from the measured distribution in
+    /// the network data instead of --peers.
+    #[arg(long)]
+    measured_degrees: bool,
     /// Print JSON instead of the summary (and no progress bar).
     #[arg(long)]
     json: bool,
@@ -152,6 +156,7 @@ impl Common {
         config.latency_scale = self.latency_scale;
         config.infinite_bandwidth = self.infinite_bandwidth;
         config.discovery = self.discovery;
+        config.measured_degrees = self.measured_degrees;
         config.check().map_err(anyhow::Error::msg)?;
         Ok(config)
     }

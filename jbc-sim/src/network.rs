@@ -65,6 +65,17 @@ impl Network {
         Ok(network)
     }
 
+    /// One node's outbound link count drawn from `outbound_degree_cdf`
+    /// (entry i: the share of nodes with at most i + 1 links).
+    pub fn draw_outbound_degree(&self, rng: &mut Rng) -> usize {
+        let x = rng.unit();
+        self.outbound_degree_cdf
+            .iter()
+            .position(|c| x < *c)
+            .unwrap_or(self.outbound_degree_cdf.len().saturating_sub(1))
+            + 1
+    }
+
     /// A region for each of `nodes` nodes, drawn by `region_share`.
     pub fn place(&self, nodes: usize, rng: &mut Rng) -> Vec<u8> {
         let total: f64 = self.region_share.iter().sum();
@@ -101,10 +112,17 @@ impl Topology {
     /// there are not enough nodes); a node does not open a link to a node
     /// that already opened one to it.
     pub fn random(nodes: usize, k: usize, rng: &mut Rng) -> Topology {
+        Topology::random_degrees(&vec![k; nodes], rng)
+    }
+
+    /// `degrees[i]` outbound links for node i to distinct random other
+    /// nodes (fewer if there are not that many), as [`Topology::random`].
+    pub fn random_degrees(degrees: &[usize], rng: &mut Rng) -> Topology {
+        let nodes = degrees.len();
         let mut outbound: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); nodes];
-        let k = k.min(nodes.saturating_sub(1));
         for node in 0..nodes {
+            let k = degrees[node].min(nodes.saturating_sub(1));
             let mut chosen = 0;
             // Bounded: each try succeeds with probability at least 1/nodes
             // while fewer than k of nodes-1 candidates are taken.
@@ -192,6 +210,34 @@ mod tests {
         // The same links given explicitly make the same topology.
         let again = Topology::from_outbound(topology.outbound.clone()).unwrap();
         assert_eq!(again, topology);
+    }
+
+    #[test]
+    fn measured_degrees_follow_the_shipped_distribution() {
+        let network = Network::default_2019();
+        let cdf = &network.outbound_degree_cdf;
+        // The distribution's mean: Σ (i + 1) · P(degree = i + 1).
+        let mean: f64 = (0..cdf.len())
+            .map(|i| (i + 1) as f64 * (cdf[i] - if i == 0 { 0.0 } else { cdf[i - 1] }))
+            .sum();
+        let mut rng = Rng::new(4);
+        let degrees: Vec<usize> = (0..20_000)
+            .map(|_| network.draw_outbound_degree(&mut rng))
+            .collect();
+        assert!(degrees.iter().all(|d| (1..=cdf.len()).contains(d)));
+        let drawn = degrees.iter().sum::<usize>() as f64 / degrees.len() as f64;
+        assert!(
+            (drawn - mean).abs() < 0.1,
+            "drawn {drawn}, distribution {mean}"
+        );
+        // The share with at most 4 links is the table's (10 %).
+        let at_most_4 = degrees.iter().filter(|d| **d <= 4).count() as f64 / 20_000.0;
+        assert!((at_most_4 - cdf[3]).abs() < 0.01, "{at_most_4}");
+        // A topology with those degrees opens them (up to duplicates it skips).
+        let topology = Topology::random_degrees(&degrees[..500], &mut rng);
+        for (node, links) in topology.outbound.iter().enumerate() {
+            assert_eq!(links.len(), degrees[node]);
+        }
     }
 
     #[test]

@@ -269,9 +269,14 @@ impl Report {
     /// The summary printed on stdout.
     pub fn summary(&self) -> String {
         let c = &self.config;
+        let outbound = if c.measured_degrees {
+            "measured outbound degrees".to_string()
+        } else {
+            format!("{} outbound peers", c.peers)
+        };
         let mut out = format!(
-            "{} nodes, {} blocks, T = {} ms, seed {}, {} outbound peers\n",
-            c.nodes, self.blocks_mined, c.block_ms, c.seed, c.peers
+            "{} nodes, {} blocks, T = {} ms, seed {}, {outbound}\n",
+            c.nodes, self.blocks_mined, c.block_ms, c.seed
         );
         out += &format!(
             "stale rate        {:.4} ({} of {}); model 1-exp(-D/T) = {:.4}\n",

@@ -303,6 +303,18 @@ impl World {
         let mut fault_rng = rng.fork(3);
         let regions = network.place(config.nodes, &mut place_rng);
         let (topology, params, epoch_ms, script) = match setup {
+            None if config.measured_degrees => {
+                let mut degree_rng = rng.fork(4);
+                let degrees: Vec<usize> = (0..config.nodes)
+                    .map(|_| network.draw_outbound_degree(&mut degree_rng))
+                    .collect();
+                (
+                    Topology::random_degrees(&degrees, &mut link_rng),
+                    sim_params(config.block_ms),
+                    EPOCH_MS,
+                    None,
+                )
+            }
             None => (
                 Topology::random(config.nodes, config.peers, &mut link_rng),
                 sim_params(config.block_ms),
