@@ -120,9 +120,10 @@ fn child(chain: &mut Chain, parent: BlockHash, data: &str) -> Block {
 
 /// The schedule: (name, node, block), handed out in this order.
 ///
-/// Why the real nodes' peer discovery (they ask their peers for more
-/// peers while fewer than 8 are up, and add what they learn; the
-/// simulation does not) cannot change the outcome: the test waits until
+/// Why peer discovery (nodes ask their peers for more peers while fewer
+/// than 8 are up, and add what they learn; real and simulated nodes do so
+/// at their own pace, so they need not end with the same links) cannot
+/// change the outcome: the test waits until
 /// each submission has spread (every node on one tip) before the next, so
 /// no two blocks are ever in flight at once and no race is decided by path
 /// lengths. Then what a node ends with depends only on the order of the

@@ -507,7 +507,7 @@ impl World {
             } => self.deliver_relay(from, peer, to, block),
             Event::RelayFailed { node, peer } => {
                 self.relay_answered(node, peer, Err(PeerError::Unreachable("no route".into())));
-                self.drain_notices(node);
+                self.after(node);
             }
             Event::Request {
                 from,
@@ -812,7 +812,7 @@ impl World {
     fn deliver_relay(&mut self, from: u32, peer: PeerId, to: u32, block: Arc<Block>) {
         if self.offline(to) {
             self.relay_answered(from, peer, Err(PeerError::Unreachable("offline".into())));
-            self.drain_notices(from);
+            self.after(from);
             return;
         }
         let now_ms = self.now_ms();
@@ -830,10 +830,12 @@ impl World {
         }
         if self.faults() {
             // The reply only tells the sender the peer is up; it is fed back
-            // at once rather than after the return trip. (Without faults it
-            // was fed back when the relay was sent.)
-            self.relay_answered(from, peer, Ok(()));
-            self.drain_notices(from);
+            // at once rather than after the return trip (lost if the sender
+            // is offline by now). Without faults it was fed back when the
+            // relay was sent.
+            let answer = self.received(from, Ok(()));
+            self.relay_answered(from, peer, answer);
+            self.after(from);
         }
     }
 
@@ -841,16 +843,6 @@ impl World {
     /// partition.
     fn faults(&self) -> bool {
         self.config.offline.is_some() || self.config.partition.is_some()
-    }
-
-    /// Carries out what `handle_relay` queued on a node with no other
-    /// action pending: only `Peer` notices (logs), which change no tip and
-    /// no timer, so the rest of [`World::after`] is not needed.
-    fn drain_notices(&mut self, node: u32) {
-        let state = &mut self.nodes[node as usize].state;
-        while let Some(action) = state.poll_action() {
-            debug_assert!(matches!(action, Action::Peer { .. }), "{action:?}");
-        }
     }
 
     /// Whether `node`'s chain stores `hash`, from the arrival table (one

@@ -167,4 +167,44 @@ fn with_discovery_nodes_with_few_links_find_peers_as_the_node_does() {
     );
     // Deterministic with discovery too.
     assert_eq!(json(config(true)), json(config(true)));
+    // With a partition peers go down and come back, so nodes with 8 links
+    // start asking too; the network still heals to one tip.
+    let mut split = config(true);
+    split.peers = 8;
+    split.partition = Some((60_000, 160_000));
+    let healed = run(split);
+    assert_eq!(healed.final_tips, 1, "{}", healed.summary());
+    assert!(
+        healed
+            .partition
+            .expect("a partition")
+            .one_tip_after_heal_ms
+            .is_some()
+    );
+}
+
+/// The sender of a relay is told it was answered when it sends it if
+/// nothing can fail (no faults), else when it arrives. Which one changes
+/// no decision: a run with a partition that never comes (so replies go the
+/// way of fault runs) measures exactly what the same run without it does.
+#[test]
+fn telling_a_relay_sender_early_changes_nothing() {
+    let config = |never_split: bool| {
+        let mut c = Config::new(60, 40, 2_000, 11);
+        if never_split {
+            // After the run has ended: the split and its heal never happen.
+            c.partition = Some((1_000_000_000_000, 1_000_000_000_001));
+        }
+        c
+    };
+    let early = run(config(false));
+    let on_arrival = run(config(true));
+    assert!(early.stale_blocks > 0, "{}", early.summary());
+    assert_eq!(early.stale_blocks, on_arrival.stale_blocks);
+    assert_eq!(early.final_height, on_arrival.final_height);
+    assert_eq!(early.propagation, on_arrival.propagation);
+    assert_eq!(early.reorg_depths, on_arrival.reorg_depths);
+    assert_eq!(early.events, on_arrival.events);
+    assert_eq!(early.relays, on_arrival.relays);
+    assert_eq!(early.requests, on_arrival.requests);
 }

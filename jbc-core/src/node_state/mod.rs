@@ -626,6 +626,7 @@ impl NodeState {
                     .is_some_and(|p| p.source != PeerSource::Config)
                 {
                     self.peers.remove(peer);
+                    self.forget(peer);
                     if let Some(url) = url.clone() {
                         let notice = PeerNotice::Dropped;
                         self.actions.push_back(Action::Peer { peer, url, notice });
@@ -664,13 +665,18 @@ impl NodeState {
         let url = self.peers.get(peer).map(|p| p.url.clone());
         let notice = self.peers.mark_down(peer, why, now_ms);
         if notice == Some(PeerNotice::Dropped) {
-            self.syncs.remove(&peer);
-            self.asked_ms.remove(&peer);
-            self.unannounced.remove(&peer);
+            self.forget(peer);
         }
         if let (Some(url), Some(notice)) = (url, notice) {
             self.actions.push_back(Action::Peer { peer, url, notice });
         }
+    }
+
+    /// Drops what is kept about a peer that left the book.
+    fn forget(&mut self, peer: PeerId) {
+        self.syncs.remove(&peer);
+        self.asked_ms.remove(&peer);
+        self.unannounced.remove(&peer);
     }
 
     fn notice(&mut self, peer: PeerId, notice: Option<PeerNotice>) {

@@ -6,7 +6,9 @@
 //! Every simulated node has the address `sim://N` and announces it (as a
 //! node with `--public-url` does). A node with 8 or more reachable peers
 //! asks nobody, so with the default 8 outbound links (about 16 peers each)
-//! none of this happens; with fewer links nodes learn more as real ones do.
+//! and no faults none of this happens; with fewer links nodes learn more as
+//! real ones do. Rounds of asking come with the node's timer, so they
+//! follow `--sync-ms` like the periodic syncs.
 
 use jbc_core::node_state::{PeerId, PeerSource};
 use jbc_core::peer::{PeerError, TipInfo};
@@ -200,6 +202,7 @@ impl World {
             self.after(to);
             Ok(())
         };
+        let answer = self.received(from, answer);
         self.nodes[from as usize]
             .state
             .handle_announced(peer, answer, now_ms);
@@ -226,6 +229,8 @@ impl World {
                 n.neighbours.push(u32::MAX);
             }
             n.neighbours.push(node_of(&info.url).unwrap_or(u32::MAX));
+            // The node syncs a new peer at once: honour that wake.
+            n.woken = true;
         }
     }
 }
