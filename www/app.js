@@ -546,15 +546,18 @@ async function main() {
 
   state.flavor = pickFlavor();
   try {
+    let module;
     try {
-      state.wasm = await import(pkgUrl(state.flavor));
+      module = await import(pkgUrl(state.flavor));
     } catch (error) {
       if (state.flavor !== 'simd' || params.get('kernel')) throw error;
       // No SIMD build on this server: the scalar one works everywhere.
       state.flavor = 'scalar';
-      state.wasm = await import(pkgUrl(state.flavor));
+      module = await import(pkgUrl(state.flavor));
     }
-    await state.wasm.default();
+    await module.default();
+    // Set only once instantiated: nothing calls into a module not there yet.
+    state.wasm = module;
     state.kernel = state.wasm.kernel();
     state.minerId = state.wasm.randomMinerId();
   } catch (error) {

@@ -80,8 +80,12 @@ onmessage = async ({ data: msg }) => {
   try {
     switch (msg.type) {
       case 'init': {
-        wasm = await import(msg.pkg);
-        await wasm.default();
+        // `wasm` is set only once the module is instantiated: a job that
+        // arrives meanwhile waits in `pending` instead of calling into a
+        // module that is not there yet.
+        const module = await import(msg.pkg);
+        await module.default();
+        wasm = module;
         postMessage({ type: 'ready', kernel: wasm.kernel() });
         if (pending) { startJob(pending); pending = null; loop(); }
         break;
