@@ -124,7 +124,13 @@ struct Common {
 
 impl Common {
     fn config(&self, block_ms: u64) -> anyhow::Result<Config> {
-        let mut config = Config::new(self.nodes, self.blocks, block_ms, self.seed);
+        self.config_of(self.nodes, block_ms)
+    }
+
+    /// The run these flags describe, with `nodes` nodes (`model` gives its
+    /// own sizes).
+    fn config_of(&self, nodes: usize, block_ms: u64) -> anyhow::Result<Config> {
+        let mut config = Config::new(nodes, self.blocks, block_ms, self.seed);
         config.peers = self.peers;
         config.pools = self.pools.clone();
         config.partition = self
@@ -231,9 +237,7 @@ fn main() -> anyhow::Result<()> {
             let mut reports = Vec::new();
             for &nodes in &grid.sizes {
                 for &block_ms in &grid.block_ms {
-                    let mut config = grid.common.config(block_ms)?;
-                    config.nodes = nodes;
-                    config.check().map_err(anyhow::Error::msg)?;
+                    let config = grid.common.config_of(nodes, block_ms)?;
                     reports.push(run(
                         config,
                         grid.common.json,

@@ -776,12 +776,7 @@ impl World {
                 self.schedule(at, Event::RelayFailed { node, peer });
                 continue;
             }
-            let stored = match mined {
-                Some(i) => self.arrival[i as usize][to as usize] != u64::MAX,
-                None => self.has_stored(to, &block.hash),
-            };
-            debug_assert_eq!(stored, self.has_stored(to, &block.hash));
-            if stored {
+            if self.stores(to, mined, &block.hash) {
                 // A chain never forgets a stored block: this relay will be
                 // answered `duplicate` whenever it arrives, and that answer
                 // only marks the peer up. The upload is charged; the arrival
@@ -851,8 +846,14 @@ impl World {
     /// actions, which list every block a chain stores, so the two agree
     /// (checked in debug builds).
     fn has_stored(&self, node: u32, hash: &BlockHash) -> bool {
-        let known = match self.mined_index.get(hash) {
-            Some(&i) => self.arrival[i as usize][node as usize] != u64::MAX,
+        self.stores(node, self.mined_index.get(hash).copied(), hash)
+    }
+
+    /// [`World::has_stored`] with the block's row of the arrival table
+    /// (`mined`) looked up already, for a caller asking about many nodes.
+    fn stores(&self, node: u32, mined: Option<u32>, hash: &BlockHash) -> bool {
+        let known = match mined {
+            Some(i) => self.arrival[i as usize][node as usize] != u64::MAX,
             None => self.nodes[node as usize].state.chain().contains(hash),
         };
         debug_assert_eq!(

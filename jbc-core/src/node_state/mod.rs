@@ -386,17 +386,23 @@ impl NodeState {
     /// An announcement that did not reach the peer is sent again when the
     /// peer next answers anything (it goes from down to up).
     pub fn handle_announced(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
-        let lost = matches!(&answer, Err(e) if !matches!(e, PeerError::Api { .. }));
-        self.answered(peer, answer, now_ms);
-        if lost && self.peers.get(peer).is_some() {
+        if !self.answered(peer, answer, now_ms) && self.peers.get(peer).is_some() {
             self.unannounced.insert(peer);
         }
     }
 
-    fn answered(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
+    /// Marks `peer` up if it answered (any answer, even a refusal), else
+    /// down; says whether it answered.
+    fn answered(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) -> bool {
         match answer {
-            Ok(()) | Err(PeerError::Api { .. }) => self.mark_up(peer),
-            Err(e) => self.mark_down(peer, &e.to_string(), now_ms),
+            Ok(()) | Err(PeerError::Api { .. }) => {
+                self.mark_up(peer);
+                true
+            }
+            Err(e) => {
+                self.mark_down(peer, &e.to_string(), now_ms);
+                false
+            }
         }
     }
 
