@@ -61,6 +61,34 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Labels of `jbc_task_wakeups_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: &'static str,
+}
+
+/// A background task of the node, as counted in `jbc_task_wakeups_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Runs the state machine's timeout when it is due.
+    Timer,
+    /// Samples the hash rate and sends `status` events.
+    Status,
+    /// Hands the miner new templates and takes its blocks.
+    Mining,
+}
+
+impl Task {
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Timer => "timer",
+            Task::Status => "status",
+            Task::Mining => "mining",
+        }
+    }
+}
+
 /// Labels of `jbc_relay_failures_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RelayLabels {
@@ -107,6 +135,7 @@ pub struct Metrics {
     relay_failures: Family<RelayLabels, Counter>,
     hashes_per_sec: Gauge<f64, AtomicU64>,
     hashes: Counter,
+    wakeups: Family<TaskLabels, Counter>,
     /// The miner's total at the last scrape (the counter moves by the difference).
     hashes_seen: Mutex<u64>,
     http_requests: Family<HttpLabels, Counter>,
@@ -144,6 +173,7 @@ impl Metrics {
             relay_failures: Family::default(),
             hashes_per_sec: Gauge::default(),
             hashes: Counter::default(),
+            wakeups: Family::default(),
             hashes_seen: Mutex::new(0),
             http_requests: Family::default(),
             http_seconds: Family::new_with_constructor(LatencyBuckets),
@@ -203,6 +233,13 @@ impl Metrics {
             "hashes",
             "Hashes computed by the miner since start",
             m.hashes.clone(),
+        );
+        registry.register(
+            "task_wakeups",
+            "Times each background task woke up: timer (ran the state machine's timeout), \
+             status (hash-rate sample), mining (new template or found block); at rest a few \
+             a second at most, more means a loop that wakes itself",
+            m.wakeups.clone(),
         );
         registry.register(
             "http_requests",
@@ -277,6 +314,13 @@ impl Metrics {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&peer);
         }
+    }
+
+    /// A background task woke up to do its work.
+    pub fn task_wakeup(&self, task: Task) {
+        self.wakeups
+            .get_or_create(&TaskLabels { task: task.name() })
+            .inc();
     }
 
     /// A relay failed: `refused` when the peer answered with an error.

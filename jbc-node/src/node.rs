@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce;
 use crate::events::{Event, Source, StatusEvent};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Task};
 use crate::miner::Miner;
 use crate::peers::{BadUrl, HttpPeer, MAX_RELAYS_IN_FLIGHT, PeerView, http_client, normalize_url};
 use crate::status::StatusInfo;
@@ -98,6 +99,15 @@ impl Deref for ChainGuard<'_> {
     }
 }
 
+/// Who runs an event through [`Node::handle_as`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// The timer task: its answer is the timeout it will sleep until.
+    Timer,
+    /// Anything else (a request, a reply, the miner).
+    Event,
+}
+
 /// A running node's shared state, used by the API, the miner and the
 /// background tasks.
 pub struct Node {
@@ -109,9 +119,13 @@ pub struct Node {
     client: reqwest::Client,
     /// Relay permits per peer (RAII: a finished relay gives its permit back).
     relay_permits: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
-    /// Wakes the timer task when the state machine's next timeout may have
-    /// moved earlier.
+    /// Wakes the timer task when an event moved the state machine's timeout
+    /// earlier than the one it sleeps until ([`Node::timer_armed_ms`]).
     timer: Notify,
+    /// The timeout the timer task sleeps until (ms since the epoch); set and
+    /// compared under the core's write lock, so no earlier timeout is missed
+    /// and the task's own call never wakes it again.
+    timer_armed_ms: AtomicU64,
     shutdown: CancellationToken,
     started: Instant,
     metrics: Metrics,
@@ -146,6 +160,7 @@ impl Node {
             client: http_client(),
             relay_permits: Mutex::new(HashMap::new()),
             timer: Notify::new(),
+            timer_armed_ms: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             started: Instant::now(),
             metrics: Metrics::new(),
@@ -322,14 +337,36 @@ impl Node {
         self: &Arc<Self>,
         event: impl FnOnce(&mut NodeState) -> R,
     ) -> Result<R, StoreError> {
+        self.handle_as(Caller::Event, event)
+    }
+
+    /// [`Node::handle`] for `caller`: the timer task arms the timer with
+    /// the new timeout; any other event wakes the task only if it moved the
+    /// timeout earlier than the one armed.
+    fn handle_as<R>(
+        self: &Arc<Self>,
+        caller: Caller,
+        event: impl FnOnce(&mut NodeState) -> R,
+    ) -> Result<R, StoreError> {
         let mut later = Vec::new();
         let mut tip_changed = false;
+        let mut wake_timer = false;
         let answer = {
             let mut core = self.write();
             if core.failed {
                 return Err(StoreError::Stopped);
             }
             let answer = event(&mut core.state);
+            let due_ms = core.state.poll_timeout();
+            match caller {
+                Caller::Timer => self.timer_armed_ms.store(due_ms, Ordering::Release),
+                Caller::Event => {
+                    if due_ms < self.timer_armed_ms.load(Ordering::Acquire) {
+                        self.timer_armed_ms.store(due_ms, Ordering::Release);
+                        wake_timer = true;
+                    }
+                }
+            }
             while let Some(action) = core.state.poll_action() {
                 let written = match action {
                     Action::Store { blocks, durability } => {
@@ -365,7 +402,9 @@ impl Node {
             }
             answer
         };
-        self.timer.notify_one();
+        if wake_timer {
+            self.timer.notify_one();
+        }
         for action in later {
             self.carry_out(action);
         }
@@ -534,14 +573,16 @@ impl Node {
 
     /// Starts the syncs that are due, and says when to come back.
     pub(crate) fn on_timer(self: &Arc<Self>) -> Option<u64> {
-        self.handle(|state| {
+        self.metrics.task_wakeup(Task::Timer);
+        self.handle_as(Caller::Timer, |state| {
             state.handle_timeout(now_ms());
             state.poll_timeout()
         })
         .ok()
     }
 
-    /// Waits until the state machine's timeout may have moved.
+    /// Waits until an event moves the state machine's timeout earlier than
+    /// the one the last [`Node::on_timer`] returned.
     pub(crate) async fn timer_changed(&self) {
         self.timer.notified().await;
     }

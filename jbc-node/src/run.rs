@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::events::Source;
+use crate::metrics::Task;
 use crate::miner::{Found, Miner};
 use crate::node::{AcceptError, Node, now_ms};
 use crate::peers::normalize_url;
@@ -150,7 +151,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
 }
 
 /// Calls the state machine's `handle_timeout` when it is due (it starts the
-/// syncs), and sooner when an event moved the timeout earlier.
+/// syncs), and sooner when an event moved the timeout earlier. Its own call
+/// never wakes it: [`Node::on_timer`] arms the timer with the timeout it
+/// returns, and only an event that moves it earlier signals the task.
 async fn timer_loop(node: Arc<Node>) {
     loop {
         let handled = {
@@ -169,17 +172,24 @@ async fn timer_loop(node: Arc<Node>) {
     }
 }
 
-/// Samples the hash rate, logs it and sends `status` events.
+/// Samples the hash rate, logs it and sends `status` events. A node that
+/// does not mine has no rate to sample: it wakes only to send the event.
 async fn status_loop(node: Arc<Node>) {
-    let mut every = tokio::time::interval(SAMPLE_EVERY);
+    let period = if node.miner().is_some() {
+        SAMPLE_EVERY
+    } else {
+        STATUS_EVERY
+    };
+    let mut every = tokio::time::interval(period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let status_ticks = (STATUS_EVERY.as_secs() / SAMPLE_EVERY.as_secs()).max(1);
+    let status_ticks = (STATUS_EVERY.as_secs() / period.as_secs()).max(1);
     let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             () = node.shutdown_token().cancelled() => return,
             _ = every.tick() => {}
         }
+        node.metrics().task_wakeup(Task::Status);
         ticks += 1;
         if let Some(miner) = node.miner() {
             miner.sample_rate();
@@ -209,6 +219,7 @@ async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Found>)
         let found = tokio::select! {
             () = node.shutdown_token().cancelled() => return,
             _ = refresh.tick() => {
+                node.metrics().task_wakeup(Task::Mining);
                 node.refresh_work();
                 continue;
             }
@@ -217,6 +228,7 @@ async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Found>)
                 None => return,
             },
         };
+        node.metrics().task_wakeup(Task::Mining);
         if found.block.prev_hash != node.chain().tip().hash {
             // Found on a tip that was already replaced (or a second thread
             // found one on the same tip): it would only be `ignored`.

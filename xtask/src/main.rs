@@ -6,8 +6,11 @@
 //! - `bench`: mining kernels (and the GPU through wgpu) beside reference hash rates.
 //! - `bench-web`: the browser miner's hash rate (CPU workers and WebGPU) in headless Chromium.
 //! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
+//! - `bench-node`: a release node's CPU at rest, `/tip` latency, and its
+//!   mining rate on one and two threads.
 
 mod bench;
+mod bench_node;
 mod bench_sim;
 mod demo;
 mod net;
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-web" => web::bench(rest),
         "bench-sim" => bench_sim::run(rest),
+        "bench-node" => bench_node::run(rest),
         "setup" => setup::all(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -63,6 +67,9 @@ const USAGE: &str = "usage: cargo xtask <task>
                        browser miner hash rate in headless Chromium
   bench-sim [--quick]  jbc-sim speed and memory at 1,000 and 10,000 nodes, and the
                        stale rate against the analytical model
+  bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
+                       a release node's CPU at rest and /tip latency, and its
+                       mining rate (blocks found) on 1 and 2 threads
   setup                install wasm target, wasm-bindgen-cli, Chromium and mesa-vulkan-drivers
                        (lavapipe, for the GPU tests; both as root), npm packages";
 

@@ -148,6 +148,13 @@ fn terminate(child: &Child) {
 
 /// `GET http://host:port/path` as JSON (plain HTTP/1.1, bounded).
 pub fn get_json(host: &str, port: u16, path: &str) -> Result<serde_json::Value, String> {
+    let body = get_text(host, port, path)?;
+    serde_json::from_str(&body).map_err(|e| format!("GET {host}:{port}{path}: {e}"))
+}
+
+/// `GET http://host:port/path`: the body of a `200` answer (plain
+/// HTTP/1.1, at most 64 MiB, 5 s per read).
+pub fn get_text(host: &str, port: u16, path: &str) -> Result<String, String> {
     let fail = |e: &dyn std::fmt::Display| format!("GET {host}:{port}{path}: {e}");
     let mut stream = TcpStream::connect((host, port)).map_err(|e| fail(&e))?;
     stream
@@ -170,15 +177,16 @@ pub fn get_json(host: &str, port: u16, path: &str) -> Result<serde_json::Value, 
     if !head.starts_with("HTTP/1.1 200") {
         return Err(fail(&head.lines().next().unwrap_or("")));
     }
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    serde_json::from_str(&body).map_err(|e| fail(&e))
+    Ok(
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    )
 }
 
 /// Decodes a chunked HTTP body.
