@@ -1,13 +1,14 @@
 //! The node's decisions, event by event: relay once, storage before
 //! relay, sync triggers, a sync driven to its end, back-off from a peer that
-//! lied, and dropping API peers that keep failing. Pure and deterministic:
+//! lied, and keeping peers that keep failing (to try them again). Pure and deterministic:
 //! events in, actions out, the time passed by the test.
 
 #[path = "common/mining.rs"]
 mod mining;
 
 use jbc_core::node_state::{
-    Action, Durability, NodeState, PeerId, PeerNotice, PeerSource, SYNC_EVERY_MS, Source,
+    Action, Durability, NodeConfig, NodeState, POLL_EVERY_MS, PeerHealth, PeerId, PeerNotice,
+    PeerSource, Source,
 };
 use jbc_core::peer::{PeerError, TipInfo};
 use jbc_core::sync::{Request, Response, SyncConfig, SyncOutcome};
@@ -100,7 +101,7 @@ fn serve(
 
 #[test]
 fn a_new_tip_is_stored_then_announced_then_relayed_once() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state
         .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
         .unwrap();
@@ -154,7 +155,7 @@ fn a_new_tip_is_stored_then_announced_then_relayed_once() {
 
 #[test]
 fn side_blocks_are_stored_but_not_relayed_and_rejections_cause_no_action() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     let genesis = state.chain().genesis().hash;
     let tip = mine_on(state.chain(), None, "tip", NOW_MS);
     state.handle_block(tip, Source::Local, NOW_MS).unwrap();
@@ -180,11 +181,11 @@ fn side_blocks_are_stored_but_not_relayed_and_rejections_cause_no_action() {
 }
 
 #[test]
-fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+fn syncs_start_for_new_peers_orphans_and_at_least_once_a_minute() {
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state.handle_timeout(NOW_MS);
     assert!(drain(&mut state).is_empty(), "no peers, no requests");
-    assert_eq!(state.poll_timeout(), NOW_MS + SYNC_EVERY_MS);
+    assert_eq!(state.poll_timeout(), u64::MAX, "nothing to wake for");
 
     // A new peer wakes sync at once: one /tip request to it.
     state
@@ -197,13 +198,21 @@ fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
     assert!(state.is_syncing(a));
     // Not due yet, and a peer already syncing gets no second session.
     state.handle_timeout(NOW_MS + 20);
-    state.handle_timeout(NOW_MS + 10 + SYNC_EVERY_MS);
-    assert!(drain(&mut state).is_empty());
+    state.handle_timeout(NOW_MS + 10 + POLL_EVERY_MS);
+    assert!(first_requests(&mut state).is_empty());
 
     // The sync ends (the peer has nothing more); an orphan wakes the next.
     let theirs = Chain::new(params());
     state.handle_response(a, Ok(Response::Tip(TipInfo::of(&theirs))), NOW_MS + 30);
     assert!(!state.is_syncing(a));
+    // It answered, so it is asked for its peers (the node has few).
+    assert_eq!(state.poll_timeout(), 0);
+    state.handle_timeout(NOW_MS + 30);
+    assert!(drain(&mut state).contains(&Action::AskPeers { peer: a }));
+    assert_eq!(
+        state.poll_timeout(),
+        NOW_MS + 30 + jbc_core::node_state::LEARN_EVERY_MS
+    );
     let mut other = Chain::new(params());
     let blocks = grow(&mut other, 2, "o");
     let accepted = state
@@ -220,7 +229,13 @@ fn syncs_start_for_new_peers_orphans_and_every_few_seconds() {
 fn a_sync_stores_deferred_flushes_then_relays_to_the_others() {
     let mut theirs = Chain::new(params());
     grow(&mut theirs, 30, "theirs");
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig { page_blocks: 10 });
+    let mut state = NodeState::new(
+        Chain::new(params()),
+        NodeConfig {
+            sync: SyncConfig { page_blocks: 10 },
+            ..NodeConfig::default()
+        },
+    );
     state
         .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
         .unwrap();
@@ -294,7 +309,7 @@ fn a_peer_that_lies_is_banned_for_ten_minutes() {
     }
     grow(&mut liar_chain, 3, "liar");
     let stored = ours.len();
-    let mut state = NodeState::new(ours, SyncConfig::default());
+    let mut state = NodeState::new(ours, NodeConfig::default());
     state
         .add_peer("http://liar".into(), PeerSource::Config, NOW_MS)
         .unwrap();
@@ -322,7 +337,7 @@ fn a_peer_that_lies_is_banned_for_ten_minutes() {
     assert_eq!(banned.0, NOW_MS + jbc_core::node_state::peer_book::BAN_MS);
     assert!(banned.1.contains("claimed chain work"), "{}", banned.1);
     // Not synced from during the ban, synced again after it.
-    state.handle_timeout(NOW_MS + SYNC_EVERY_MS);
+    state.handle_timeout(NOW_MS + POLL_EVERY_MS);
     assert!(first_requests(&mut state).is_empty());
     let after = NOW_MS + jbc_core::node_state::peer_book::BAN_MS;
     state.handle_timeout(after);
@@ -330,8 +345,8 @@ fn a_peer_that_lies_is_banned_for_ten_minutes() {
 }
 
 #[test]
-fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+fn peers_that_keep_failing_stay_down_and_are_asked_again() {
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state
         .add_peer("http://gone".into(), PeerSource::Api, NOW_MS)
         .unwrap();
@@ -340,14 +355,16 @@ fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
         .unwrap();
     let ids = peer_ids(&state);
     let (gone, seed) = (ids[0], ids[1]);
+    drain(&mut state);
     let down = || Err(PeerError::Unreachable("connection refused".into()));
-    for round in 0..jbc_core::node_state::peer_book::MAX_FAILURES {
+    for _ in 0..50 {
         state.handle_relay(gone, down(), NOW_MS);
         state.handle_relay(seed, down(), NOW_MS);
-        let _ = round;
     }
-    assert!(state.peers().get(gone).is_none(), "the api peer is dropped");
-    assert!(state.peers().get(seed).is_some(), "a --peer peer never is");
+    for peer in [gone, seed] {
+        let info = state.peers().get(peer).expect("a peer that fails is kept");
+        assert_eq!(info.health, PeerHealth::Down);
+    }
     let notices: Vec<_> = drain(&mut state)
         .into_iter()
         .filter_map(|a| match a {
@@ -355,15 +372,21 @@ fn api_peers_that_keep_failing_are_dropped_and_their_sync_forgotten() {
             _ => None,
         })
         .collect();
-    assert!(notices.contains(&(gone, PeerNotice::Dropped)));
     assert_eq!(
-        notices.iter().filter(|(p, _)| *p == seed).count(),
-        1,
-        "down is noticed once"
+        notices.len(),
+        2,
+        "down is noticed once per peer: {notices:?}"
     );
-    // A late answer for the dropped peer's request changes nothing.
-    state.handle_response(gone, Ok(Response::Blocks(vec![])), NOW_MS);
-    assert!(drain(&mut state).is_empty());
+    assert!(!notices.iter().any(|(_, n)| *n == PeerNotice::Dropped));
+    // Both are asked again when their sync is due: a partition heals.
+    let due = state.poll_timeout();
+    assert!(due <= NOW_MS + POLL_EVERY_MS);
+    state.handle_timeout(NOW_MS + POLL_EVERY_MS);
+    let asked: Vec<PeerId> = first_requests(&mut state)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(asked, vec![gone, seed]);
 }
 
 fn up(state: &mut NodeState, peer: PeerId) {
@@ -372,7 +395,7 @@ fn up(state: &mut NodeState, peer: PeerId) {
 
 #[test]
 fn a_node_announces_its_loopback_address_to_loopback_peers_only_and_a_public_one_to_all() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state.set_own_url("http://127.0.0.1:5000".into(), false);
     state
         .add_peer("http://127.0.0.2:5001".into(), PeerSource::Config, NOW_MS)
@@ -405,7 +428,7 @@ fn a_node_announces_its_loopback_address_to_loopback_peers_only_and_a_public_one
             "http://127.0.0.1:5000".to_string()
         )]
     );
-    let mut public = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut public = NodeState::new(Chain::new(params()), NodeConfig::default());
     public.set_own_url("https://me.example".into(), true);
     public
         .add_peer(
@@ -425,7 +448,7 @@ fn a_node_announces_its_loopback_address_to_loopback_peers_only_and_a_public_one
 /// it first answers, and once it has it, never again.
 #[test]
 fn an_announcement_that_did_not_arrive_is_sent_again_when_the_peer_answers() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state.set_own_url("http://127.0.0.1:5000".into(), false);
     state
         .add_peer("http://127.0.0.2:5001".into(), PeerSource::Config, NOW_MS)
@@ -458,14 +481,20 @@ fn an_announcement_that_did_not_arrive_is_sent_again_when_the_peer_answers() {
     up(&mut state, NOW_MS + 6);
     assert_eq!(
         announces(&drain(&mut state)),
+        1,
+        "a peer that comes back after being down is told again (it may have lost our address)"
+    );
+    up(&mut state, NOW_MS + 7);
+    assert_eq!(
+        announces(&drain(&mut state)),
         0,
-        "a peer that has our address is not told again"
+        "a peer that stays up is not told again"
     );
 }
 
 #[test]
 fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state.set_own_url("http://127.0.0.1:5000".into(), false);
     state
         .add_peer("http://127.0.0.1:5001".into(), PeerSource::Config, NOW_MS)
@@ -573,7 +602,7 @@ fn peers_are_learned_only_after_their_genesis_is_checked_within_the_caps() {
 
 #[test]
 fn learned_peers_are_capped_at_32() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state
         .add_peer("http://seed".into(), PeerSource::Config, NOW_MS)
         .unwrap();
@@ -596,7 +625,7 @@ fn learned_peers_are_capped_at_32() {
 
 #[test]
 fn peers_down_for_more_than_an_hour_are_not_shared() {
-    let mut state = NodeState::new(Chain::new(params()), SyncConfig::default());
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
     state
         .add_peer("http://a".into(), PeerSource::Config, NOW_MS)
         .unwrap();

@@ -2,6 +2,14 @@
 //! each came from, whether it answers, the height it reported, failures in a
 //! row and bans. Pure data: the node's decisions about peers read and write
 //! it; it never talks to a peer.
+//!
+//! An address is not forgotten because its link failed (a partition of any
+//! length must heal): a peer that stops answering stays in the book, down,
+//! and is tried again. Like Bitcoin Core's address manager, the book evicts
+//! only under pressure — a full source (`api`, `learned`) makes room for a
+//! new address by evicting one of its peers that never answered, or else one
+//! down for more than [`EVICT_DOWN_MS`] — or for misbehaviour (a peer of
+//! another network, which the node removes itself).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -9,8 +17,9 @@ use alloc::vec::Vec;
 /// How long a peer that misbehaved in a sync is not synced from (SPEC §6.1:
 /// at least 10 minutes), in milliseconds.
 pub const BAN_MS: u64 = 10 * 60 * 1000;
-/// Failures in a row after which an `api` peer is dropped.
-pub const MAX_FAILURES: u32 = 5;
+/// A peer that answered before and has been down for longer than this (ms)
+/// may be evicted to make room for a new address of its source.
+pub const EVICT_DOWN_MS: u64 = 60 * 60 * 1000;
 /// Most peers added through `POST /peers` (SPEC §7).
 pub const MAX_API_PEERS: usize = 32;
 /// Most peers learned from other peers' `GET /peers` (SPEC §7.1).
@@ -29,10 +38,10 @@ pub struct PeerId(pub u64);
 pub enum PeerSource {
     /// Given on the command line (`--peer`): never dropped.
     Config,
-    /// Added with `POST /peers`: capped, dropped after repeated failures.
+    /// Added with `POST /peers`: capped; evicted only to make room.
     Api,
     /// Learned from another peer's `GET /peers` (after checking it serves
-    /// our genesis): capped, dropped after repeated failures.
+    /// our genesis): capped; evicted only to make room.
     Learned,
 }
 
@@ -85,6 +94,8 @@ pub struct PeerInfo {
     pub banned: Option<(u64, String)>,
     /// Since when (ms) it has been down, if it is.
     pub down_since_ms: Option<u64>,
+    /// Whether it ever answered.
+    pub ever_up: bool,
 }
 
 impl PeerInfo {
@@ -120,8 +131,33 @@ pub enum PeerNotice {
     Down(String),
     /// It misbehaved: not synced from until the time given (ms); why.
     Banned(u64, String),
-    /// An `api` peer failed [`MAX_FAILURES`] times in a row and was dropped.
+    /// It left the book: evicted to make room for a new address, or of
+    /// another network.
     Dropped,
+}
+
+/// What [`PeerBook::add`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    /// The URL was known: its peer.
+    Known(PeerId),
+    /// A new peer; `evicted` made room for it.
+    New {
+        /// The new peer.
+        id: PeerId,
+        /// The peer evicted to make room (and its URL), if the source was
+        /// full.
+        evicted: Option<(PeerId, String)>,
+    },
+}
+
+impl Added {
+    /// The peer with the URL.
+    pub fn id(&self) -> PeerId {
+        match self {
+            Added::Known(id) | Added::New { id, .. } => *id,
+        }
+    }
 }
 
 /// The peers of a node.
@@ -132,15 +168,30 @@ pub struct PeerBook {
 }
 
 impl PeerBook {
-    /// Adds a peer; `Ok((id, false))` if the URL is known already.
-    pub fn add(&mut self, url: String, source: PeerSource) -> Result<(PeerId, bool), AddPeerError> {
+    /// Adds a peer at `now_ms`: `Ok(Added::Known(id))` if the URL is known
+    /// already. When its source is full, a peer of that source that never
+    /// answered (the oldest first), or else the one down longest if that is
+    /// more than [`EVICT_DOWN_MS`], is evicted to make room; otherwise
+    /// [`AddPeerError::Full`].
+    pub fn add(
+        &mut self,
+        url: String,
+        source: PeerSource,
+        now_ms: u64,
+    ) -> Result<Added, AddPeerError> {
         if let Some((id, _)) = self.peers.iter().find(|(_, p)| p.url == url) {
-            return Ok((*id, false));
+            return Ok(Added::Known(*id));
         }
+        let mut evicted = None;
         if let Some(cap) = source.cap()
             && self.count(source) >= cap
         {
-            return Err(AddPeerError::Full(cap));
+            let victim = self
+                .eviction_candidate(source, now_ms)
+                .ok_or(AddPeerError::Full(cap))?;
+            let url = self.get(victim).map(|p| p.url.clone()).unwrap_or_default();
+            self.remove(victim);
+            evicted = Some((victim, url));
         }
         let id = PeerId(self.next_id);
         self.next_id += 1;
@@ -154,9 +205,25 @@ impl PeerBook {
                 failures: 0,
                 banned: None,
                 down_since_ms: None,
+                ever_up: false,
             },
         ));
-        Ok((id, true))
+        Ok(Added::New { id, evicted })
+    }
+
+    /// The peer of `source` to evict for a new one, if any may be.
+    fn eviction_candidate(&self, source: PeerSource, now_ms: u64) -> Option<PeerId> {
+        let of_source = || self.peers.iter().filter(move |(_, p)| p.source == source);
+        let never_answered = of_source()
+            .find(|(_, p)| !p.ever_up && p.health != PeerHealth::Up)
+            .map(|(id, _)| *id);
+        never_answered.or_else(|| {
+            of_source()
+                .filter_map(|(id, p)| Some((p.down_since_ms?, *id)))
+                .filter(|(since, _)| now_ms.saturating_sub(*since) > EVICT_DOWN_MS)
+                .min()
+                .map(|(_, id)| id)
+        })
     }
 
     /// Number of peers of `source`.
@@ -219,26 +286,24 @@ impl PeerBook {
         (self.peers.len(), up)
     }
 
-    /// Records that a request to `id` succeeded.
-    pub fn mark_up(&mut self, id: PeerId) -> Option<PeerNotice> {
+    /// Records that a request to `id` succeeded; returns its health before
+    /// and the notice, if it changed.
+    pub fn mark_up(&mut self, id: PeerId) -> Option<(PeerHealth, PeerNotice)> {
         let peer = self.get_mut(id)?;
         peer.failures = 0;
         peer.down_since_ms = None;
+        peer.ever_up = true;
         let was = core::mem::replace(&mut peer.health, PeerHealth::Up);
-        (was != PeerHealth::Up).then_some(PeerNotice::Up)
+        (was != PeerHealth::Up).then_some((was, PeerNotice::Up))
     }
 
-    /// Records that a request to `id` failed at `now_ms`; an `api` or
-    /// `learned` peer that failed [`MAX_FAILURES`] times in a row is dropped.
+    /// Records that a request to `id` failed at `now_ms`. The peer stays
+    /// in the book, down, and is tried again.
     pub fn mark_down(&mut self, id: PeerId, why: &str, now_ms: u64) -> Option<PeerNotice> {
         let peer = self.get_mut(id)?;
         peer.failures = peer.failures.saturating_add(1);
         peer.down_since_ms.get_or_insert(now_ms);
         let was = core::mem::replace(&mut peer.health, PeerHealth::Down);
-        if peer.source != PeerSource::Config && peer.failures >= MAX_FAILURES {
-            self.peers.retain(|(i, _)| *i != id);
-            return Some(PeerNotice::Dropped);
-        }
         (was != PeerHealth::Down).then(|| PeerNotice::Down(why.into()))
     }
 
@@ -267,40 +332,79 @@ mod tests {
     use super::*;
     use alloc::format;
 
+    fn new_id(added: Result<Added, AddPeerError>) -> PeerId {
+        match added {
+            Ok(Added::New { id, .. }) => id,
+            other => panic!("expected a new peer, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn api_peers_are_capped_and_dropped_after_failures_config_ones_never() {
+    fn peers_that_fail_stay_and_a_full_source_evicts_only_the_never_answered_or_long_down() {
         let mut book = PeerBook::default();
-        let (config, added) = book.add("http://c".into(), PeerSource::Config).unwrap();
-        assert!(added);
-        for i in 0..MAX_API_PEERS {
-            book.add(format!("http://a{i}"), PeerSource::Api).unwrap();
+        let config = new_id(book.add("http://c".into(), PeerSource::Config, 0));
+        let ids: Vec<PeerId> = (0..MAX_API_PEERS)
+            .map(|i| new_id(book.add(format!("http://a{i}"), PeerSource::Api, 0)))
+            .collect();
+        // Every api peer answers once: none may be evicted now.
+        for id in &ids {
+            assert_eq!(
+                book.mark_up(*id),
+                Some((PeerHealth::Unknown, PeerNotice::Up))
+            );
         }
         assert_eq!(
-            book.add("http://one-more".into(), PeerSource::Api),
+            book.add("http://one-more".into(), PeerSource::Api, 0),
             Err(AddPeerError::Full(MAX_API_PEERS))
         );
         // A known URL is not an error, even when full.
-        assert!(!book.add("http://a0".into(), PeerSource::Api).unwrap().1);
-        let (api, _) = book.add("http://a1".into(), PeerSource::Api).unwrap();
-        for _ in 0..MAX_FAILURES - 1 {
-            book.mark_down(api, "x", 0);
-            book.mark_down(config, "x", 0);
+        assert_eq!(
+            book.add("http://a0".into(), PeerSource::Api, 0),
+            Ok(Added::Known(ids[0]))
+        );
+        // Failing many times keeps a peer (a partition must heal).
+        for _ in 0..100 {
+            book.mark_down(ids[1], "x", 1_000);
+            book.mark_down(config, "x", 1_000);
         }
-        assert!(book.get(api).is_some());
-        assert_eq!(book.mark_down(api, "x", 0), Some(PeerNotice::Dropped));
-        assert!(book.get(api).is_none());
-        for _ in 0..10 {
-            book.mark_down(config, "x", 0);
-        }
-        assert!(book.get(config).is_some(), "--peer peers are never dropped");
-        assert_eq!(book.mark_up(config), Some(PeerNotice::Up));
+        assert!(book.get(ids[1]).is_some() && book.get(config).is_some());
+        assert_eq!(book.get(ids[1]).unwrap().health, PeerHealth::Down);
+        // Down, but not long enough: still full.
+        assert_eq!(
+            book.add("http://new".into(), PeerSource::Api, 1_000 + EVICT_DOWN_MS),
+            Err(AddPeerError::Full(MAX_API_PEERS))
+        );
+        // Down for more than EVICT_DOWN_MS: evicted for a new address.
+        let added = book.add("http://new".into(), PeerSource::Api, 1_001 + EVICT_DOWN_MS);
+        assert!(matches!(&added, Ok(Added::New { evicted: Some((e, _)), .. }) if *e == ids[1]));
+        assert!(book.get(ids[1]).is_none());
+        assert_eq!(book.count(PeerSource::Api), MAX_API_PEERS);
+        assert_eq!(
+            book.mark_up(config),
+            Some((PeerHealth::Down, PeerNotice::Up))
+        );
         assert_eq!(book.get(config).unwrap().failures, 0);
+    }
+
+    #[test]
+    fn an_address_that_never_answered_is_evicted_first() {
+        let mut book = PeerBook::default();
+        let ids: Vec<PeerId> = (0..MAX_LEARNED_PEERS)
+            .map(|i| new_id(book.add(format!("http://l{i}"), PeerSource::Learned, 0)))
+            .collect();
+        for id in &ids[..5] {
+            book.mark_up(*id);
+        }
+        let added = book.add("http://fresh".into(), PeerSource::Learned, 10);
+        assert!(matches!(&added, Ok(Added::New { evicted: Some((e, _)), .. }) if *e == ids[5]));
+        // Other sources are not touched by a full one.
+        assert!(book.add("http://x".into(), PeerSource::Api, 10).is_ok());
     }
 
     #[test]
     fn a_ban_lasts_ten_minutes_and_is_noticed_once() {
         let mut book = PeerBook::default();
-        let (id, _) = book.add("http://p".into(), PeerSource::Config).unwrap();
+        let id = new_id(book.add("http://p".into(), PeerSource::Config, 0));
         assert_eq!(
             book.ban(id, 1_000, "lied"),
             Some(PeerNotice::Banned(1_000 + BAN_MS, "lied".into()))
