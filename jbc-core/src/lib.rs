@@ -52,6 +52,7 @@ pub mod params;
 pub mod peer;
 pub mod pool;
 pub mod pow;
+pub mod sse;
 pub mod sync;
 pub mod validation;
 

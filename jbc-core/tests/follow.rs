@@ -414,3 +414,31 @@ fn the_timer_never_comes_due_without_moving_on() {
         }
     }
 }
+
+#[test]
+fn a_sync_woken_while_one_runs_starts_when_it_ends() {
+    // The stream opens while the first sync (asked before a new block)
+    // still runs: the sync the stream asks for comes after, not never.
+    let (mut state, ids) = node_with(quiet(), &[("http://a", PeerSource::Config)]);
+    let a = ids[0];
+    state.handle_timeout(NOW_MS);
+    assert_eq!(tip_requests(&drain(&mut state)), vec![a]);
+    state.handle_stream_opened(a, NOW_MS + 10);
+    assert!(
+        state.poll_timeout() > NOW_MS + 10,
+        "nothing to start while it runs"
+    );
+    state.handle_timeout(NOW_MS + 10);
+    assert!(tip_requests(&drain(&mut state)).is_empty());
+    let genesis_only = jbc_core::peer::TipInfo::of(&Chain::new(params()));
+    let tip = jbc_core::sync::Response::Tip(genesis_only);
+    state.handle_response(a, Ok(tip), NOW_MS + 20);
+    drain(&mut state);
+    assert_eq!(
+        state.poll_timeout(),
+        NOW_MS + 10,
+        "due since the stream opened"
+    );
+    state.handle_timeout(NOW_MS + 20);
+    assert_eq!(tip_requests(&drain(&mut state)), vec![a]);
+}

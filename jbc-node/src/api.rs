@@ -45,8 +45,9 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `limit` of `GET /blocks`.
 pub const DEFAULT_PAGE: u32 = 100;
-/// Interval of SSE keep-alive comments.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Interval of SSE keep-alive comments: a follower that hears nothing for
+/// three of them drops the stream (a link that failed without a word).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// Every error the API answers.
 #[derive(Debug)]

@@ -31,6 +31,7 @@ pub mod chainfiles;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod follow;
 pub mod metrics;
 pub mod miner;
 pub mod node;

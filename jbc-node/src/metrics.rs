@@ -136,6 +136,8 @@ pub struct Metrics {
     hashes_per_sec: Gauge<f64, AtomicU64>,
     hashes: Counter,
     wakeups: Family<TaskLabels, Counter>,
+    stream_blocks: Counter,
+    stream_ends: Family<RelayLabels, Counter>,
     /// The miner's total at the last scrape (the counter moves by the difference).
     hashes_seen: Mutex<u64>,
     http_requests: Family<HttpLabels, Counter>,
@@ -174,6 +176,8 @@ impl Metrics {
             hashes_per_sec: Gauge::default(),
             hashes: Counter::default(),
             wakeups: Family::default(),
+            stream_blocks: Counter::default(),
+            stream_ends: Family::default(),
             hashes_seen: Mutex::new(0),
             http_requests: Family::default(),
             http_seconds: Family::new_with_constructor(LatencyBuckets),
@@ -240,6 +244,19 @@ impl Metrics {
              status (hash-rate sample), mining (new template or found block); at rest a few \
              a second at most, more means a loop that wakes itself",
             m.wakeups.clone(),
+        );
+        registry.register(
+            "stream_blocks",
+            "Blocks received on the /events streams of followed peers",
+            m.stream_blocks.clone(),
+        );
+        registry.register(
+            "stream_ends",
+            "Streams of followed peers that ended, each reopened after a back-off \
+             (closed: by the peer; failed: unreachable, silent or broken; refused: an error \
+             status, e.g. 404 from a node without /events; bad: an event over 64 KiB, or a block \
+             event that is not a block)",
+            m.stream_ends.clone(),
         );
         registry.register(
             "http_requests",
@@ -320,6 +337,25 @@ impl Metrics {
     pub fn task_wakeup(&self, task: Task) {
         self.wakeups
             .get_or_create(&TaskLabels { task: task.name() })
+            .inc();
+    }
+
+    /// A block arrived on a followed peer's stream.
+    pub fn stream_block(&self) {
+        self.stream_blocks.inc();
+    }
+
+    /// A followed peer's stream ended (`Ok`: the peer closed it).
+    pub fn stream_ended(&self, answer: &Result<(), jbc_core::peer::PeerError>) {
+        use jbc_core::peer::PeerError;
+        let reason = match answer {
+            Ok(()) => "closed",
+            Err(PeerError::Unreachable(_)) => "failed",
+            Err(PeerError::Api { .. }) => "refused",
+            Err(PeerError::BadAnswer(_)) => "bad",
+        };
+        self.stream_ends
+            .get_or_create(&RelayLabels { reason })
             .inc();
     }
 

@@ -30,7 +30,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jbc_core::node_state::{Action, AddPeerError, NodeState, PeerId, PeerNotice, PeerSource};
+use jbc_core::node_state::{
+    Action, AddPeerError, NodeConfig, NodeState, PeerId, PeerNotice, PeerSource,
+};
 use jbc_core::peer::{Peer, PeerError, TipInfo};
 use jbc_core::sync::{Request, Response};
 use jbc_core::{Accepted, Block, BlockError, Chain, Params};
@@ -119,6 +121,10 @@ pub struct Node {
     client: reqwest::Client,
     /// Relay permits per peer (RAII: a finished relay gives its permit back).
     relay_permits: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
+    /// The client of `/events` streams (no total timeout).
+    stream_client: reqwest::Client,
+    /// The task reading each followed peer's stream, to abort on `Unfollow`.
+    streams: Mutex<HashMap<PeerId, tokio::task::AbortHandle>>,
     /// Wakes the timer task when an event moved the state machine's timeout
     /// earlier than the one it sleeps until ([`Node::timer_armed_ms`]).
     timer: Notify,
@@ -146,11 +152,12 @@ impl Node {
         store: Store,
         block_data: String,
         miner: Option<Miner>,
+        node_config: NodeConfig,
     ) -> Node {
         Node {
             params: chain.params().clone(),
             core: RwLock::new(Core {
-                state: NodeState::new(chain, Default::default()),
+                state: NodeState::new(chain, node_config),
                 store,
                 failed: false,
             }),
@@ -159,6 +166,8 @@ impl Node {
             miner,
             client: http_client(),
             relay_permits: Mutex::new(HashMap::new()),
+            stream_client: crate::follow::stream_client(),
+            streams: Mutex::new(HashMap::new()),
             timer: Notify::new(),
             timer_armed_ms: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
@@ -230,7 +239,7 @@ impl Node {
         let core = self.read();
         core.state
             .shared_peers(now)
-            .map(|(_, info)| PeerView::of(info, now))
+            .map(|(id, info)| PeerView::of(info, core.state.stream(id), now))
             .collect()
     }
 
@@ -430,6 +439,17 @@ impl Node {
             Action::Announce { peer, url } => self.announce_to(peer, url),
             Action::AskPeers { peer } => self.ask_peers(peer),
             Action::CheckCandidate { url } => self.check_candidate(url),
+            Action::Follow { peer } => self.follow(peer),
+            Action::Unfollow { peer } => {
+                let task = self
+                    .streams
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&peer);
+                if let Some(task) = task {
+                    task.abort();
+                }
+            }
             Action::Peer { peer, url, notice } => {
                 if notice == PeerNotice::Dropped {
                     // Its ids are never reused: forget its relay slots.
@@ -489,6 +509,27 @@ impl Node {
         self.spawn_call(call, move |state, answer| {
             state.handle_relay(peer, answer.map(|_| ()), now_ms());
         });
+    }
+
+    /// Starts reading `peer`'s `/events` (see [`crate::follow`]).
+    fn follow(self: &Arc<Self>, peer: PeerId) {
+        let Some(url) = self.read().state.peers().get(peer).map(|p| p.url.clone()) else {
+            return;
+        };
+        let task = tokio::spawn(crate::follow::follow(
+            self.clone(),
+            peer,
+            url,
+            self.stream_client.clone(),
+        ));
+        let old = self
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer, task.abort_handle());
+        if let Some(old) = old {
+            old.abort();
+        }
     }
 
     /// Sends a sync request to `peer` in the background and feeds the

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use jbc_core::node_state::{PeerHealth, PeerInfo, PeerSource};
+use jbc_core::node_state::{PeerHealth, PeerInfo, PeerSource, StreamState};
 use jbc_core::peer::{ErrorBody, MAX_PAGE, MaybeSend, Peer, PeerError, SubmitReply, TipInfo};
 use jbc_core::{Block, BlockHash};
 use serde::Serialize;
@@ -252,7 +252,7 @@ pub struct PeerView {
     pub up: bool,
     /// `unknown` before the first request, then `up` or `down`.
     pub status: PeerHealth,
-    /// `config` or `api`.
+    /// `config`, `api` or `learned`.
     pub source: PeerSource,
     /// Height it last reported (0 before the first answer).
     pub height: u64,
@@ -260,11 +260,15 @@ pub struct PeerView {
     pub banned_until: Option<u64>,
     /// Why it is banned.
     pub ban_reason: Option<String>,
+    /// Its `/events` stream: `open` (followed), `opening`, `waiting` (not
+    /// open: opened after a back-off, or when one of the node's streams is
+    /// free), `unsupported` (the peer has no `/events`: polled instead).
+    pub stream: Option<String>,
 }
 
 impl PeerView {
-    /// What the peer book says of one peer at `now_ms`.
-    pub fn of(info: &PeerInfo, now_ms: u64) -> PeerView {
+    /// What the peer book says of one peer at `now_ms`, with its stream.
+    pub fn of(info: &PeerInfo, stream: Option<StreamState>, now_ms: u64) -> PeerView {
         let ban = info.ban_at(now_ms);
         PeerView {
             url: info.url.clone(),
@@ -274,6 +278,7 @@ impl PeerView {
             height: info.height,
             banned_until: ban.map(|(until, _)| until),
             ban_reason: ban.map(|(_, why)| why.to_string()),
+            stream: stream.map(|s| s.to_string()),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jbc_core::node_state::PeerSource;
+use jbc_core::node_state::{NodeConfig, PeerSource};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -101,7 +101,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let miner = config
         .mine
         .then(|| Miner::start(config.thread_count(), found_tx));
-    let node = Arc::new(Node::new(chain, store, config.block_data(), miner));
+    let node = Arc::new(Node::new(
+        chain,
+        store,
+        config.block_data(),
+        miner,
+        NodeConfig::default(),
+    ));
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -163,7 +169,8 @@ async fn timer_loop(node: Arc<Node>) {
         let Ok(Some(due_ms)) = handled else {
             return;
         };
-        let wait = Duration::from_millis(due_ms.saturating_sub(now_ms()).max(1));
+        // `u64::MAX` (nothing due) sleeps until an event arms the timer.
+        let wait = Duration::from_millis(due_ms.saturating_sub(now_ms()).clamp(1, 3_600_000));
         tokio::select! {
             () = node.shutdown_token().cancelled() => return,
             () = tokio::time::sleep(wait) => {}

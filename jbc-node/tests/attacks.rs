@@ -413,7 +413,7 @@ async fn a_lying_peer_is_banned_and_nothing_of_it_is_stored() {
 
         // More than two sync rounds later: not one more page request.
         tokio::time::sleep(Duration::from_millis(
-            jbc_core::node_state::SYNC_EVERY_MS * 2 + 1_000,
+            jbc_core::node_state::POLL_UNFOLLOWED_MS * 2 + 1_000,
         ))
         .await;
         let requests = log.lock().unwrap().clone();

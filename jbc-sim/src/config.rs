@@ -37,10 +37,10 @@ pub struct Config {
     pub offline: Option<Offline>,
     /// Share of the nodes that never relay (they still answer syncs).
     pub silent_share: f64,
-    /// Periodic sync interval (ms). The node syncs every
-    /// [`SYNC_EVERY_MS`](jbc_core::node_state::SYNC_EVERY_MS); a longer
-    /// interval calls `handle_timeout` later than due (which the contract
-    /// allows) for the periodic rounds only.
+    /// Periodic sync interval (ms): each simulated node's `NodeConfig`
+    /// polls every peer this often (the simulated nodes serve no `/events`,
+    /// so they poll each other as a node polls an older one, default
+    /// [`POLL_UNFOLLOWED_MS`](jbc_core::node_state::POLL_UNFOLLOWED_MS)).
     pub sync_ms: u64,
     /// How long the run goes on after the last block (ms).
     pub settle_ms: u64,
@@ -76,7 +76,7 @@ impl Config {
             partition: None,
             offline: None,
             silent_share: 0.0,
-            sync_ms: jbc_core::node_state::SYNC_EVERY_MS,
+            sync_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
             settle_ms: 60_000,
             latency_scale: 1.0,
             infinite_bandwidth: false,

@@ -98,7 +98,7 @@ struct Common {
     #[arg(long, default_value_t = 0.0)]
     silent_share: f64,
     /// Interval of the periodic sync rounds in ms (the node's is 3000).
-    #[arg(long, default_value_t = jbc_core::node_state::SYNC_EVERY_MS)]
+    #[arg(long, default_value_t = jbc_core::node_state::POLL_UNFOLLOWED_MS)]
     sync_ms: u64,
     /// How long to run after the last block, in ms.
     #[arg(long, default_value_t = 60_000)]

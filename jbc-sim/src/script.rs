@@ -107,7 +107,7 @@ impl Script {
             latency_scale: 1.0,
             infinite_bandwidth: false,
             discovery: false,
-            sync_ms: jbc_core::node_state::SYNC_EVERY_MS,
+            sync_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
             seed: 1,
             network: Network::default_2019(),
         }

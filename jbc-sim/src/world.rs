@@ -14,9 +14,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use jbc_core::node_state::{Action, NodeState, PeerId, PeerSource, Source};
+use jbc_core::node_state::{Action, NodeConfig, NodeState, PeerId, PeerSource, Source};
 use jbc_core::peer::{PeerError, TipInfo};
-use jbc_core::sync::{Request, Response, SyncConfig};
+use jbc_core::sync::{Request, Response};
 use jbc_core::{Block, BlockHash, Chain, Params, Status};
 
 use crate::config::Config;
@@ -341,7 +341,12 @@ impl World {
             .into_iter()
             .enumerate()
             .map(|(i, neighbours)| {
-                let mut state = NodeState::new(genesis.clone(), SyncConfig::default());
+                let node_config = NodeConfig {
+                    poll_every_ms: config.sync_ms,
+                    poll_unfollowed_ms: config.sync_ms,
+                    ..NodeConfig::default()
+                };
+                let mut state = NodeState::new(genesis.clone(), node_config);
                 if config.discovery {
                     // Announced to every peer the node adds (the links below
                     // are known at both ends already; those first
@@ -655,7 +660,24 @@ impl World {
                 }
                 Action::CheckCandidate { url } => self.check_candidate(node, url),
                 Action::Announce { peer, url } => self.announce(node, peer, url),
-                Action::Peer { .. } | Action::SyncEnded { .. } => {}
+                Action::Follow { peer } => {
+                    // Simulated nodes serve no `/events` (yet): each peer
+                    // is polled every `sync_ms`, as a node polls an older one.
+                    let now_ms = self.now_ms();
+                    let not_served = PeerError::Api {
+                        status: 404,
+                        body: jbc_core::peer::ErrorBody {
+                            error: "not_found".into(),
+                            message: "no /events in the simulator".into(),
+                        },
+                    };
+                    self.nodes[node as usize].state.handle_stream_ended(
+                        peer,
+                        Err(not_served),
+                        now_ms,
+                    );
+                }
+                Action::Unfollow { .. } | Action::Peer { .. } | Action::SyncEnded { .. } => {}
             }
         }
         // The tip moves only with a `TipChanged`: read it (a cold load at

@@ -13,7 +13,9 @@ mod bench;
 mod bench_node;
 mod bench_sim;
 mod demo;
+mod hosts;
 mod net;
+mod netns;
 mod nodes;
 mod reference;
 mod setup;
@@ -32,7 +34,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test::run(rest),
         "demo" => demo::run(rest),
+        "net" if rest.iter().any(|a| a == "--hosts") => hosts::run(rest),
         "net" => net::run(rest),
+        "__get" => hosts::probe(rest),
         "web" => web::run(rest),
         "bench" => bench::run(rest),
         "bench-web" => web::bench(rest),
@@ -60,6 +64,9 @@ const USAGE: &str = "usage: cargo xtask <task>
                        three local nodes (5000-5002) and the browser page
   net --nodes N --miners M [--secs S --check] [--difficulty D] [--port P]
                        N nodes on loopback, each told only the seed's address
+  net --hosts N [--unreachable K] [--miners M] [--partition SECS] [--secs S] [--check]
+                       N nodes on namespaced hosts (Linux, root), K of them not
+                       dialable, optionally a partition of half the hosts that heals
   web                  build the browser miner into www/pkg
   bench [--secs S] [--no-wasm]
                        mining kernels vs naive loop, Python JBC and openssl

@@ -308,12 +308,15 @@ impl NodeState {
     /// peer's next sync, the next stream to open and the next peer list to
     /// ask for.
     pub fn poll_timeout(&self) -> u64 {
-        let syncs = self.sync_due_ms.values().copied().min();
-        [syncs, self.next_stream_ms(), self.next_learn_ms()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(u64::MAX)
+        [
+            self.next_sync_ms(),
+            self.next_stream_ms(),
+            self.next_learn_ms(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(u64::MAX)
     }
 
     /// Starts what is due at `now_ms`: syncs (each peer's `/tip`, at least

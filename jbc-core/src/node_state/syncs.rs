@@ -24,12 +24,14 @@ impl NodeState {
     }
 
     /// Starts a sync with every peer whose sync is due, is not banned and
-    /// has none running; sets when each is due next.
+    /// has none running; sets when each is due next. A sync that comes due
+    /// while one with the same peer runs stays due: it starts when that one
+    /// ends (what woke it may be newer than what the running one asked).
     pub(super) fn start_due_syncs(&mut self, now_ms: u64) {
         let due: Vec<PeerId> = self
             .sync_due_ms
             .iter()
-            .filter(|(_, due)| **due <= now_ms)
+            .filter(|(peer, due)| **due <= now_ms && !self.syncs.contains_key(peer))
             .map(|(peer, _)| *peer)
             .collect();
         for peer in due {
@@ -39,10 +41,20 @@ impl NodeState {
                 None => now_ms.saturating_add(self.poll_interval_ms(peer)),
             };
             self.sync_due_ms.insert(peer, next);
-            if ban.is_none() && !self.syncs.contains_key(&peer) {
+            if ban.is_none() {
                 self.start_sync(peer);
             }
         }
+    }
+
+    /// When the next sync may start: the earliest due time of a peer with
+    /// no sync running.
+    pub(super) fn next_sync_ms(&self) -> Option<u64> {
+        self.sync_due_ms
+            .iter()
+            .filter(|(peer, _)| !self.syncs.contains_key(peer))
+            .map(|(_, due)| *due)
+            .min()
     }
 
     fn start_sync(&mut self, peer: PeerId) {
