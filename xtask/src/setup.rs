@@ -177,10 +177,10 @@ pub fn nodejs(need: NodeNeed) -> TaskResult {
         ));
     }
     run_cmd(Command::new("apt-get").arg("update"))?;
-    if have.is_none() {
-        if let Some(candidate) = apt_candidate("nodejs").filter(|&c| c < need.min) {
-            return Err(too_old(need, candidate, "Debian's nodejs package here"));
-        }
+    if have.is_none()
+        && let Some(candidate) = apt_candidate("nodejs").filter(|&c| c < need.min)
+    {
+        return Err(too_old(need, candidate, "Debian's nodejs package here"));
     }
     run_cmd(
         Command::new("apt-get")
