@@ -1,11 +1,14 @@
 //! # jbc-core: the JBC1 rules
 //!
 //! The 96-byte [`Header`], [`Block`]s and their JSON, proof of work with a
-//! stepwise [`mine_round`], the validity rules of SPEC §5, difficulty
+//! stepwise [`mine_round`], the validity rules of PROTOCOL.md §5, difficulty
 //! retargeting, and a sans-IO block tree ([`Chain`]) with fork choice by most
 //! work. `no_std` + `alloc`: the same code runs in the native node, in a
 //! browser tab (wasm32) and in tests. It never reads a clock, a file or a
 //! socket; callers pass the time in.
+//!
+//! The rules are those of the JBC1 protocol, described in the repository's
+//! `docs/PROTOCOL.md`; "PROTOCOL.md §5" in these docs means its section 5.
 //!
 //! ```
 //! use jbc_core::{Chain, Params, Status, genesis, mine_round, RoundResult};

@@ -7,8 +7,9 @@ use clap::Parser;
 use jbc_core::Params;
 
 /// The one-line description of `jbc-node --help` (and of its subcommands' parent).
-pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores \
-    durably the blocks whose branch has the work, relays blocks and syncs with its peers.";
+pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API of the JBC1 protocol \
+    (docs/PROTOCOL.md), stores durably the blocks whose branch has the work, relays blocks and \
+    syncs with its peers.";
 
 /// Command line of the JBC node.
 #[derive(Debug, Clone, Parser)]

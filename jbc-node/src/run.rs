@@ -112,7 +112,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         config.block_data(addr.port()),
         miner,
     ));
-    // What this node announces to the peers it adds (SPEC §7.1), known
+    // What this node announces to the peers it adds (PROTOCOL.md §7.1), known
     // before the first peer is added.
     if let Some(url) = &config.public_url {
         let url = normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;

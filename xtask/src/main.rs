@@ -15,6 +15,8 @@ mod bench;
 mod bench_node;
 mod bench_sim;
 mod demo;
+#[cfg(test)]
+mod docs;
 mod net;
 mod nodes;
 mod reference;

@@ -121,7 +121,7 @@ pub fn run(args: &[String]) -> TaskResult {
         "25400".into(),
     ])?;
     // Twenty nodes, each told only the seed's address: they must find each
-    // other and agree (SPEC §7.1), on this 2-core machine.
+    // other and agree (PROTOCOL.md §7.1), on this 2-core machine.
     crate::net::run(&[
         "--nodes".into(),
         "20".into(),

@@ -1,7 +1,7 @@
 //! [`NodeState`]: the decisions of a JBC node as a sans-IO state machine.
 //!
 //! A node is the chain plus what it does on a network: store only what has
-//! the work (SPEC §6.1, in [`Chain`]), relay a block that changed the best
+//! the work (PROTOCOL.md §6.1, in [`Chain`]), relay a block that changed the best
 //! chain once, sync when a peer may have more work (periodically, when an
 //! orphan arrives, when a peer is added), keep its peers' state and back off
 //! from a peer that misbehaved. All of that is decided here, with no clock,
@@ -66,11 +66,11 @@ pub use peer_book::{
 
 /// How often a node syncs with every peer, in milliseconds (and at start).
 pub const SYNC_EVERY_MS: u64 = 3_000;
-/// How often a node with few reachable peers asks them for theirs (SPEC §7.1).
+/// How often a node with few reachable peers asks them for theirs (PROTOCOL.md §7.1).
 pub const LEARN_EVERY_MS: u64 = 60_000;
-/// Below this many reachable peers a node learns more (SPEC §7.1).
+/// Below this many reachable peers a node learns more (PROTOCOL.md §7.1).
 pub const WANTED_PEERS: usize = 8;
-/// Most addresses learned from one peer's list per round (SPEC §7.1: 4 a minute).
+/// Most addresses learned from one peer's list per round (PROTOCOL.md §7.1: 4 a minute).
 pub const LEARN_PER_PEER: usize = 4;
 /// Addresses found to be of another network, which are not checked again;
 /// the oldest is forgotten beyond this.
@@ -138,8 +138,8 @@ pub enum Action {
         /// To whom.
         peers: Vec<PeerId>,
     },
-    /// `POST /peers {"url": url}` to this peer: tell it our address (SPEC
-    /// §7.1); report with [`NodeState::handle_announced`].
+    /// `POST /peers {"url": url}` to this peer: tell it our address
+    /// (PROTOCOL.md §7.1); report with [`NodeState::handle_announced`].
     Announce {
         /// To whom.
         peer: PeerId,
@@ -241,7 +241,7 @@ impl NodeState {
         }
     }
 
-    /// Our own address, announced to the peers we add (SPEC §7.1): a
+    /// Our own address, announced to the peers we add (PROTOCOL.md §7.1): a
     /// `public` one (`--public-url`) to every peer, a loopback one
     /// (`http://127.0.0.1:PORT`) only to loopback peers.
     pub fn set_own_url(&mut self, url: String, public: bool) {
@@ -549,7 +549,7 @@ impl NodeState {
     }
 
     /// The peers that `GET /peers` shares at `now_ms`: all but those down
-    /// for more than an hour (SPEC §7.1).
+    /// for more than an hour (PROTOCOL.md §7.1).
     pub fn shared_peers(&self, now_ms: u64) -> impl Iterator<Item = (PeerId, &PeerInfo)> {
         self.peers
             .iter()

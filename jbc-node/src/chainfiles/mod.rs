@@ -5,14 +5,14 @@
 //! to date on a running node.
 //!
 //! # Formats
-//! Every block is the block JSON of SPEC §3, genesis included (height 0).
+//! Every block is the block JSON of PROTOCOL.md §3, genesis included (height 0).
 //! - `jsonl`: one block per line, parents first.
 //! - `dir`: one file per block, `<height>.json` for the best chain; with
 //!   `--all` (side branches too, so heights repeat) `<height>-<hash>.json`,
 //!   which cannot collide.
 //!
 //! # Import
-//! Every block goes through [`Chain::accept_requested`] (all of SPEC §5,
+//! Every block goes through [`Chain::accept_requested`] (all of PROTOCOL.md §5,
 //! proof of work and hash included) on the chain loaded from the database,
 //! in file order (a folder is read in height order). The first block that
 //! breaks a rule, or whose parent is neither stored nor earlier in the
@@ -164,7 +164,7 @@ pub enum ChainFilesError {
         /// Our genesis.
         ours: BlockHash,
     },
-    /// A block breaks a rule of SPEC §5: nothing was imported.
+    /// A block breaks a rule of PROTOCOL.md §5: nothing was imported.
     #[error("block {height} {hash} is invalid ({}): {reason}; nothing was imported", reason.code())]
     Invalid {
         /// Its height.
