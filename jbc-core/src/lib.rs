@@ -58,6 +58,17 @@ pub mod pow;
 pub mod sync;
 pub mod validation;
 
+/// The Rust examples of the repository's README.md and docs/async.md,
+/// compiled and run by `cargo test --doc` so the docs cannot drift from the
+/// API (only built for doc tests: a packaged crate has no `docs/`).
+#[cfg(doctest)]
+pub mod doc_examples {
+    #[doc = include_str!("../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../docs/async.md")]
+    pub struct AsyncMd;
+}
+
 pub use block::{Block, MAX_DATA_BYTES};
 pub use chain::{Accepted, Candidate, Chain, LoadError, Status};
 pub use hash::BlockHash;
