@@ -1,4 +1,4 @@
-//! [`Block`]: the JSON form of a block (SPEC §3).
+//! [`Block`]: the JSON form of a block (PROTOCOL.md §3).
 
 use alloc::string::String;
 use core::fmt;
@@ -15,7 +15,7 @@ pub const MAX_DATA_BYTES: usize = 4096;
 /// A block as it travels between nodes: exactly seven JSON fields.
 ///
 /// Parsing rejects unknown and missing fields; it does *not* check the size of
-/// `data` or the `hash`, which are rules of validation (SPEC §5) with their own
+/// `data` or the `hash`, which are rules of validation (PROTOCOL.md §5) with their own
 /// error codes ([`crate::BlockError::DataTooLarge`], [`crate::BlockError::BadHash`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Block {
@@ -38,7 +38,7 @@ pub struct Block {
 
 /// The seven fields as serde derives them; [`Block`]'s own `Deserialize`
 /// accepts them only as an object (a derived struct would also take a JSON
-/// array of seven values, which SPEC §3 does not allow).
+/// array of seven values, which PROTOCOL.md §3 does not allow).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BlockFields {
@@ -116,12 +116,12 @@ impl Block {
         self.header().hash() == self.hash
     }
 
-    /// Parses the JSON of SPEC §3.
+    /// Parses the JSON of PROTOCOL.md §3.
     pub fn from_json(json: &str) -> Result<Block, serde_json::Error> {
         serde_json::from_str(json)
     }
 
-    /// Serialises to the JSON of SPEC §3.
+    /// Serialises to the JSON of PROTOCOL.md §3.
     pub fn to_json(&self) -> String {
         // Serialising a struct of strings and integers cannot fail.
         serde_json::to_string(self).unwrap_or_default()

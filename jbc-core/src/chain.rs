@@ -1,5 +1,5 @@
-//! [`Chain`]: the sans-IO block tree with fork choice by most work (SPEC §6)
-//! and the storage policy of SPEC §6.1.
+//! [`Chain`]: the sans-IO block tree with fork choice by most work (PROTOCOL.md §6)
+//! and the storage policy of PROTOCOL.md §6.1.
 //!
 //! The chain *stores* (keeps in its tree, for the node to persist) only
 //! blocks whose branch has at least the work of the best chain: a valid
@@ -42,11 +42,11 @@ use crate::validation::{
 };
 
 /// How far above the best height an orphan may be to wait in the pool
-/// (SPEC §6.1: index at most best height + 288).
+/// (PROTOCOL.md §6.1: index at most best height + 288).
 pub const ORPHAN_HORIZON: u64 = 288;
 
 /// How many bits below the best tip's next difficulty a block may be and
-/// still wait in the pool (SPEC §6.1: at least next difficulty − 2). A
+/// still wait in the pool (PROTOCOL.md §6.1: at least next difficulty − 2). A
 /// pooled block costs at least a quarter of a block on the best tip.
 pub const POOL_DIFFICULTY_SLACK: u32 = 2;
 
@@ -77,7 +77,7 @@ pub enum Status {
     /// Its parent is unknown: it waits in the memory pool (not stored).
     Orphan,
     /// Valid or plausible, but its branch has less work than the best chain
-    /// (SPEC §6.1): not stored; it may wait in the memory pool.
+    /// (PROTOCOL.md §6.1): not stored; it may wait in the memory pool.
     Ignored,
 }
 
@@ -422,7 +422,7 @@ impl Chain {
             .max(self.params.min_difficulty)
     }
 
-    /// Whether a block that is not stored may wait in the pool (SPEC §6.1):
+    /// Whether a block that is not stored may wait in the pool (PROTOCOL.md §6.1):
     /// difficulty at least [`Chain::pool_difficulty_floor`], index at most
     /// the best height + [`ORPHAN_HORIZON`].
     fn may_pool(&self, block: &Block) -> bool {
@@ -446,8 +446,8 @@ impl Chain {
     /// Offers an unrequested block (`POST /mined`, a relay, this node's
     /// miner) at local time `now_ms` (milliseconds since the epoch).
     ///
-    /// Checks SPEC §5 in order; on any error nothing is stored. Then SPEC
-    /// §6.1 decides:
+    /// Checks PROTOCOL.md §5 in order; on any error nothing is stored. Then
+    /// PROTOCOL.md §6.1 decides:
     /// - parent stored: the block is stored if its branch has at least the
     ///   best chain's work (alone or with pooled descendants it connects);
     ///   the best chain moves to the branch with strictly more work (first

@@ -1,4 +1,4 @@
-//! Difficulty retargeting and median time past (SPEC §5).
+//! Difficulty retargeting and median time past (PROTOCOL.md §5).
 
 use crate::params::Params;
 

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 /// A 32-byte SHA-256 digest: a block's hash, a parent link or a data hash.
 ///
 /// Displayed and serialised as 64 lowercase hex characters, byte 0 first
-/// (SPEC §1). Parsing accepts lowercase hex only.
+/// (PROTOCOL.md §1). Parsing accepts lowercase hex only.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct BlockHash(pub [u8; 32]);
 

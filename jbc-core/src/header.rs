@@ -1,4 +1,4 @@
-//! [`Header`]: the 96 bytes that are hashed (SPEC §2).
+//! [`Header`]: the 96 bytes that are hashed (PROTOCOL.md §2).
 
 use crate::hash::BlockHash;
 
@@ -50,7 +50,7 @@ pub enum HeaderError {
 }
 
 impl Header {
-    /// The 96-byte big-endian encoding of SPEC §2.
+    /// The 96-byte big-endian encoding of PROTOCOL.md §2.
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[0..4].copy_from_slice(&MAGIC);
@@ -63,7 +63,7 @@ impl Header {
         out
     }
 
-    /// Decodes the 96 bytes of SPEC §2.
+    /// Decodes the 96 bytes of PROTOCOL.md §2.
     pub fn decode(bytes: &[u8]) -> Result<Header, HeaderError> {
         let bytes: &[u8; HEADER_LEN] = bytes
             .try_into()

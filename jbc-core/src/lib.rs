@@ -1,11 +1,14 @@
 //! # jbc-core: the JBC1 rules
 //!
 //! The 96-byte [`Header`], [`Block`]s and their JSON, proof of work with a
-//! stepwise [`mine_round`], the validity rules of SPEC §5, difficulty
+//! stepwise [`mine_round`], the validity rules of PROTOCOL.md §5, difficulty
 //! retargeting, and a sans-IO block tree ([`Chain`]) with fork choice by most
 //! work. `no_std` + `alloc`: the same code runs in the native node, in a
 //! browser tab (wasm32) and in tests. It never reads a clock, a file or a
 //! socket; callers pass the time in.
+//!
+//! The rules are those of the JBC1 protocol, described in the repository's
+//! `docs/PROTOCOL.md`; "PROTOCOL.md §5" in these docs means its section 5.
 //!
 //! ```
 //! use jbc_core::{Chain, Params, Status, genesis, mine_round, RoundResult};
@@ -55,6 +58,17 @@ pub mod pow;
 pub mod sse;
 pub mod sync;
 pub mod validation;
+
+/// The Rust examples of the repository's README.md and docs/async.md,
+/// compiled and run by `cargo test --doc` so the docs cannot drift from the
+/// API (only built for doc tests: a packaged crate has no `docs/`).
+#[cfg(doctest)]
+pub mod doc_examples {
+    #[doc = include_str!("../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../docs/async.md")]
+    pub struct AsyncMd;
+}
 
 pub use block::{Block, MAX_DATA_BYTES};
 pub use chain::{Accepted, Candidate, Chain, LoadError, Status};

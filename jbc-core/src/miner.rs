@@ -63,7 +63,7 @@ use crate::hash::BlockHash;
 use crate::pow::{RoundResult, Template, mine_round};
 
 /// The largest nonce a JavaScript number holds exactly (2^53 − 1): browser
-/// miners use `0..=MAX_JS_NONCE` (SPEC §3).
+/// miners use `0..=MAX_JS_NONCE` (PROTOCOL.md §3).
 pub const MAX_JS_NONCE: u64 = (1 << 53) - 1;
 
 /// What a miner found, or why it stopped.

@@ -13,7 +13,7 @@ pub const MAX_RETARGET_WINDOW: u64 = 1_000_000;
 /// Largest target block time [`Params::check`] allows: one year.
 pub const MAX_TARGET_BLOCK_MS: u64 = 365 * 24 * 3600 * 1000;
 
-/// The parameters of a network (SPEC §4). Two nodes agree on blocks only when
+/// The parameters of a network (PROTOCOL.md §4). Two nodes agree on blocks only when
 /// their params are equal, because the genesis block is derived from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +94,7 @@ impl Params {
         Ok(())
     }
 
-    /// The `data` of this network's genesis block (SPEC §4).
+    /// The `data` of this network's genesis block (PROTOCOL.md §4).
     pub fn genesis_data(&self) -> String {
         format!(
             "JBC1 genesis network={} difficulty={} block_ms={} window={} min={} max={}",

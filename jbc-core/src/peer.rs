@@ -1,4 +1,4 @@
-//! [`Peer`]: the node HTTP API of SPEC §7 as an async trait, with the JSON
+//! [`Peer`]: the node HTTP API of PROTOCOL.md §7 as an async trait, with the JSON
 //! types both sides share. jbc-core holds no HTTP client: jbc-node implements
 //! the trait with reqwest, jbc-web with the browser's `fetch`, tests in memory
 //! ([`MemoryPeer`]).
@@ -81,7 +81,7 @@ pub struct SubmitReply {
 /// Every error body of the API: `{"error": code, "message": text}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// A SPEC code: a §5 code, `malformed`, `not_found`, `too_large`, ….
+    /// A protocol error code: a §5 code, `malformed`, `not_found`, `too_large`, ….
     pub error: String,
     /// A human-readable explanation.
     pub message: String,
@@ -106,7 +106,7 @@ pub enum PeerError {
     BadAnswer(String),
 }
 
-/// A JBC node reached over its API (SPEC §7), seen from a client.
+/// A JBC node reached over its API (PROTOCOL.md §7), seen from a client.
 pub trait Peer {
     /// `GET /tip`.
     fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend;
@@ -130,7 +130,7 @@ pub trait Peer {
 }
 
 /// A [`Peer`] that is a [`Chain`] in memory: a test and demo helper, not a
-/// network client. It answers like a node (SPEC §7): `blocks` caps `limit`
+/// network client. It answers like a node (PROTOCOL.md §7): `blocks` caps `limit`
 /// at [`MAX_PAGE`], `submit` runs [`Chain::accept`] and maps a rejection to a
 /// 422 [`PeerError::Api`] with the §5 code.
 ///

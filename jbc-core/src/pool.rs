@@ -1,4 +1,4 @@
-//! [`Pool`]: blocks a chain holds in memory but does not store (SPEC §6.1):
+//! [`Pool`]: blocks a chain holds in memory but does not store (PROTOCOL.md §6.1):
 //! orphans (parent unknown) and `ignored` blocks (valid, but their branch has
 //! less work than the best chain). Bounded to [`MAX_POOLED`] blocks; the
 //! block that entered first leaves first.

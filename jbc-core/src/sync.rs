@@ -22,9 +22,9 @@
 //! 3. If the ancestor is our best tip, the peer's chain extends ours: pages
 //!    of `GET /blocks?from=H&limit=N` up to the claimed tip are checked and
 //!    stored page by page (each block has more work than our best chain).
-//! 4. Otherwise the peer's branch forks below our tip, and SPEC §6.1 asks
+//! 4. Otherwise the peer's branch forks below our tip, and PROTOCOL.md §6.1 asks
 //!    for two passes. **Pass one** fetches the whole branch up to the
-//!    claimed tip and checks every block (all of SPEC §5, in the branch's
+//!    claimed tip and checks every block (all of PROTOCOL.md §5, in the branch's
 //!    own context) while holding only one 32-byte hash per block and a
 //!    sliding window of timestamps: nothing is written. If the branch's
 //!    real work is not what `/tip` claimed, the peer misbehaved. **Pass
@@ -139,7 +139,7 @@ use crate::validation::{BlockError, check_in_context, check_standalone, next_rul
 /// Why a [`SyncTarget`] did not take a block.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// The block breaks a rule of SPEC §5 (the peer's fault, unless the
+    /// The block breaks a rule of PROTOCOL.md §5 (the peer's fault, unless the
     /// rule is `timestamp_in_future`).
     #[error("{0}")]
     Invalid(BlockError),
@@ -279,7 +279,7 @@ impl Default for SyncConfig {
 /// Proof that a peer broke the protocol: a node should stop trusting it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Misbehaviour {
-    /// It served a block that breaks a permanent rule of SPEC §5.
+    /// It served a block that breaks a permanent rule of PROTOCOL.md §5.
     #[error("block {hash} at height {height} is invalid: {reason}")]
     InvalidBlock {
         /// Height asked for.

@@ -1,4 +1,4 @@
-//! The validity rules of a block whose parent is known (SPEC §5).
+//! The validity rules of a block whose parent is known (PROTOCOL.md §5).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,7 @@ use crate::pow::meets_difficulty;
 /// How far ahead of the local clock a timestamp may be, in milliseconds.
 pub const MAX_FUTURE_MS: u64 = 120_000;
 
-/// Why a block is invalid. Each variant is one SPEC §5 code, checked in the
+/// Why a block is invalid. Each variant is one PROTOCOL.md §5 code, checked in the
 /// order of the variants; the first failing rule is the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum BlockError {
@@ -51,7 +51,7 @@ impl BlockError {
         BlockError::TimestampInFuture,
     ];
 
-    /// The SPEC code, e.g. `"bad_pow"`.
+    /// The protocol error code, e.g. `"bad_pow"`.
     pub fn code(&self) -> &'static str {
         match self {
             BlockError::DataTooLarge => "data_too_large",
@@ -64,7 +64,7 @@ impl BlockError {
         }
     }
 
-    /// The error with this SPEC code, if any.
+    /// The error with this protocol error code, if any.
     pub fn from_code(code: &str) -> Option<BlockError> {
         BlockError::ALL.into_iter().find(|e| e.code() == code)
     }
@@ -154,7 +154,7 @@ impl From<NextRules> for NextRulesJson {
 
 /// Computes the [`NextRules`] of a child of `parent` on a branch whose
 /// timestamps `timestamp_at(height)` gives for every height up to the
-/// parent's (SPEC §5: retargeting and median time past). The one place the
+/// parent's (PROTOCOL.md §5: retargeting and median time past). The one place the
 /// rules are derived: the block tree, trusted reload and sync's header-only
 /// first pass all call it with their own view of the branch.
 pub fn next_rules(
@@ -220,7 +220,7 @@ fn check_median_time(block: &Block, next: &NextRules) -> Result<(), BlockError> 
 }
 
 /// Rules 3–7 for a block whose `hash` is already known to be correct, in
-/// the order of SPEC §5.
+/// the order of PROTOCOL.md §5.
 pub fn check_in_context(block: &Block, next: &NextRules, now_ms: u64) -> Result<(), BlockError> {
     check_position(block, next)?;
     if !meets_difficulty(&block.hash, block.difficulty) {
@@ -233,7 +233,7 @@ pub fn check_in_context(block: &Block, next: &NextRules, now_ms: u64) -> Result<
     Ok(())
 }
 
-/// All of SPEC §5, in order, for a block offered as the child described by `next`.
+/// All of PROTOCOL.md §5, in order, for a block offered as the child described by `next`.
 pub fn validate(block: &Block, next: &NextRules, now_ms: u64) -> Result<(), BlockError> {
     check_standalone(block)?;
     check_in_context(block, next, now_ms)

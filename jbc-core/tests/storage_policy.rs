@@ -1,6 +1,6 @@
-//! The storage policy of SPEC §6.1, rule by rule with tiny params, and a
+//! The storage policy of PROTOCOL.md §6.1, rule by rule with tiny params, and a
 //! model-based property test of [`Chain::accept`] against a small reference
-//! model of SPEC §6 and §6.1.
+//! model of PROTOCOL.md §6 and §6.1.
 
 use std::collections::{HashMap, HashSet};
 
@@ -495,7 +495,7 @@ impl Model {
         self.work.insert(block.hash, work);
     }
 
-    /// SPEC §6: the stored block with the most work, first stored on ties.
+    /// PROTOCOL.md §6: the stored block with the most work, first stored on ties.
     fn best(&self) -> (BlockHash, u128) {
         let mut best = (self.stored[0], self.work[&self.stored[0]]);
         for hash in &self.stored {
@@ -811,7 +811,7 @@ impl Run {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// `Chain::accept` against the model of SPEC §6 and §6.1: the best tip
+    /// `Chain::accept` against the model of PROTOCOL.md §6 and §6.1: the best tip
     /// is the stored block of most work (first stored on ties); nothing is
     /// stored unless its branch reached the best work in the same call;
     /// every fully offered branch with more work wins; rejections and

@@ -837,7 +837,7 @@ fn a_lighter_branch_claiming_more_work_is_checked_and_not_stored() {
             actual: theirs.best_work()
         })
     );
-    // Before SPEC §6.1 this branch was stored as a side branch; now the
+    // Before PROTOCOL.md §6.1 this branch was stored as a side branch; now the
     // first pass checks it and writes nothing.
     assert_eq!(snapshot(&ours), before);
     assert_eq!(report.stats.common_height, Some(50));
@@ -862,7 +862,7 @@ fn a_cheap_genesis_fork_is_refused_after_a_bounded_number_of_blocks() {
     assert_eq!(attacker.tip().difficulty, params.min_difficulty);
     let now_ms = now_for(&attacker);
 
-    // The budget of SPEC §6.1 / the sync docs: our blocks above the fork,
+    // The budget of PROTOCOL.md §6.1 / the sync docs: our blocks above the fork,
     // plus the orphan horizon, plus the branch's work in blocks at our pool
     // floor. The first block over it ends the sync.
     let slack = ours.height() + ORPHAN_HORIZON;

@@ -22,7 +22,7 @@ fn blocks(v: &Value) -> Vec<Block> {
         .collect()
 }
 
-/// Chain work: a decimal string in JSON (SPEC §1); a plain number is accepted too.
+/// Chain work: a decimal string in JSON (PROTOCOL.md §1); a plain number is accepted too.
 fn work_of(v: &Value) -> u128 {
     match v {
         Value::String(s) => s.parse().expect("decimal work"),
@@ -185,7 +185,7 @@ fn fork_most_work_wins_whichever_arrives_first() {
     let (p, a, b, _, f) = fork();
     let work = |key: &str| work_of(&f[key]);
     // A first, then the longer but lighter B: A stays best, and B, which
-    // never reaches A's work, is ignored block by block (SPEC §6.1): none
+    // never reaches A's work, is ignored block by block (PROTOCOL.md §6.1): none
     // of it is stored.
     let mut chain = Chain::new(p.clone());
     feed(&mut chain, &a);
@@ -313,7 +313,7 @@ fn json_rejects_unknown_missing_and_bad_hex() {
     let mut upper = good.clone();
     upper["hash"] = Value::from(good["hash"].as_str().unwrap().to_uppercase());
     assert!(Block::from_json(&upper.to_string()).is_err());
-    // The seven values as an array are not a block (SPEC §3: an object).
+    // The seven values as an array are not a block (PROTOCOL.md §3: an object).
     let fields = [
         "index",
         "timestamp",

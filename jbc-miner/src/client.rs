@@ -1,4 +1,4 @@
-//! [`NodeClient`]: the three routes of a node's API a miner needs (SPEC §7):
+//! [`NodeClient`]: the three routes of a node's API a miner needs (PROTOCOL.md §7):
 //! `GET /tip`, `POST /mined` and the `GET /events` stream.
 
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The node refused the request with an API error (e.g. a 422 with a
-    /// SPEC §5 code for an invalid block).
+    /// PROTOCOL.md §5 code for an invalid block).
     #[error("the node at {url} answered {status} {}: {}", body.error, body.message)]
     Refused {
         /// The node's URL.

@@ -1,6 +1,6 @@
 //! # jbc-miner: a JBC miner that is not a node
 //!
-//! Mines for any JBC node over its HTTP API (SPEC §7) like the browser page
+//! Mines for any JBC node over its HTTP API (PROTOCOL.md §7) like the browser page
 //! does: `GET /tip` for the work, `POST /mined` for the result, `GET
 //! /events` to switch to a new tip at once. It mines on CPU threads with
 //! jbc-core's kernels and, with `--gpu`, on a GPU through wgpu with

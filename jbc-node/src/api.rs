@@ -1,4 +1,4 @@
-//! The HTTP API of SPEC §7: [`app`] builds the axum [`Router`], and
+//! The HTTP API of PROTOCOL.md §7: [`app`] builds the axum [`Router`], and
 //! [`ApiError`] is every error answer (`{"error": code, "message": text}`).
 //!
 //! Limits: request bodies at most [`MAX_BODY_BYTES`] (413 `too_large`),
@@ -9,7 +9,7 @@
 //! site may read), private-network preflights included, so a page from anywhere can
 //! mine for any node; but `POST /peers` answers 403 `forbidden` to a request
 //! whose `Origin` is not the node's own, so no page of another site can
-//! steer whom the node talks to (SPEC §7). `POST` bodies are read as JSON
+//! steer whom the node talks to (PROTOCOL.md §7). `POST` bodies are read as JSON
 //! whatever their `Content-Type`, so a page can post without a preflight.
 
 use std::convert::Infallible;
@@ -52,7 +52,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Every error the API answers.
 #[derive(Debug)]
 pub enum ApiError {
-    /// 422 with the SPEC §5 code.
+    /// 422 with the PROTOCOL.md §5 code.
     Invalid(BlockError),
     /// 400 `malformed`.
     Malformed(String),
@@ -71,7 +71,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Status and SPEC code.
+    /// Status and protocol error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
@@ -132,7 +132,7 @@ impl From<AcceptError> for ApiError {
 
 type Shared = State<Arc<Node>>;
 
-/// The router of a node: SPEC §7 routes, limits, CORS; `www` is served at `/`.
+/// The router of a node: PROTOCOL.md §7 routes, limits, CORS; `www` is served at `/`.
 pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)

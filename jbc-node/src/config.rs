@@ -7,8 +7,9 @@ use clap::Parser;
 use jbc_core::Params;
 
 /// The one-line description of `jbc-node --help` (and of its subcommands' parent).
-pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API of SPEC §7, stores \
-    durably the blocks whose branch has the work, relays blocks and syncs with its peers.";
+pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API of the JBC1 protocol \
+    (docs/PROTOCOL.md), stores durably the blocks whose branch has the work, relays blocks and \
+    syncs with its peers.";
 
 /// Command line of the JBC node.
 #[derive(Debug, Clone, Parser)]
@@ -23,7 +24,8 @@ pub const ABOUT: &str = "The JBC node: mines on all cores, serves the HTTP API o
         Logs go to stderr; RUST_LOG=debug shows more."
 )]
 pub struct Config {
-    /// TCP port of the HTTP API (0 picks a free port).
+    /// TCP port of the HTTP API (0 picks a free port: the log line "node
+    /// started url=…" says which; then --data-dir must be given).
     #[arg(short = 'p', long, default_value_t = 5000)]
     pub port: u16,
 
@@ -49,11 +51,13 @@ pub struct Config {
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
 
-    /// Where the block database lives (default: ./chaindata-PORT).
+    /// Where the block database lives (default: ./chaindata-PORT; required
+    /// with -p 0, whose port differs from run to run).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Name in mined blocks: their data is "Mined by NAME" (default: "node on port PORT").
+    /// Name in mined blocks: their data is "Mined by NAME" (default: "node
+    /// on port PORT", the port the node listens on, also with -p 0).
     #[arg(long, value_name = "NAME")]
     pub miner: Option<String>,
 
@@ -100,18 +104,29 @@ impl Config {
         }
     }
 
-    /// The data dir, defaulting to `./chaindata-<port>`.
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("chaindata-{}", self.port)))
+    /// The data dir: `--data-dir`, else `./chaindata-<port>`. With `-p 0`
+    /// there is no default, since the port the node gets is known only once
+    /// it listens and differs from run to run: a default named after it
+    /// would leave a new database behind at every start, and one named
+    /// `chaindata-0` would be shared by every such node in the directory.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match (&self.data_dir, self.port) {
+            (Some(dir), _) => Ok(dir.clone()),
+            (None, 0) => anyhow::bail!(
+                "-p 0 picks a different port on every start, so it names no data dir: \
+                 give --data-dir DIR"
+            ),
+            (None, port) => Ok(PathBuf::from(format!("chaindata-{port}"))),
+        }
     }
 
-    /// The data of mined blocks: `Mined by NAME`.
-    pub fn block_data(&self) -> String {
+    /// The data of mined blocks: `Mined by NAME`, by default `Mined by node
+    /// on port <port>` with `port` the one the node listens on (the one
+    /// picked for `-p 0`).
+    pub fn block_data(&self, port: u16) -> String {
         match &self.miner {
             Some(name) => format!("Mined by {name}"),
-            None => format!("Mined by node on port {}", self.port),
+            None => format!("Mined by node on port {port}"),
         }
     }
 

@@ -1,11 +1,12 @@
 //! # jbc-node: the JBC native node
 //!
-//! A node mines on all cores ([`miner`]), serves the HTTP API of SPEC §7
-//! ([`api`]), keeps every block it accepts durably in redb ([`store`]),
-//! relays new tips to its peers and syncs from them with jbc-core's sync
-//! over a reqwest [`peers::HttpPeer`]. Every decision — what to store, what
-//! to relay, whom to sync with and whom to back off from — is made by
-//! jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
+//! A node mines on all cores ([`miner`]), serves the HTTP API of the JBC1
+//! protocol ([`api`]; the repository's `docs/PROTOCOL.md` §7), keeps the
+//! blocks whose branch has the work durably in redb ([`store`]), relays
+//! new tips to its peers and syncs from them (each request of jbc-core's
+//! stepwise `SyncSession` sent with a reqwest [`peers::HttpPeer`]). Every
+//! decision — what to store, what to relay, whom to sync with and whom to
+//! back off from — is made by jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
 //! [`node`] is its driver (one lock over the state machine and the store),
 //! and [`run`](mod@run) the composition root that wires it to axum, reqwest, redb
 //! and the mining threads.

@@ -203,7 +203,7 @@ impl Metrics {
         registry.register(
             "blocks",
             "Blocks offered by the miner (local) or POST /mined (submitted), by answer \
-             (accepted, reorg, side, duplicate, orphan, ignored, or the SPEC 5 code), \
+             (accepted, reorg, side, duplicate, orphan, ignored, or the protocol error code), \
              and blocks stored by sync (outcome stored)",
             m.blocks.clone(),
         );
@@ -272,7 +272,7 @@ impl Metrics {
     }
 
     /// A block offered by the miner or a client, and the chain's answer:
-    /// its status, or the SPEC §5 code it broke.
+    /// its status, or the PROTOCOL.md §5 code it broke.
     pub fn block_offered(&self, source: Source, outcome: &'static str) {
         self.blocks
             .get_or_create(&BlockLabels {

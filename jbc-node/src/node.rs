@@ -15,7 +15,7 @@
 //! - A block is durable before the node answers `accepted`, `reorg`, `side`
 //!   or `duplicate` and before it is relayed (the state machine orders its
 //!   `Store`/`Flush` actions before relays). `orphan` and `ignored` blocks are
-//!   never written (SPEC §6.1).
+//!   never written (PROTOCOL.md §6.1).
 //! - Nothing slow is done under the lock but the writes themselves (and the
 //!   `block`/`reorg` events and log lines of a tip change, published there
 //!   so they keep their order): relays and requests start after it is
@@ -63,7 +63,7 @@ pub fn now_ms() -> u64 {
 /// Why a block was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
-    /// It breaks a rule of SPEC §5.
+    /// It breaks a rule of PROTOCOL.md §5.
     #[error("invalid block: {0}")]
     Invalid(BlockError),
     /// It is valid but could not be stored; the node is stopping.
@@ -233,7 +233,7 @@ impl Node {
     }
 
     /// The peers as `GET /peers` shows them: all but those down for more
-    /// than an hour (SPEC §7.1).
+    /// than an hour (PROTOCOL.md §7.1).
     pub fn peer_views(&self) -> Vec<PeerView> {
         let now = now_ms();
         let core = self.read();

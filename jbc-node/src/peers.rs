@@ -1,4 +1,4 @@
-//! Peers: [`HttpPeer`], the reqwest client of SPEC §7 implementing
+//! Peers: [`HttpPeer`], the reqwest client of PROTOCOL.md §7 implementing
 //! [`jbc_core::peer::Peer`], and [`PeerView`], a peer of jbc-core's peer book
 //! as `GET /peers` lists it.
 //!
@@ -34,7 +34,7 @@ pub struct BadUrl(pub String);
 /// query or fragment; the trailing `/` is removed.
 pub fn normalize_url(url: &str) -> Result<String, BadUrl> {
     let trimmed = url.trim();
-    // The URL parser would repair `http:/host` or `http:host`; SPEC §7 asks
+    // The URL parser would repair `http:/host` or `http:host`; PROTOCOL.md §7 asks
     // for an `http://` or `https://` URL, so the text itself must say so.
     let lower = trimmed.get(..8).unwrap_or(trimmed).to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {

@@ -86,7 +86,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     params
         .check()
         .map_err(|e| anyhow::anyhow!("invalid network params: {e}"))?;
-    let (store, chain, stats) = Store::open(&config.data_dir(), &params)?;
+    let data_dir = config.data_dir()?;
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    let (store, chain, stats) = Store::open(&data_dir, &params)?;
     tracing::info!(
         db = %store.path().display(),
         blocks = stats.blocks,
@@ -104,15 +109,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     let node = Arc::new(Node::new(
         chain,
         store,
-        config.block_data(),
+        config.block_data(addr.port()),
         miner,
         NodeConfig::default(),
     ));
-    let listener = tokio::net::TcpListener::bind((config.host, config.port))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
-    let addr = listener.local_addr()?;
-    // What this node announces to the peers it adds (SPEC §7.1), known
+    // What this node announces to the peers it adds (PROTOCOL.md §7.1), known
     // before the first peer is added.
     if let Some(url) = &config.public_url {
         let url = normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;

@@ -7,10 +7,10 @@
 //!   refused, never rewritten.
 //! - `blocks` (`u64` → bytes): every block the chain stored, side branches
 //!   included, keyed by an acceptance sequence number and written as the
-//!   block JSON of SPEC §3. Genesis is derived from the params, never stored.
+//!   block JSON of PROTOCOL.md §3. Genesis is derived from the params, never stored.
 //!
 //! Only blocks the chain stored are written: orphans and `ignored` blocks
-//! live in the chain's memory pool and never reach the disk (SPEC §6.1), so
+//! live in the chain's memory pool and never reach the disk (PROTOCOL.md §6.1), so
 //! the file grows only with work at least equal to the best chain's. (An
 //! `orphans` table left by an earlier version is dropped on open.)
 //!

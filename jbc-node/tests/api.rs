@@ -1,5 +1,5 @@
 //! The HTTP API on a real server (127.0.0.1, port 0): invalid blocks from
-//! the SPEC vectors, malformed and oversized bodies, limits, CORS, events.
+//! the test vectors, malformed and oversized bodies, limits, CORS, events.
 
 mod common;
 
@@ -177,7 +177,7 @@ async fn orphans_side_blocks_pages_and_lookups() {
             assert_eq!(status, 200);
         }
         // A fork block with less work than the best chain: ignored, not
-        // stored, not served (SPEC §6.1).
+        // stored, not served (PROTOCOL.md §6.1).
         let light = branch_a
             .iter()
             .find(|b| chain.iter().all(|c| c.hash != b.hash))

@@ -1,4 +1,4 @@
-//! The attacks of SPEC §6.1 over real HTTP against real nodes: a cheap
+//! The attacks of PROTOCOL.md §6.1 over real HTTP against real nodes: a cheap
 //! branch from genesis, a peer lying about its work, junk orphans, a web
 //! page steering the peer list; and the honest counterparts that must still
 //! win (a heavier branch by sync, or block by block with `POST /mined`).
@@ -452,7 +452,7 @@ async fn a_lying_peer_is_banned_and_nothing_of_it_is_stored() {
 }
 
 /// 2b. The same liar with a branch of 1200 cheap blocks: pass one gives up
-///     once the branch holds more blocks than its work allows (SPEC §6.1:
+///     once the branch holds more blocks than its work allows (PROTOCOL.md §6.1:
 ///     memory per sync is bounded), within its first page, and bans it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_cheap_branch_is_refused_within_its_first_page() {
@@ -743,7 +743,7 @@ async fn post_peers_refuses_foreign_origins_and_caps_api_peers() {
 ///     now resolves to 127.0.0.1 posts to "its own" origin. The browser
 ///     sends `Host: rebind.example:PORT` and `Origin:
 ///     http://rebind.example:PORT`; that is not the node's own origin
-///     (`http://127.0.0.1:PORT`), so SPEC §7 asks for 403.
+///     (`http://127.0.0.1:PORT`), so PROTOCOL.md §7 asks for 403.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_peers_refuses_a_dns_rebinding_page() {
     tokio::time::timeout(Duration::from_secs(30), async {

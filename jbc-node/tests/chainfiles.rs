@@ -1,8 +1,9 @@
 //! The chain as files: `jbc-node export` → `jbc-node import` round-trips
 //! 10 000 blocks (the real binary), an import with one altered block (or
 //! a missing parent, or another network's genesis) is refused naming the
-//! block and the rule and leaves the database as it was, and `--chaindir`
-//! follows a reorganisation.
+//! block and the rule and leaves the database as it was, a refused import
+//! into a new data dir leaves no data dir behind, and `--chaindir` follows
+//! a reorganisation.
 //!
 //! `cargo test --release -p jbc-node --test chainfiles -- --ignored --nocapture`
 //! prints the figures of 100 000 blocks (export, import, restart).
@@ -377,6 +378,54 @@ fn every_other_refusal_leaves_the_database_unchanged() {
     })
     .expect("import");
     assert_eq!((stats.stored, stats.known, stats.height), (200, 101, 300));
+}
+
+#[test]
+fn a_refused_import_into_a_new_data_dir_leaves_none_and_the_retry_succeeds() {
+    let root = temp_dir("files-new-dir");
+    let mut chain = Chain::new(params());
+    let blocks = extend(&mut chain, 50, "main");
+    let source = root.join("source");
+    data_dir_with(&source, &blocks);
+    let jsonl = root.join("chain.jsonl");
+    let (ok, _, err) = run(&["export", "--data-dir", &s(&source), "--out", &s(&jsonl)]);
+    assert!(ok, "export failed: {err}");
+
+    // No network flags (the node's defaults), only some of them, or
+    // flags that define no network: refused, and no data dir appears.
+    let new = root.join("new");
+    let (new_dir, file) = (s(&new), s(&jsonl));
+    let attempts: [&[&str]; 3] = [&[], &["--network", "filesbench"], &["--difficulty", "99"]];
+    for flags in attempts {
+        let mut args = vec!["import", "--data-dir", &new_dir];
+        args.extend_from_slice(flags);
+        args.push(&file);
+        let (ok, _, err) = run(&args);
+        assert!(!ok, "import with {flags:?} must be refused");
+        let reason = if flags.contains(&"99") {
+            "invalid network flags"
+        } else {
+            "give the network flags they were made with"
+        };
+        assert!(err.contains(reason), "{flags:?}: {err}");
+        assert!(!new.exists(), "{flags:?} left {} behind", new.display());
+    }
+
+    // An existing, empty data dir stays empty.
+    let empty = root.join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let (ok, _, _) = run(&["import", "--data-dir", &s(&empty), &s(&jsonl)]);
+    assert!(!ok);
+    assert_eq!(std::fs::read_dir(&empty).expect("read").count(), 0);
+
+    // The retry with the right flags goes in.
+    let mut args = vec!["import", "--data-dir", &new_dir];
+    args.extend_from_slice(&FLAGS);
+    args.push(&file);
+    let (ok, out, err) = run(&args);
+    assert!(ok, "retry failed: {err}");
+    assert!(out.contains("50 stored"), "{out}");
+    assert_eq!(load(&new), (50, chain.tip().hash, 50));
 }
 
 /// The hash in `<height>.json` of `dir`, if readable.

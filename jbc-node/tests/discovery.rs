@@ -1,4 +1,4 @@
-//! Peer discovery (SPEC §7.1) with real nodes on loopback: five nodes, each
+//! Peer discovery (PROTOCOL.md §7.1) with real nodes on loopback: five nodes, each
 //! given only the first one's address, find each other; when that seed
 //! stops, the others still agree on new blocks; a node of another network
 //! offered to the seed is never learned.

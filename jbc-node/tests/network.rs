@@ -56,7 +56,7 @@ async fn three_mining_nodes_in_a_line_converge() {
         );
 
         // Stop mining. Two nodes may now sit on different tips of equal work
-        // (first seen wins on each, as SPEC §6 says), which only a next block
+        // (first seen wins on each, as PROTOCOL.md §6 says), which only a next block
         // resolves: the test mines it on B's tip and submits it to B. Relay
         // and sync must bring every node to that block.
         for node in nodes {

@@ -48,7 +48,7 @@ pub struct Config {
     pub latency_scale: f64,
     /// Messages take no time on the wire.
     pub infinite_bandwidth: bool,
-    /// Nodes find peers as the node does (SPEC §7.1: `GET /peers` while
+    /// Nodes find peers as the node does (PROTOCOL.md §7.1: `GET /peers` while
     /// fewer than 8 answer, `GET /tip` of each address, `POST /peers` of
     /// their own): the links then grow beyond the random topology. Off,
     /// the topology stays as drawn (a peer's list is empty).

@@ -18,16 +18,16 @@ pub const MAX_NONCE: u64 = (1 << 53) - 1;
 /// Why a job cannot be built or mined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobError {
-    /// The `next` object is not valid JSON of SPEC §7, or its difficulty is above 64.
+    /// The `next` object is not valid JSON of PROTOCOL.md §7, or its difficulty is above 64.
     Malformed(String),
-    /// The data is over 4096 bytes (SPEC §5 `data_too_large`).
+    /// The data is over 4096 bytes (PROTOCOL.md §5 `data_too_large`).
     DataTooLarge(usize),
     /// A nonce or timestamp given by JavaScript is not an integer in range.
     BadNumber(String),
 }
 
 impl JobError {
-    /// The SPEC code closest to this error (`malformed`, `data_too_large`).
+    /// The protocol error code closest to this error (`malformed`, `data_too_large`).
     pub fn code(&self) -> &'static str {
         match self {
             JobError::Malformed(_) | JobError::BadNumber(_) => "malformed",

@@ -3,7 +3,7 @@
 //!
 //! Numbers cross as JavaScript numbers (nonces stay below 2^53), hashes as
 //! hex strings, blocks and API answers as JSON strings. Every error is a JS
-//! `Error` named `JbcError` with a `code` property: a SPEC code (`bad_pow`,
+//! `Error` named `JbcError` with a `code` property: a protocol error code (`bad_pow`,
 //! `malformed`, …), or `unreachable` / `bad_answer` for the transport, or
 //! `panic` for a bug in this crate (the panic hook turns Rust panics into
 //! such exceptions instead of an opaque `RuntimeError: unreachable`).
@@ -208,7 +208,7 @@ impl MiningJob {
         Ok(round(start, result))
     }
 
-    /// The block JSON (SPEC §3) with `nonce`.
+    /// The block JSON (PROTOCOL.md §3) with `nonce`.
     #[wasm_bindgen(js_name = blockJson)]
     pub fn block_json(&self, nonce: f64) -> Result<String, JsValue> {
         Ok(self.job.block(job::nonce_from_f64(nonce)?).to_json())

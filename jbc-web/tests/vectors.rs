@@ -88,7 +88,7 @@ fn the_next_json_of_the_api_builds_the_same_job() {
         panic!("not found");
     };
     assert_eq!(job.block(nonce), *block);
-    // A `next` object that is not SPEC JSON is refused with a clear error.
+    // A `next` object that is not the protocol's JSON is refused with a clear error.
     let bad =
         BlockToMine::from_next_json(r#"{"index":1,"prev_hash":"ZZ"}"#, "x".into(), 0).unwrap_err();
     assert_eq!(bad.code(), "malformed");

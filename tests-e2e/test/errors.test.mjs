@@ -1,5 +1,5 @@
 // Errors the page must make clear: an unreachable node, and a block the node
-// rejects (the exception carries the SPEC code; the chain is unchanged).
+// rejects (the exception carries the protocol error code; the chain is unchanged).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -28,7 +28,7 @@ describe('errors', () => {
     await node?.stop();
   });
 
-  test('a rejected block raises a JbcError with the SPEC code; the chain is unchanged', async () => {
+  test('a rejected block raises a JbcError with the protocol error code; the chain is unchanged', async () => {
     const before = await getJson(`${node.url}/blockchain.json`);
     const result = await page.evaluate(async () => {
       const { MiningJob } = await import('./pkg/scalar/jbc_web.js').then(async (m) => { await m.default(); return m; });

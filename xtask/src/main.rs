@@ -2,17 +2,21 @@
 //!
 //! - `test`: install what the tests need, build once, run every test suite.
 //! - `demo`: a local network of nodes plus the browser miner page.
+//! - `net`: N nodes on loopback, each told only the first one's address.
 //! - `web`: build jbc-web to WebAssembly into `www/pkg`.
 //! - `bench`: mining kernels (and the GPU through wgpu) beside reference hash rates.
 //! - `bench-web`: the browser miner's hash rate (CPU workers and WebGPU) in headless Chromium.
 //! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
 //! - `bench-node`: a release node's CPU at rest, `/tip` latency, and its
 //!   mining rate on one and two threads.
+//! - `setup`: install what the tests need (see the `setup` module).
 
 mod bench;
 mod bench_node;
 mod bench_sim;
 mod demo;
+#[cfg(test)]
+mod docs;
 mod hosts;
 mod net;
 mod netns;
@@ -59,7 +63,8 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <task>
-  test                 install test tools, then fmt, clippy, wasm build, all tests
+  test [--no-e2e]      install test tools, then fmt, clippy, wasm build, all tests
+                       (--no-e2e: without the browser tests)
   demo [--check --secs N] [--base-port P]
                        three local nodes (5000-5002) and the browser page
   net --nodes N --miners M [--secs S --check] [--difficulty D] [--port P]
@@ -77,8 +82,9 @@ const USAGE: &str = "usage: cargo xtask <task>
   bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
                        a release node's CPU at rest and /tip latency, and its
                        mining rate (blocks found) on 1 and 2 threads
-  setup                install wasm target, wasm-bindgen-cli, Chromium and mesa-vulkan-drivers
-                       (lavapipe, for the GPU tests; both as root), npm packages";
+  setup                install wasm target, wasm-bindgen-cli, Node.js and npm, Chromium and
+                       mesa-vulkan-drivers (lavapipe, for the GPU tests; Debian packages, as
+                       root), npm packages";
 
 /// Result of a task: a message for the user on failure.
 pub type TaskResult = Result<(), String>;

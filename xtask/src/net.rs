@@ -4,7 +4,7 @@
 //! Each node listens on its own loopback address (127.0.0.2, 127.0.0.3, …,
 //! all on port P) where the platform allows binding them, else on
 //! 127.0.0.1 with ports P, P+1, …. Node 0 is the seed; every other node is
-//! told only the seed's address and finds the rest itself (SPEC §7.1). The
+//! told only the seed's address and finds the rest itself (PROTOCOL.md §7.1). The
 //! first M nodes mine with one thread each. Data lives under
 //! `<target>/net/`, fresh every run.
 //!
@@ -205,7 +205,7 @@ pub fn run(args: &[String]) -> TaskResult {
 }
 
 /// How long `--check` waits for every node to have found its peers: a node
-/// asks each peer for its list about once a minute (SPEC §7.1), so a node
+/// asks each peer for its list about once a minute (PROTOCOL.md §7.1), so a node
 /// whose first answer came before the others had announced themselves finds
 /// them in its next round, up to a minute later.
 const DISCOVERY_WAIT: Duration = Duration::from_secs(75);

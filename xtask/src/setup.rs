@@ -1,8 +1,9 @@
 //! Installs what builds and tests need, on a fresh machine with only Rust:
 //! the wasm32 target, wasm-bindgen-cli at the version jbc-web pins,
-//! Chromium and mesa-vulkan-drivers (lavapipe, a software Vulkan adapter for
-//! jbc-miner's GPU tests) from Debian packages (when root), and the npm
-//! packages of the end-to-end tests. Every step is skipped when already done.
+//! Node.js and npm, Chromium and mesa-vulkan-drivers (lavapipe, a software
+//! Vulkan adapter for jbc-miner's GPU tests) from Debian packages (when
+//! root), and the npm packages of the end-to-end tests. Every step is
+//! skipped when already done.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +14,7 @@ use crate::{TaskResult, root, run_cmd};
 pub fn all() -> TaskResult {
     wasm_target()?;
     wasm_bindgen_cli()?;
+    nodejs(NODE_FOR_E2E)?;
     chromium()?;
     vulkan_driver()?;
     npm_packages(&root().join("tests-e2e"))
@@ -69,6 +71,128 @@ pub fn wasm_bindgen_cli() -> TaskResult {
         "--version",
         &format!("={version}"),
     ]))
+}
+
+/// What a Node.js is needed for, and the oldest version that does it.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeNeed {
+    /// What needs it, for the messages.
+    pub purpose: &'static str,
+    /// The oldest `(major, minor)` that works.
+    pub min: (u32, u32),
+    /// Whether npm is needed too.
+    pub npm: bool,
+}
+
+/// The wasm kernel check (`tools/wasm_kernel_check/check.mjs`: top-level
+/// await, wasm SIMD, `i64` exports as `BigInt`).
+pub const NODE_FOR_WASM_CHECK: NodeNeed = NodeNeed {
+    purpose: "the wasm kernel check",
+    min: (18, 0),
+    npm: false,
+};
+
+/// The browser tests: `node --test --test-concurrency --test-timeout`
+/// (20.11) and playwright-core (`engines: node >=20`), installed with npm.
+pub const NODE_FOR_E2E: NodeNeed = NodeNeed {
+    purpose: "the browser tests (node --test --test-timeout, playwright-core)",
+    min: (20, 11),
+    npm: true,
+};
+
+/// `(major, minor)` of a version such as `v20.20.2` (`node --version`) or
+/// `18.20.4+dfsg-1~deb12u3` (a Debian package version, with an optional
+/// `epoch:`).
+pub fn parse_node_version(text: &str) -> Option<(u32, u32)> {
+    let text = text.trim();
+    let text = text.rsplit_once(':').map_or(text, |(_, v)| v);
+    let mut parts = text.trim_start_matches('v').split(['.', '+', '-', '~']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The Node.js on PATH, as `(major, minor)`.
+fn node_version() -> Option<(u32, u32)> {
+    output_of(Command::new("node").arg("--version")).and_then(|v| parse_node_version(&v))
+}
+
+fn have_npm() -> bool {
+    output_of(Command::new("npm").arg("--version")).is_some()
+}
+
+/// The version `apt-get install` would give `package`.
+fn apt_candidate(package: &str) -> Option<(u32, u32)> {
+    let policy = output_of(Command::new("apt-cache").args(["policy", package]))?;
+    policy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:"))
+        .and_then(parse_node_version)
+}
+
+fn too_old(need: NodeNeed, found: (u32, u32), whose: &str) -> String {
+    let (major, minor) = need.min;
+    format!(
+        "{} needs Node.js {major}.{minor} or later, and {whose} is {}.{}: install a newer \
+         Node.js (https://nodejs.org/, or your distribution's newer release){}",
+        need.purpose,
+        found.0,
+        found.1,
+        if need.npm {
+            ", or skip the browser tests with `cargo xtask test --no-e2e`"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Makes sure `node` (and npm, if `need.npm`) is on PATH at `need.min` or
+/// later: when missing, installs Debian's `nodejs` (and `npm`) as root, like
+/// Chromium; otherwise, or when the only Node.js at hand is too old, an
+/// error that says what to install.
+pub fn nodejs(need: NodeNeed) -> TaskResult {
+    let have = node_version();
+    if let Some(found) = have {
+        if found < need.min {
+            return Err(too_old(need, found, "the one on PATH"));
+        }
+        if !need.npm || have_npm() {
+            return Ok(());
+        }
+    }
+    let packages: &[&str] = match (have, need.npm) {
+        (None, true) => &["nodejs", "npm"],
+        (None, false) => &["nodejs"],
+        (Some(_), _) => &["npm"],
+    };
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(format!(
+            "{} needs Node.js {}.{} or later{}, and it is missing; install it \
+             (on Debian, as root: apt-get install {}; or from https://nodejs.org/)",
+            need.purpose,
+            need.min.0,
+            need.min.1,
+            if need.npm { " with npm" } else { "" },
+            packages.join(" ")
+        ));
+    }
+    run_cmd(Command::new("apt-get").arg("update"))?;
+    if have.is_none()
+        && let Some(candidate) = apt_candidate("nodejs").filter(|&c| c < need.min)
+    {
+        return Err(too_old(need, candidate, "Debian's nodejs package here"));
+    }
+    run_cmd(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    match node_version() {
+        Some(found) if found >= need.min => Ok(()),
+        Some(found) => Err(too_old(need, found, "the one installed")),
+        None => Err("apt-get installed nodejs, but `node --version` does not answer".into()),
+    }
 }
 
 /// The Chromium binary the browser tests drive.
@@ -151,4 +275,27 @@ pub fn npm_packages(dir: &Path) -> TaskResult {
             .args([verb, "--no-audit", "--no-fund"])
             .current_dir(dir),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions_parse_from_node_and_from_debian() {
+        assert_eq!(parse_node_version("v20.20.2\n"), Some((20, 20)));
+        assert_eq!(parse_node_version("18.20.4+dfsg-1~deb12u3"), Some((18, 20)));
+        assert_eq!(parse_node_version("1:22.3.0-1"), Some((22, 3)));
+        assert_eq!(parse_node_version("(none)"), None);
+        assert_eq!(parse_node_version("v21"), None);
+    }
+
+    #[test]
+    fn debian_12s_nodejs_is_enough_for_the_wasm_check_but_not_the_browser_tests() {
+        let bookworm = parse_node_version("18.20.4+dfsg-1~deb12u3").unwrap();
+        assert!(bookworm >= NODE_FOR_WASM_CHECK.min);
+        assert!(bookworm < NODE_FOR_E2E.min);
+        assert!(parse_node_version("v20.10.0").unwrap() < NODE_FOR_E2E.min);
+        assert!(parse_node_version("v20.11.0").unwrap() >= NODE_FOR_E2E.min);
+    }
 }

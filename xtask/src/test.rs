@@ -9,7 +9,8 @@
 //! installs lavapipe (mesa-vulkan-drivers) when root, and the tests then run
 //! with `JBC_REQUIRE_GPU=1`, so a missing adapter fails instead of skipping.
 //!
-//! `--no-e2e` skips the browser tests (and the Chromium install).
+//! `--no-e2e` skips the browser tests (and the Chromium install); the wasm
+//! kernel check still runs under Node.js, which may then be older (18).
 
 use std::process::Command;
 
@@ -21,6 +22,12 @@ pub fn run(args: &[String]) -> TaskResult {
     setup::wasm_target()?;
     setup::wasm_bindgen_cli()?;
     setup::vulkan_driver()?;
+    // node runs the wasm kernel check; the browser tests need a newer one, and npm.
+    setup::nodejs(if e2e {
+        setup::NODE_FOR_E2E
+    } else {
+        setup::NODE_FOR_WASM_CHECK
+    })?;
     let require_gpu = if setup::have_vulkan_driver() {
         "1"
     } else {
@@ -114,7 +121,7 @@ pub fn run(args: &[String]) -> TaskResult {
         "25400".into(),
     ])?;
     // Twenty nodes, each told only the seed's address: they must find each
-    // other and agree (SPEC §7.1), on this 2-core machine.
+    // other and agree (PROTOCOL.md §7.1), on this 2-core machine.
     crate::net::run(&[
         "--nodes".into(),
         "20".into(),

@@ -1,7 +1,7 @@
 //! [`NodeState`]: the decisions of a JBC node as a sans-IO state machine.
 //!
 //! A node is the chain plus what it does on a network: store only what has
-//! the work (SPEC §6.1, in [`Chain`]), relay a block that changed the best
+//! the work (PROTOCOL.md §6.1, in [`Chain`]), relay a block that changed the best
 //! chain once, follow its peers' `/events` so blocks flow both ways on every
 //! link it dials, sync when a peer may have more work (when a stream opens,
 //! when an orphan arrives, when a peer is added, and at least once a minute),
@@ -167,8 +167,8 @@ pub enum Action {
         /// Whose stream.
         peer: PeerId,
     },
-    /// `POST /peers {"url": url}` to this peer: tell it our address (SPEC
-    /// §7.1); report with [`NodeState::handle_announced`].
+    /// `POST /peers {"url": url}` to this peer: tell it our address
+    /// (PROTOCOL.md §7.1); report with [`NodeState::handle_announced`].
     Announce {
         /// To whom.
         peer: PeerId,

@@ -14,15 +14,15 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// How long a peer that misbehaved in a sync is not synced from (SPEC §6.1:
+/// How long a peer that misbehaved in a sync is not synced from (PROTOCOL.md §6.1:
 /// at least 10 minutes), in milliseconds.
 pub const BAN_MS: u64 = 10 * 60 * 1000;
 /// A peer that answered before and has been down for longer than this (ms)
 /// may be evicted to make room for a new address of its source.
 pub const EVICT_DOWN_MS: u64 = 60 * 60 * 1000;
-/// Most peers added through `POST /peers` (SPEC §7).
+/// Most peers added through `POST /peers` (PROTOCOL.md §7).
 pub const MAX_API_PEERS: usize = 32;
-/// Most peers learned from other peers' `GET /peers` (SPEC §7.1).
+/// Most peers learned from other peers' `GET /peers` (PROTOCOL.md §7.1).
 pub const MAX_LEARNED_PEERS: usize = 32;
 /// A peer down for longer than this (ms) is not shared in `GET /peers`.
 pub const SHARE_DOWN_FOR_MS: u64 = 60 * 60 * 1000;
@@ -32,7 +32,7 @@ pub const SHARE_DOWN_FOR_MS: u64 = 60 * 60 * 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeerId(pub u64);
 
-/// Where a peer came from (SPEC §7.1).
+/// Where a peer came from (PROTOCOL.md §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerSource {

@@ -30,7 +30,7 @@ const SHA256_IV: [u32; 8] = [
 /// Offset of the nonce inside the second SHA-256 block.
 const NONCE_OFFSET: usize = 88 - 64;
 
-/// Work of one block: 2^difficulty (SPEC §1). Difficulties above 64 are
+/// Work of one block: 2^difficulty (PROTOCOL.md §1). Difficulties above 64 are
 /// never valid; they are clamped so the function cannot overflow.
 pub fn work(difficulty: u32) -> u128 {
     1u128 << difficulty.min(crate::header::MAX_DIFFICULTY)

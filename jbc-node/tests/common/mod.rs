@@ -45,7 +45,7 @@ pub fn temp_dir(name: &str) -> TempDir {
     TempDir(dir)
 }
 
-/// Flags of the vectors' network (SPEC test vectors).
+/// Flags of the vectors' network (jbc-core/tests/vectors).
 pub const VECTOR_FLAGS: [&str; 10] = [
     "--network",
     "vectors",

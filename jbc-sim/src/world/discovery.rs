@@ -1,4 +1,4 @@
-//! The world's side of finding peers (SPEC §7.1): a node's `AskPeers`,
+//! The world's side of finding peers (PROTOCOL.md §7.1): a node's `AskPeers`,
 //! `CheckCandidate` and `Announce` actions become `GET /peers`, `GET /tip`
 //! and `POST /peers` messages between simulated nodes, each answered from
 //! the receiving node's own state, as its API would.

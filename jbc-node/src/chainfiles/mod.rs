@@ -5,44 +5,38 @@
 //! to date on a running node.
 //!
 //! # Formats
-//! Every block is the block JSON of SPEC §3, genesis included (height 0).
+//! Every block is the block JSON of PROTOCOL.md §3, genesis included (height 0).
 //! - `jsonl`: one block per line, parents first.
 //! - `dir`: one file per block, `<height>.json` for the best chain; with
 //!   `--all` (side branches too, so heights repeat) `<height>-<hash>.json`,
 //!   which cannot collide.
 //!
 //! # Import
-//! Every block goes through [`Chain::accept_requested`] (all of SPEC §5,
+//! Every block goes through [`Chain::accept_requested`] (all of PROTOCOL.md §5,
 //! proof of work and hash included) on the chain loaded from the database,
 //! in file order (a folder is read in height order). The first block that
 //! breaks a rule, or whose parent is neither stored nor earlier in the
 //! files, refuses the whole import, naming the block and the rule; only
 //! when every block passed are the stored ones written, in one transaction,
-//! so a refused import leaves the database as it was.
+//! so a refused import leaves the database as it was, and a new data dir is
+//! created only then (a refused import into a new one leaves none behind).
 //!
 //! # `--chaindir`
-//! [`follow`] runs beside the node: after each change of the best chain
-//! (the driver's `TipChanged`, seen as `/events`' `block` and `reorg`) it
-//! rewrites the files above the fork point and removes those above the new
-//! tip. Blocks are copied under the node's lock in batches of
-//! [`CHAINDIR_BATCH`] and written after it is released; each file is written
-//! whole (temporary file, then rename). A failure is logged and retried on
-//! the next change; it never stops the node.
+//! [`follow`] (in [`chaindir`]) runs beside the node and keeps a folder of
+//! the best chain up to date.
+
+pub mod chaindir;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use jbc_core::{Block, BlockError, BlockHash, Chain, Params, Status, genesis};
-use tokio::sync::broadcast::error::TryRecvError;
 
-use crate::node::{Node, now_ms};
+pub use self::chaindir::{CHAINDIR_BATCH, follow};
+use crate::node::now_ms;
 use crate::store::{Durability, FILE_NAME, Store, StoreError};
-
-/// Blocks copied from the chain per hold of the node's lock by [`follow`].
-pub const CHAINDIR_BATCH: usize = 1_000;
 
 /// Layout of exported files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -154,9 +148,15 @@ pub enum ChainFilesError {
         /// What serde said.
         reason: String,
     },
+    /// The network flags of an import into a new data dir define no
+    /// valid network.
+    #[error("invalid network flags: {0}")]
+    Params(#[from] jbc_core::params::ParamsError),
     /// The files start from another genesis: another network.
     #[error(
-        "block 0 {hash} is not this network's genesis {ours}: the files are of another network"
+        "block 0 {hash} is not this network's genesis {ours}: the files are of another network \
+         (into a new data dir, give the network flags they were made with: --network, \
+         --difficulty, --block-time-ms, --retarget-window, --min-difficulty)"
     )]
     OtherGenesis {
         /// Genesis in the files.
@@ -164,7 +164,7 @@ pub enum ChainFilesError {
         /// Our genesis.
         ours: BlockHash,
     },
-    /// A block breaks a rule of SPEC §5: nothing was imported.
+    /// A block breaks a rule of PROTOCOL.md §5: nothing was imported.
     #[error("block {height} {hash} is invalid ({}): {reason}; nothing was imported", reason.code())]
     Invalid {
         /// Its height.
@@ -393,19 +393,33 @@ pub fn check_blocks(
 
 /// `jbc-node import`: checks every block of `args.path` and, only if all
 /// pass, appends the ones the chain stored to the database in one
-/// transaction.
+/// transaction. A new data dir is created only then: a refused import
+/// leaves the data dir as it was, absent included.
 pub fn import(args: &ImportArgs) -> Result<ImportStats, ChainFilesError> {
     let started = Instant::now();
-    let params = params_for(&args.data_dir, &args.network)?
-        .unwrap_or_else(|| args.network.over(default_params()));
+    let existing = params_for(&args.data_dir, &args.network)?;
     let blocks = read_blocks(&args.path)?;
     let read = blocks.len() as u64;
-    let (store, mut chain, _) = Store::open(&args.data_dir, &params)?;
+    let (store, mut chain) = match existing {
+        Some(params) => {
+            let (store, chain, _) = Store::open(&args.data_dir, &params)?;
+            (Some(store), chain)
+        }
+        None => {
+            let params = args.network.over(default_params());
+            params.check()?;
+            (None, Chain::new(params))
+        }
+    };
     let (stored, known) = check_blocks(&mut chain, blocks, now_ms())?;
     let to_write: Vec<Block> = stored
         .iter()
         .filter_map(|hash| chain.block(hash).cloned())
         .collect();
+    let store = match store {
+        Some(store) => store,
+        None => Store::open(&args.data_dir, chain.params())?.0,
+    };
     store.append(&to_write, Durability::Fsync)?;
     Ok(ImportStats {
         read,
@@ -415,170 +429,4 @@ pub fn import(args: &ImportArgs) -> Result<ImportStats, ChainFilesError> {
         tip: chain.tip().hash,
         elapsed: started.elapsed(),
     })
-}
-
-/// A folder of the best chain as `<height>.json` files, and what it holds.
-#[derive(Debug)]
-struct ChainDir {
-    dir: PathBuf,
-    /// The hash in `<h>.json`, by height, as far as known (`None`: no file
-    /// or an unreadable one). Once verified, a hash-linked chain from
-    /// genesis: a match at a height means every lower file matches too.
-    written: Vec<Option<BlockHash>>,
-    /// Whether `written` was compared with the chain whole since opening.
-    verified: bool,
-    /// The highest height a file may exist for.
-    top_file: Option<u64>,
-}
-
-impl ChainDir {
-    /// Creates `dir` if needed and reads which blocks its files hold.
-    fn open(dir: PathBuf) -> std::io::Result<ChainDir> {
-        std::fs::create_dir_all(&dir)?;
-        let mut written: Vec<Option<BlockHash>> = Vec::new();
-        let mut top_file = None;
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(Ok(height)) = name.strip_suffix(".json").map(str::parse::<u64>) else {
-                continue;
-            };
-            top_file = top_file.max(Some(height));
-            let hash = std::fs::read(entry.path())
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Block>(&bytes).ok())
-                .filter(|b| b.index == height)
-                .map(|b| b.hash);
-            let Ok(at) = usize::try_from(height) else {
-                continue;
-            };
-            if at >= written.len() {
-                written.resize(at + 1, None);
-            }
-            written[at] = hash;
-        }
-        Ok(ChainDir {
-            dir,
-            written,
-            verified: false,
-            top_file,
-        })
-    }
-
-    /// The first height whose file is not the chain's block (the chain's
-    /// height + 1 if all are).
-    fn first_stale(&mut self, chain: &Chain) -> u64 {
-        let height = chain.height() as usize;
-        let matches = |at: usize, written: &[Option<BlockHash>]| {
-            written.get(at).copied().flatten() == chain.block_at(at as u64).map(|b| b.hash)
-        };
-        if !self.verified {
-            self.verified = true;
-            let first = (0..=height)
-                .find(|&at| !matches(at, &self.written))
-                .unwrap_or(height + 1);
-            self.written.truncate(first);
-            return first as u64;
-        }
-        let mut at = self.written.len().min(height + 1);
-        while at > 0 && !matches(at - 1, &self.written) {
-            at -= 1;
-        }
-        self.written.truncate(at);
-        at as u64
-    }
-
-    /// Brings the folder to `node`'s best chain; the first failure is returned
-    /// (and retried on the next call).
-    fn sync(&mut self, node: &Node) -> std::io::Result<()> {
-        loop {
-            let (height, batch) = {
-                let chain = node.chain();
-                let from = self.first_stale(&chain);
-                let batch: Vec<Block> = chain.blocks_from(from, CHAINDIR_BATCH).cloned().collect();
-                (chain.height(), batch)
-            };
-            if batch.is_empty() {
-                // Up to date: remove the files above the tip (a shorter
-                // best chain after a reorganisation).
-                if let Some(top) = self.top_file.filter(|&top| top > height) {
-                    for at in (height + 1..=top).rev() {
-                        let path = self.dir.join(format!("{at}.json"));
-                        match std::fs::remove_file(&path) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => return Err(e),
-                        }
-                        self.top_file = Some(at - 1);
-                    }
-                }
-                return Ok(());
-            }
-            for block in batch {
-                let name = block_file_name(&block, false);
-                let tmp = self.dir.join(format!(".{name}.tmp"));
-                std::fs::write(&tmp, block.to_json() + "\n")?;
-                std::fs::rename(&tmp, self.dir.join(&name))?;
-                self.written.push(Some(block.hash));
-                self.top_file = self.top_file.max(Some(block.index));
-            }
-        }
-    }
-}
-
-/// `--chaindir DIR`: keeps `dir` a folder of `node`'s best chain until the
-/// node shuts down (see the module doc). Never fails: problems are logged.
-pub async fn follow(node: Arc<Node>, dir: PathBuf) {
-    // Subscribe first, so no change between the first pass and the wait is missed.
-    let mut events = node.subscribe();
-    let opened = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || ChainDir::open(dir)).await
-    };
-    let mut folder = match opened {
-        Ok(Ok(folder)) => folder,
-        Ok(Err(e)) => {
-            tracing::error!(dir = %dir.display(), "--chaindir cannot be used: {e}");
-            return;
-        }
-        Err(_) => return,
-    };
-    loop {
-        let synced = {
-            let node = node.clone();
-            tokio::task::spawn_blocking(move || {
-                let result = folder.sync(&node);
-                (folder, result)
-            })
-            .await
-        };
-        let Ok((back, result)) = synced else {
-            return;
-        };
-        folder = back;
-        if let Err(e) = result {
-            tracing::warn!(dir = %dir.display(), "--chaindir: {e}; will retry on the next block");
-        }
-        // Wait for a change of the best chain, then take every change
-        // already queued at once.
-        loop {
-            let next = tokio::select! {
-                () = node.shutdown_token().cancelled() => return,
-                next = events.recv() => next,
-            };
-            use tokio::sync::broadcast::error::RecvError;
-            match next {
-                Ok(crate::events::Event::Status(_)) => continue,
-                Ok(_) | Err(RecvError::Lagged(_)) => break,
-                Err(RecvError::Closed) => return,
-            }
-        }
-        loop {
-            match events.try_recv() {
-                Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Closed) => return,
-            }
-        }
-    }
 }
