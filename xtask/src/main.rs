@@ -82,9 +82,9 @@ const USAGE: &str = "usage: cargo xtask <task>
   bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
                        a release node's CPU at rest and /tip latency, and its
                        mining rate (blocks found) on 1 and 2 threads
-  setup                install wasm target, wasm-bindgen-cli, Node.js and npm, Chromium and
-                       mesa-vulkan-drivers (lavapipe, for the GPU tests; Debian packages, as
-                       root), npm packages";
+  setup                install wasm target, wasm-bindgen-cli, Node.js and npm, Chromium,
+                       mesa-vulkan-drivers (lavapipe, for the GPU tests) and iproute2 (for
+                       net --hosts; Debian packages, as root), npm packages";
 
 /// Result of a task: a message for the user on failure.
 pub type TaskResult = Result<(), String>;

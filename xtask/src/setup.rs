@@ -17,6 +17,7 @@ pub fn all() -> TaskResult {
     nodejs(NODE_FOR_E2E)?;
     chromium()?;
     vulkan_driver()?;
+    iproute2()?;
     npm_packages(&root().join("tests-e2e"))
 }
 
@@ -198,7 +199,8 @@ pub fn nodejs(need: NodeNeed) -> TaskResult {
 /// The Chromium binary the browser tests drive.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn is_root() -> bool {
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
     output_of(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
 }
 
@@ -217,6 +219,24 @@ pub fn chromium() -> TaskResult {
     run_cmd(
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// `apt-get install iproute2` (the `ip` command, for the namespaced hosts
+/// of `cargo xtask net --hosts`) when it is missing and running as root on
+/// Debian; elsewhere nothing (that check needs root anyway).
+pub fn iproute2() -> TaskResult {
+    if output_of(Command::new("ip").arg("-V")).is_some()
+        || !is_root()
+        || !Path::new("/usr/bin/apt-get").exists()
+    {
+        return Ok(());
+    }
+    run_cmd(Command::new("apt-get").arg("update"))?;
+    run_cmd(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "iproute2"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
