@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Most bytes of one event a follower reads (PROTOCOL "Following peers"):
+/// Most bytes of one event a follower reads (PROTOCOL.md §7.2):
 /// a block's event is at most about 26 KiB.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 

@@ -4,7 +4,7 @@
 use crate::sync::SyncConfig;
 
 /// How often every peer is asked for its `/tip` at least (the safety net
-/// under following, PROTOCOL "Following peers"), in milliseconds.
+/// under following, PROTOCOL.md §7.2), in milliseconds.
 pub const POLL_EVERY_MS: u64 = 60_000;
 /// How often a peer that does not serve `/events` is asked for its `/tip`
 /// (as every peer was before nodes followed each other), in milliseconds.

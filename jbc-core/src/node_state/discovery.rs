@@ -1,4 +1,4 @@
-//! Finding peers (PROTOCOL "Finding peers"): our own address and to whom it
+//! Finding peers (PROTOCOL.md §7.1): our own address and to whom it
 //! is announced, asking reachable peers for their lists while we have few,
 //! and checking a learned address serves our network before adding it.
 

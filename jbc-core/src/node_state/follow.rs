@@ -1,4 +1,4 @@
-//! Following peers (PROTOCOL "Following peers"): a link carries blocks both
+//! Following peers (PROTOCOL.md §7.2): a link carries blocks both
 //! ways. Out, a node relays a new tip with `POST /mined`; in, it follows the
 //! `GET /events` stream of up to [`NodeConfig::max_streams`] peers it dials,
 //! and takes each `block` event as a relay from that peer. Most nodes cannot
