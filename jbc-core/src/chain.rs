@@ -323,6 +323,14 @@ impl Chain {
         self.best.iter().map(|&id| &*self.nodes[id as usize].block)
     }
 
+    /// The best chain's blocks as their shared handles (cloning one copies
+    /// no body), genesis first.
+    pub fn best_chain_shared(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Block>> + ExactSizeIterator {
+        self.best.iter().map(|&id| &self.nodes[id as usize].block)
+    }
+
     /// At most `limit` best-chain blocks from height `from`.
     pub fn blocks_from(&self, from: u64, limit: usize) -> impl Iterator<Item = &Block> {
         let start = usize::try_from(from)

@@ -165,11 +165,10 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
     crate::metrics::with_metrics(api, node)
 }
 
-/// `GET /blockchain.json`: the best chain, genesis first.
+/// `GET /blockchain.json`: the best chain, genesis first (see
+/// [`crate::reads`]: streamed, admitted a few at a time).
 async fn blockchain(State(node): Shared) -> Response {
-    // Serialise outside the lock: copy the blocks first.
-    let blocks: Vec<Block> = node.chain().best_chain().cloned().collect();
-    Json(blocks).into_response()
+    crate::reads::blockchain(node).await
 }
 
 /// Query of `GET /blocks`.

@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod peers;
+pub mod reads;
 pub mod run;
 pub mod serve;
 pub mod status;

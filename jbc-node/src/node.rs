@@ -135,6 +135,8 @@ pub struct Node {
     shutdown: CancellationToken,
     started: Instant,
     metrics: Metrics,
+    /// Whole-chain reads admitted at once.
+    reads: crate::reads::Reads,
 }
 
 impl std::fmt::Debug for Node {
@@ -173,6 +175,7 @@ impl Node {
             shutdown: CancellationToken::new(),
             started: Instant::now(),
             metrics: Metrics::new(),
+            reads: crate::reads::Reads::default(),
         }
     }
 
@@ -197,6 +200,11 @@ impl Node {
     /// The miner, when mining.
     pub fn miner(&self) -> Option<&Miner> {
         self.miner.as_ref()
+    }
+
+    /// The permits of whole-chain reads.
+    pub fn reads(&self) -> &crate::reads::Reads {
+        &self.reads
     }
 
     /// The node's figures (`GET /metrics`).
