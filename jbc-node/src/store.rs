@@ -177,6 +177,13 @@ impl fmt::Debug for Store {
     }
 }
 
+/// redb's page cache, in bytes, set explicitly (redb's own default is
+/// 1 GiB): the chain the node decides on is in memory already, and the
+/// store is read at start-up, for syncing peers' pages and for whole-chain
+/// reads, which stream; 64 MiB keeps the recent pages without letting the
+/// cache grow with the chain.
+pub const DB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl Store {
     /// Opens (or creates) the database in `dir` for `params` and rebuilds the
     /// chain from it. Never deletes or rewrites existing blocks.
@@ -187,10 +194,13 @@ impl Store {
             path: path.clone(),
             reason: format!("cannot create the data dir: {e}"),
         })?;
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(DB_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         let corrupt = |reason: String| StoreError::Corrupt {
             path: path.clone(),
             reason,
