@@ -11,6 +11,7 @@
 //!   mining rate on one and two threads.
 //! - `setup`: install what the tests need (see the `setup` module).
 
+mod arrivals;
 mod bench;
 mod bench_node;
 mod bench_sim;
