@@ -45,9 +45,7 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `limit` of `GET /blocks`.
 pub const DEFAULT_PAGE: u32 = 100;
-/// Interval of SSE keep-alive comments: a follower that hears nothing for
-/// three of them drops the stream (a link that failed without a word).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+pub use crate::events::KEEP_ALIVE;
 
 /// Every error the API answers.
 #[derive(Debug)]
@@ -168,7 +166,9 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
 /// `GET /blockchain.json`: the best chain, genesis first (see
 /// [`crate::reads`]: streamed, admitted a few at a time).
 async fn blockchain(State(node): Shared) -> Response {
-    crate::reads::blockchain(node).await
+    crate::reads::blockchain(node.reads(), || {
+        node.chain().best_chain_shared().cloned().collect()
+    })
 }
 
 /// Query of `GET /blocks`.

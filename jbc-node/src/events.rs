@@ -6,10 +6,16 @@
 //! | `reorg` | `{"old_tip", "old_height", "new_tip", "new_height", "depth"}` (depth = blocks disconnected) |
 //! | `status` | `{"height", "hash", "hashes_per_sec", "peers", "peers_up", "mining"}` every few seconds, and once on connect |
 
+use std::time::Duration;
+
 use jbc_core::{Block, BlockHash};
 use serde::Serialize;
 
 pub use jbc_core::node_state::Source;
+
+/// Interval of SSE keep-alive comments: a follower that hears nothing for
+/// three of them drops the stream (a link that failed without a word).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// The periodic `status` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -32,7 +32,6 @@ pub mod chainfiles;
 pub mod cli;
 pub mod config;
 pub mod events;
-pub mod follow;
 pub mod metrics;
 pub mod miner;
 pub mod node;

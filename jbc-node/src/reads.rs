@@ -19,8 +19,6 @@ use jbc_core::Block;
 use jbc_core::peer::ErrorBody;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::node::Node;
-
 /// Whole-chain reads served at once. Each holds its snapshot (8 bytes a
 /// block) and one chunk; a handful keep a 2-core node's CPU for the cheap
 /// routes while serving dashboards and explorers.
@@ -48,13 +46,14 @@ impl Reads {
     }
 }
 
-/// `GET /blockchain.json`: the best chain, genesis first, streamed; `503
-/// busy` when as many whole-chain reads run already.
-pub async fn blockchain(node: Arc<Node>) -> Response {
-    let Some(permit) = node.reads().admit() else {
+/// `GET /blockchain.json`: the best chain `snapshot` takes (genesis first),
+/// streamed; `503 busy` when as many whole-chain reads run already (then
+/// no snapshot is taken).
+pub fn blockchain(reads: &Reads, snapshot: impl FnOnce() -> Vec<Arc<Block>>) -> Response {
+    let Some(permit) = reads.admit() else {
         return busy();
     };
-    let blocks: Vec<Arc<Block>> = node.chain().best_chain_shared().cloned().collect();
+    let blocks = snapshot();
     let chunks = Chunks {
         blocks,
         next: 0,

@@ -104,12 +104,12 @@ impl Node {
         });
     }
 
-    /// Starts reading `peer`'s `/events` (see [`crate::follow`]).
+    /// Starts reading `peer`'s `/events` (see [`super::follow`]).
     fn follow(self: &Arc<Self>, peer: PeerId) {
         let Some(url) = self.read().state.peers().get(peer).map(|p| p.url.clone()) else {
             return;
         };
-        let task = tokio::spawn(crate::follow::follow(
+        let task = tokio::spawn(super::follow::follow(
             self.clone(),
             peer,
             url,

@@ -45,6 +45,7 @@ use crate::status::StatusInfo;
 use crate::store::{Store, StoreError};
 
 mod calls;
+pub mod follow;
 
 /// Timeout of one relay (`POST /mined` to a peer).
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -167,7 +168,7 @@ impl Node {
             miner,
             client: http_client(),
             relay_permits: Mutex::new(HashMap::new()),
-            stream_client: crate::follow::stream_client(),
+            stream_client: follow::stream_client(),
             streams: Mutex::new(HashMap::new()),
             timer: Notify::new(),
             timer_armed_ms: AtomicU64::new(0),

@@ -21,13 +21,13 @@ use jbc_core::peer::{ErrorBody, PeerError};
 use jbc_core::sse::{EventDecoder, MAX_EVENT_BYTES};
 use jbc_core::validation::BlockError;
 
-use crate::node::{Node, now_ms};
+use super::{Node, now_ms};
 
 /// Longest wait for a stream's answer (its status and headers).
 pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A stream that sends nothing (not even a keep-alive) for this long is
 /// dropped.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3 * crate::api::KEEP_ALIVE.as_secs());
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3 * crate::events::KEEP_ALIVE.as_secs());
 
 /// The client of every stream: like the node's, but without a total
 /// timeout (a stream lasts as long as the link does).
