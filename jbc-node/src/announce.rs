@@ -8,13 +8,17 @@ use jbc_core::sync::{SyncOutcome, SyncReport};
 use jbc_core::{Accepted, Chain};
 
 use crate::events::{Event, Source};
-use crate::node::Node;
 
 /// Logs and publishes a change of the best chain: a `reorg` first if blocks
 /// were disconnected, then a `block` for each block connected, lowest first.
 /// Called under the node's lock (with its chain), so events keep the order
 /// of the changes.
-pub fn tip_changed(node: &Node, chain: &Chain, change: &Accepted, source: Source) {
+pub fn tip_changed(
+    mut publish: impl FnMut(Event),
+    chain: &Chain,
+    change: &Accepted,
+    source: Source,
+) {
     let mut events = Vec::new();
     {
         if let (Some(old), Some(new)) = (change.disconnected.first(), change.connected.last()) {
@@ -50,7 +54,7 @@ pub fn tip_changed(node: &Node, chain: &Chain, change: &Accepted, source: Source
         }
     }
     for event in events {
-        node.publish(event);
+        publish(event);
     }
 }
 
@@ -86,15 +90,16 @@ pub fn peer_notice(url: &str, notice: &PeerNotice) {
     }
 }
 
-/// Logs the end of a sync that did something or went wrong.
-pub fn sync_ended(node: &Node, url: &str, report: &SyncReport) {
+/// Logs the end of a sync that did something or went wrong (`height`: our
+/// best height now).
+pub fn sync_ended(height: u64, url: &str, report: &SyncReport) {
     let stats = &report.stats;
     if stats.blocks_stored > 0 {
         tracing::info!(
             peer = %url,
             stored = stats.blocks_stored,
             checked = stats.blocks_checked,
-            height = node.chain().height(),
+            height,
             "synced"
         );
     }

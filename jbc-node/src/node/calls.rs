@@ -56,7 +56,7 @@ impl Node {
             }
             Action::SyncEnded { peer, url, report } => {
                 self.metrics.sync_ended(peer, &report.outcome);
-                announce::sync_ended(self, &url, &report)
+                announce::sync_ended(self.chain().height(), &url, &report)
             }
             // Storage and announcements are carried out under the lock.
             Action::Store { .. } | Action::Flush | Action::TipChanged { .. } => {}

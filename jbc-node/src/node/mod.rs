@@ -401,7 +401,12 @@ impl Node {
                         if !change.disconnected.is_empty() {
                             self.metrics.reorg(change.disconnected.len());
                         }
-                        announce::tip_changed(self, core.state.chain(), &change, source);
+                        announce::tip_changed(
+                            |event| self.publish(event),
+                            core.state.chain(),
+                            &change,
+                            source,
+                        );
                         Ok(())
                     }
                     other => {
