@@ -70,12 +70,6 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let report = jbc_miner::run(options, gpu, shutdown).await?;
-    eprintln!(
-        "stopped: {} blocks found, {} submitted, {} CPU and {} GPU hashes",
-        report.blocks_found,
-        report.submitted.len(),
-        report.cpu_hashes,
-        report.gpu_hashes
-    );
+    eprintln!("{}", report.summary());
     Ok(())
 }

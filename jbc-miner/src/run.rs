@@ -75,8 +75,60 @@ pub struct Report {
     pub blocks_found: u64,
     /// Nonces tried on the CPU.
     pub cpu_hashes: u64,
-    /// Nonces tried on the GPU.
+    /// Nonces tried on the GPU: the dispatches that completed, up to
+    /// their hits.
     pub gpu_hashes: u64,
+    /// The part of `gpu_hashes` whose job was replaced before the dispatch
+    /// was read (discarded: a new tip, or the block already found).
+    pub gpu_stale_hashes: u64,
+    /// The GPU's adapter, when one mined.
+    pub gpu_adapter: Option<AdapterSummary>,
+    /// CPU mining threads.
+    pub threads: usize,
+    /// Wall time from the start of the run to its end.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// The CPU threads' rate: their hashes ÷ wall time.
+    pub fn cpu_hashes_per_sec(&self) -> f64 {
+        self.cpu_hashes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The GPU's real rate: hashes of the dispatches that completed ÷ wall
+    /// time (waits between dispatches and jobs included).
+    pub fn gpu_hashes_per_sec(&self) -> f64 {
+        self.gpu_hashes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// What the run did, in a few lines: the blocks, then the CPU's and
+    /// the GPU's hashes and rates apart.
+    pub fn summary(&self) -> String {
+        let mut lines = vec![format!(
+            "stopped after {:.1} s: {} blocks taken by a node, {} submitted",
+            self.elapsed.as_secs_f64(),
+            self.blocks_found,
+            self.submitted.len()
+        )];
+        if self.threads > 0 {
+            lines.push(format!(
+                "CPU, {} threads: {} hashes, {}",
+                self.threads,
+                self.cpu_hashes,
+                format_rate(self.cpu_hashes_per_sec())
+            ));
+        }
+        if let Some(adapter) = &self.gpu_adapter {
+            lines.push(format!(
+                "GPU, {adapter}: {} hashes, {} (completed dispatches ÷ wall time; {} of them \
+                 discarded with a replaced job)",
+                self.gpu_hashes,
+                format_rate(self.gpu_hashes_per_sec()),
+                self.gpu_stale_hashes
+            ));
+        }
+        lines.join("\n")
+    }
 }
 
 /// A job is refreshed (new timestamp) after this long on the same tip.
@@ -306,8 +358,9 @@ impl Coordinator {
         }
         if let Some(adapter) = &self.gpu_name {
             parts.push(format!(
-                "GPU {}: {}",
+                "GPU {}{}: {}",
                 adapter.name,
+                if adapter.software { " (software)" } else { "" },
                 format_rate(self.rates.gpu)
             ));
         }
@@ -361,6 +414,7 @@ pub async fn run(
     } else {
         ProgressBar::hidden()
     };
+    let started = Instant::now();
     let work = Arc::new(Work::default());
     let counters = Arc::new(Counters::default());
     // Unbounded: at most one message per thread per job, and the job is
@@ -447,6 +501,10 @@ pub async fn run(
     }
     c.report.cpu_hashes = counters.cpu_hashes.load(Ordering::Relaxed);
     c.report.gpu_hashes = counters.gpu_hashes.load(Ordering::Relaxed);
+    c.report.gpu_stale_hashes = counters.gpu_stale_hashes.load(Ordering::Relaxed);
+    c.report.gpu_adapter = c.gpu_name.clone();
+    c.report.threads = c.options.threads;
+    c.report.elapsed = started.elapsed();
     c.draw();
     c.bar.finish();
     Ok(c.report)
