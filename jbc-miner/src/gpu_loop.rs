@@ -10,9 +10,10 @@
 //!   built on an old tip.
 //! - **Sizing by measurement**: the GPU's time on a dispatch is from when it
 //!   could start (its submission, or the previous completion when it was
-//!   queued behind one) to its completion; the [`Pacer`] sizes the next
-//!   dispatches to the target time at the measured rate. The pacer is kept
-//!   across jobs, so the size keeps adapting as the tip moves.
+//!   queued behind one) to its completion; over at least two target times
+//!   of such dispatches, the [`Pacer`] sizes the next ones to the target
+//!   time at the measured rate. The pacer is kept across jobs, so the size
+//!   keeps adapting as the tip moves.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,6 +44,10 @@ pub struct GpuLoop<'a> {
     found_generation: Option<u64>,
     /// When the previous dispatch completed.
     last_completed: Option<Instant>,
+    /// Nonces and GPU time of the dispatches completed since the pacer
+    /// last recorded: completions are seen in bursts (one wait can return
+    /// after several finished), so single intervals are noisy.
+    window: (u64, Duration),
 }
 
 impl<'a> GpuLoop<'a> {
@@ -64,6 +69,7 @@ impl<'a> GpuLoop<'a> {
             job: None,
             found_generation: None,
             last_completed: None,
+            window: (0, Duration::ZERO),
         })
     }
 
@@ -132,10 +138,12 @@ impl<'a> GpuLoop<'a> {
             .last_completed
             .map_or(done.submitted, |previous| previous.max(done.submitted));
         self.last_completed = Some(done.completed);
-        self.pacer.record_nonces(
-            u64::from(done.dispatch.count()),
-            done.completed.saturating_duration_since(began),
-        );
+        self.window.0 += u64::from(done.dispatch.count());
+        self.window.1 += done.completed.saturating_duration_since(began);
+        if self.window.1 >= 2 * self.pacer.target() {
+            self.pacer.record_nonces(self.window.0, self.window.1);
+            self.window = (0, Duration::ZERO);
+        }
         let hashes = done.hashes();
         counters.gpu_hashes.fetch_add(hashes, Ordering::Relaxed);
         let job = self

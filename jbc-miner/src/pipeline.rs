@@ -19,9 +19,10 @@ use jbc_core::pow::gpu::{self, Dispatch};
 use crate::gpu::{GpuMiner, GpuMinerError};
 
 /// Dispatches in flight by default: while the GPU runs one, the next is
-/// queued behind it and the host reads the one before. Two hide the round
-/// trip; the third covers a host that is late to read (a busy CPU).
-pub const PIPELINE_DEPTH: usize = 3;
+/// queued behind it, so the host's round trip (wait, map, read back, submit
+/// the next) overlaps the GPU's work. More would only add to what is thrown
+/// away when the tip moves (every dispatch in flight is of the old job).
+pub const PIPELINE_DEPTH: usize = 2;
 
 /// How long one dispatch may take before it counts as a lost device.
 const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);

@@ -52,11 +52,13 @@ pub struct Counters {
 /// Target duration of a CPU round: a new tip is picked up within about 2 ms.
 pub const CPU_ROUND: Duration = Duration::from_millis(2);
 
-/// Default target duration of a GPU dispatch: short enough that a new tip
-/// is picked up within about 10 ms (one dispatch plus the `/tip` request),
-/// long enough that the fixed cost of a dispatch (submit, wait, map, read
-/// back: about 5 ms on lavapipe) does not eat all of it.
-pub const GPU_DISPATCH: Duration = Duration::from_millis(8);
+/// Default target duration of a GPU dispatch. With
+/// [`PIPELINE_DEPTH`](crate::pipeline::PIPELINE_DEPTH) of them in flight,
+/// the work of an old tip still queued when a new one comes is at most about
+/// 40 ms (0.4 % of a 10 s block), and the cost of each dispatch that the
+/// pipeline cannot hide (on lavapipe, which runs dispatches on the CPU one
+/// after the other: 2–5 ms on a busy machine) stays a small part of it.
+pub const GPU_DISPATCH: Duration = Duration::from_millis(20);
 
 /// Starts `threads` CPU mining threads (lanes `0..threads`).
 pub fn spawn_cpu(

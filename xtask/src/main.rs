@@ -8,8 +8,11 @@
 //! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
 //! - `bench-node`: a release node's CPU at rest, `/tip` latency, and its
 //!   mining rate on one and two threads.
+//! - `bench-gpu`: `jbc-miner --gpu`'s rate in blocks a node accepted, ÷ its
+//!   shader's rate on the same adapter.
 
 mod bench;
+mod bench_gpu;
 mod bench_node;
 mod bench_sim;
 mod demo;
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         "bench-web" => web::bench(rest),
         "bench-sim" => bench_sim::run(rest),
         "bench-node" => bench_node::run(rest),
+        "bench-gpu" => bench_gpu::run(rest),
         "setup" => setup::all(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -70,6 +74,8 @@ const USAGE: &str = "usage: cargo xtask <task>
   bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
                        a release node's CPU at rest and /tip latency, and its
                        mining rate (blocks found) on 1 and 2 threads
+  bench-gpu [--secs S] [--difficulty D] [--gpu-depth N] [--gpu-dispatch-ms MS]
+                       jbc-miner --gpu's rate in blocks a node accepted ÷ its shader's rate
   setup                install wasm target, wasm-bindgen-cli, Chromium and mesa-vulkan-drivers
                        (lavapipe, for the GPU tests; both as root), npm packages";
 
