@@ -110,8 +110,13 @@ impl<'a> GpuLoop<'a> {
             let Some((job, nonce)) = &mut self.job else {
                 break;
             };
+            // A power of two: a driver that specialises the shader on the
+            // values of its uniform (lavapipe compiles a variant for each
+            // new dispatch size, several milliseconds and some memory each)
+            // sees a handful of sizes, not a new one after every measurement.
             // The pacer's maximum is MAX_DISPATCH_NONCES: the size fits a u32.
-            let Some(dispatch) = Dispatch::new(*nonce, self.pacer.size() as u32) else {
+            let size = 1u64 << self.pacer.size().ilog2();
+            let Some(dispatch) = Dispatch::new(*nonce, size as u32) else {
                 break;
             };
             self.pipeline

@@ -41,7 +41,8 @@ impl Slot {
         let uniform = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params"),
             size: gpu::UNIFORM_BYTES as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            // Storage, read-only in the shader (see jbc-core's gpu.wgsl).
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let result = device.create_buffer(&wgpu::BufferDescriptor {
