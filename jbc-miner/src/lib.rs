@@ -13,6 +13,7 @@
 //! - [`pipeline`]: [`Pipeline`], several GPU dispatches in flight.
 //! - [`gpu_loop`]: [`GpuLoop`], the GPU thread's loop over the pipeline.
 //! - [`run`](mod@run): the coordinator (failover, events, the live line).
+//! - [`report`]: [`Report`], what a run did, with each device's rate.
 //!
 //! The GPU path returns exactly what the CPU kernels return:
 //!
@@ -34,6 +35,7 @@ pub mod client;
 pub mod gpu;
 pub mod gpu_loop;
 pub mod pipeline;
+pub mod report;
 pub mod run;
 pub mod threads;
 pub mod work;

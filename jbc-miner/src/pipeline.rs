@@ -1,4 +1,4 @@
-//! Dispatches in flight: a ring of [`Slot`]s, each with its own uniform,
+//! Dispatches in flight: a ring of slots, each with its own parameter,
 //! result and read-back buffers, so that the next dispatch is submitted
 //! before the last one is read and the GPU never waits for the host's
 //! round trip (submit, wait, map, read back).
