@@ -4,7 +4,7 @@
 // WebGPU (gpu.js) when the browser offers an adapter.
 
 import { drawPlot } from './plot.js';
-import { openGpu } from './gpu.js';
+import { gpuLoop, probeGpu, renderGpu, tickGpuRate } from './gpu-miner.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -12,9 +12,6 @@ const params = new URLSearchParams(location.search);
 const POLL_MS = 2_000;          // /tip poll: a fallback for missed events, and liveness
 const JOB_MAX_AGE_MS = 30_000;  // refresh the timestamp of a long-running job
 const CHAIN_ROWS = 30;
-const GPU_DISPATCH_MS = 50;     // aim for GPU dispatches this long: a new tip switches within one
-const GPU_MIN_BATCH = 1 << 12;
-const GPU_MAX_BATCH = 1 << 30;  // jbc-core's MAX_DISPATCH_NONCES
 
 // A tiny module using a SIMD instruction (i8x16.popcnt): valid only where
 // the browser supports wasm simd128.
@@ -54,8 +51,9 @@ const state = {
     mining: false,
     looping: false,
     wake: null,        // resolves the GPU loop's wait for a job
-    batch: 1 << 16,    // nonces per dispatch, adapted to GPU_DISPATCH_MS
+    batch: 1 << 16,    // nonces per dispatch, adapted to gpu-loop.js's DISPATCH_MS
     hashes: 0, rate: 0, lastHashes: 0, lastTick: 0,
+    staleHashes: 0,    // hashes of dispatches whose job was replaced before they were read
     dispatches: 0,
     lastDispatchMs: 0,
     index: null,       // height and parent of the job of the last dispatch
@@ -247,77 +245,6 @@ function newJob() {
 const wantsGpu = () => state.devices !== 'cpu' && state.gpu.status === 'ready';
 const wantsCpu = () => state.devices !== 'gpu' || state.gpu.status !== 'ready';
 
-async function probeGpu() {
-  const g = state.gpu;
-  const opened = await openGpu(state.wasm).catch((error) => ({ ok: false, reason: error.message }));
-  if (opened.ok) {
-    Object.assign(g, { status: 'ready', miner: opened, name: opened.name, software: opened.software });
-  } else {
-    Object.assign(g, { status: 'none', reason: opened.reason });
-  }
-  renderGpu();
-}
-
-function renderGpu() {
-  const g = state.gpu;
-  const select = $('devices');
-  for (const option of select.options) option.disabled = option.value !== 'cpu' && g.status !== 'ready';
-  if (g.status !== 'ready') select.value = 'cpu';
-  select.disabled = state.mining || g.status !== 'ready';
-  $('gpu-status').className = g.status === 'none' ? 'muted warn' : 'muted';
-  $('gpu-status').textContent = g.status === 'probing' ? 'looking for a GPU…'
-    : g.status === 'ready' ? `GPU: ${g.name}${g.software ? ' (a software adapter: it runs on the CPU)' : ''}`
-      : `No GPU mining: ${g.reason}. Mining on the CPU.`;
-}
-
-// Mines state.job on the GPU, one dispatch after another, until stopped.
-// The job is re-read before every dispatch, so a new tip switches within one.
-async function gpuLoop() {
-  const g = state.gpu;
-  if (g.looping) return;
-  g.looping = true;
-  let current = null; // {id, job: MiningJob, nonce}
-  try {
-    while (state.mining && g.mining) {
-      const spec = state.job;
-      if (!spec || spec.done) {
-        current?.job.free();
-        current = null;
-        await new Promise((resolve) => { g.wake = resolve; setTimeout(resolve, 500); });
-        g.wake = null;
-        continue;
-      }
-      if (current?.id !== spec.id) {
-        current?.job.free();
-        const job = new state.wasm.MiningJob(JSON.stringify(spec.next), spec.data, spec.timestampMs);
-        current = { id: spec.id, job, nonce: state.wasm.randomStartNonce(), index: spec.next.index, prevHash: spec.next.prev_hash };
-      }
-      const t0 = performance.now();
-      const round = await g.miner.mine(current.job, current.nonce, g.batch);
-      const ms = performance.now() - t0;
-      g.dispatches += 1;
-      g.lastDispatchMs = ms;
-      g.index = current.index;
-      g.prevHash = current.prevHash;
-      g.hashes += round.hashes;
-      if (round.found) {
-        const msg = { jobId: current.id, blockJson: current.job.blockJson(round.nonce), hash: round.hash, nonce: round.nonce, device: 'GPU' };
-        round.free();
-        onFound(msg);
-      } else {
-        current.nonce = round.nextNonce ?? state.wasm.randomStartNonce();
-        round.free();
-        g.batch = Math.max(GPU_MIN_BATCH, Math.min(GPU_MAX_BATCH, Math.round(g.batch * GPU_DISPATCH_MS / Math.max(ms, 1))));
-      }
-    }
-  } catch (error) {
-    setError('gpu', `GPU mining stopped: ${error.message}`);
-  } finally {
-    current?.job.free();
-    g.looping = false;
-  }
-}
-
 function start() {
   if (state.mining) return;
   if (!state.node) { setError('node', 'Connect to a node first.'); return; }
@@ -340,10 +267,10 @@ function start() {
   $('stop').disabled = false;
   $('workers').disabled = true;
   if (wantsGpu()) {
-    Object.assign(state.gpu, { mining: true, hashes: 0, rate: 0, lastHashes: 0, lastTick: performance.now() });
-    gpuLoop();
+    Object.assign(state.gpu, { mining: true, hashes: 0, staleHashes: 0, rate: 0, lastHashes: 0, lastTick: performance.now() });
+    gpuLoop(state, { onFound, setError });
   }
-  renderGpu();
+  renderGpu(state);
   renderWorkers();
   if (state.tip) newJob(); else refreshTip();
 }
@@ -360,7 +287,7 @@ function stop() {
   $('start').disabled = false;
   $('stop').disabled = true;
   $('workers').disabled = false;
-  renderGpu();
+  renderGpu(state);
   renderWorkers();
 }
 
@@ -448,16 +375,7 @@ function tickRates() {
     w.lastHashes = w.hashes;
     w.lastTick = now;
   }
-  const g = state.gpu;
-  if (g.mining) {
-    const dt = (now - g.lastTick) / 1000;
-    if (dt > 0) {
-      const inst = (g.hashes - g.lastHashes) / dt;
-      g.rate = g.rate ? 0.5 * g.rate + 0.5 * inst : inst;
-      g.lastHashes = g.hashes;
-      g.lastTick = now;
-    }
-  }
+  tickGpuRate(state.gpu, now);
   renderWorkers();
 }
 
@@ -538,7 +456,7 @@ async function main() {
   const defaultUrl = params.get('node') ?? (location.protocol.startsWith('http') ? location.origin : 'http://127.0.0.1:5000');
   $('node-url').value = defaultUrl;
   $('workers').value = params.get('workers') ?? navigator.hardwareConcurrency ?? 2;
-  renderGpu();
+  renderGpu(state);
   $('node-form').addEventListener('submit', (e) => { e.preventDefault(); connect($('node-url').value); });
   $('start').addEventListener('click', start);
   $('stop').addEventListener('click', stop);
@@ -569,11 +487,11 @@ async function main() {
   $('name').placeholder = `Mined by browser ${state.minerId}`;
   renderFacts();
   renderFound();
-  await probeGpu();
+  await probeGpu(state);
   // ?devices=cpu|gpu|both; by default both when there is a GPU.
   const devices = params.get('devices');
   if (state.gpu.status === 'ready') $('devices').value = ['cpu', 'gpu', 'both'].includes(devices) ? devices : 'both';
-  renderGpu();
+  renderGpu(state);
   await connect(defaultUrl);
   state.loaded = true;
 }

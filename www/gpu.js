@@ -4,11 +4,18 @@
 //
 //   const gpu = await openGpu(wasm);   // {ok: false, reason} without WebGPU
 //   const round = await gpu.mine(job, startNonce, count);  // like job.mine()
+//   const best = gpu.dispatch(d);      // a GpuDispatch in flight: Promise<u32>
 //
 // A dispatch tries `count` nonces (at most 2^30); its Round is exactly what
-// job.mine(startNonce, count) returns.
+// job.mine(startNonce, count) returns. Up to `gpu.depth` dispatches are in
+// flight at once, each in its own slot (uniform, result and read-back
+// buffers): the page's loop submits the next one before it reads the last,
+// so the GPU does not wait for the round trip.
 
 const UNIFORM_BYTES = 160;
+// Slots, so dispatches in flight: while the GPU runs one, the next waits
+// behind it and the page reads the one before.
+const DEPTH = 2;
 
 // Why this browser cannot mine on a GPU, or null if it might.
 function missingWebGpu() {
@@ -30,8 +37,8 @@ function describe(adapter) {
   return { name, software };
 }
 
-// Opens the GPU: {ok: true, name, software, mine, dispatch, destroy} or
-// {ok: false, reason}.
+// Opens the GPU: {ok: true, name, software, depth, noResult, mine, dispatch,
+// destroy} or {ok: false, reason}.
 export async function openGpu(wasm) {
   const missing = missingWebGpu();
   if (missing) return { ok: false, reason: missing };
@@ -55,42 +62,51 @@ export async function openGpu(wasm) {
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ code: wasm.gpuShader() });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const uniform = device.createBuffer({ size: UNIFORM_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  const result = device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-  const readback = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: uniform } }, { binding: 1, resource: { buffer: result } }],
+  const slots = Array.from({ length: DEPTH }, () => {
+    // The parameters: storage, read-only in the shader (see jbc-core's gpu.wgsl).
+    const uniform = device.createBuffer({ size: UNIFORM_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const result = device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    const readback = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: uniform } }, { binding: 1, resource: { buffer: result } }],
+    });
+    // `free` resolves once the slot's last dispatch was read.
+    return { uniform, result, readback, bindGroup, free: Promise.resolve() };
   });
   const setupError = await device.popErrorScope();
   if (setupError) return { ok: false, reason: `the shader does not compile on ${name}: ${setupError.message}` };
   const noResult = new Uint32Array([wasm.gpuNoResult()]);
 
-  // One dispatch at a time: the buffers are shared.
-  let busy = Promise.resolve();
-
-  // Runs one GpuDispatch; resolves to the u32 the shader left.
-  async function runDispatch(d) {
+  // Submits one GpuDispatch in `slot` and resolves to the u32 the shader
+  // left, once the GPU is done with it.
+  async function runIn(slot, d) {
     if (lost) throw new Error(`the GPU was lost: ${lost}`);
-    device.queue.writeBuffer(uniform, 0, d.uniform);
-    device.queue.writeBuffer(result, 0, noResult);
+    device.queue.writeBuffer(slot.uniform, 0, d.uniform);
+    device.queue.writeBuffer(slot.result, 0, noResult);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, slot.bindGroup);
     pass.dispatchWorkgroups(d.workgroups);
     pass.end();
-    encoder.copyBufferToBuffer(result, 0, readback, 0, 4);
+    encoder.copyBufferToBuffer(slot.result, 0, slot.readback, 0, 4);
     device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(GPUMapMode.READ);
-    const best = new Uint32Array(readback.getMappedRange().slice(0))[0];
-    readback.unmap();
+    await slot.readback.mapAsync(GPUMapMode.READ);
+    const best = new Uint32Array(slot.readback.getMappedRange().slice(0))[0];
+    slot.readback.unmap();
     return best;
   }
 
+  // Puts a GpuDispatch in flight in the next slot (after that slot's last
+  // dispatch was read) without waiting for the ones before it; resolves to
+  // the u32 the shader left. Results come back in submission order.
+  let next = 0;
   function dispatch(d) {
-    const run = busy.then(() => runDispatch(d));
-    busy = run.catch(() => {});
+    const slot = slots[next];
+    next = (next + 1) % slots.length;
+    const run = slot.free.then(() => runIn(slot, d));
+    slot.free = run.catch(() => {});
     return run;
   }
 
@@ -107,7 +123,7 @@ export async function openGpu(wasm) {
   }
 
   return {
-    ok: true, name, software, mine, dispatch,
+    ok: true, name, software, depth: DEPTH, noResult: noResult[0], mine, dispatch,
     destroy: () => device.destroy(),
   };
 }

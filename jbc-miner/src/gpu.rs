@@ -1,14 +1,16 @@
 //! The GPU path: jbc-core's WGSL shader ([`jbc_core::pow::gpu::SHADER`])
 //! run through wgpu (Vulkan), with jbc-core's host-side preparation and
-//! result decoding. [`GpuMiner::mine_round`] returns exactly what
-//! [`jbc_core::mine_round`] returns.
+//! result decoding, with several dispatches in flight ([`Pipeline`]).
+//! [`GpuMiner::mine_round`] returns exactly what [`jbc_core::mine_round`]
+//! returns.
 
-use std::sync::{Mutex, mpsc};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use jbc_core::RoundResult;
 use jbc_core::pow::Template;
 use jbc_core::pow::gpu::{self, Dispatch, GpuError};
+
+use crate::pipeline::{PIPELINE_DEPTH, Pipeline, Ring, Slot};
 
 /// Why no GPU can be used, or a dispatch failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,10 @@ pub enum GpuMinerError {
     /// Mapping the result buffer or waiting for the GPU failed.
     #[error("GPU dispatch failed: {0}")]
     Dispatch(String),
+    /// A dispatch was submitted while every slot was in flight (a caller
+    /// that does not check [`Pipeline::is_full`]).
+    #[error("all {0} dispatch slots are in flight")]
+    PipelineFull(usize),
     /// The GPU's answer is not a possible answer of the shader.
     #[error(transparent)]
     BadResult(#[from] GpuError),
@@ -57,36 +63,32 @@ impl std::fmt::Display for AdapterSummary {
     }
 }
 
-/// A wgpu device with the mining pipeline and its buffers.
+/// A wgpu device with the mining pipeline and a ring of dispatch slots
+/// ([`Pipeline`]).
 pub struct GpuMiner {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
-    /// One dispatch at a time uses the buffers (a miner shared between
-    /// threads serialises its dispatches here).
-    buffers: Mutex<Buffers>,
+    /// One user of the slots at a time (a miner shared between threads
+    /// serialises its pipelines here).
+    ring: Mutex<Ring>,
     adapter: AdapterSummary,
 }
 
-/// The buffers of one dispatch and the bind group that names them.
-struct Buffers {
-    bind_group: wgpu::BindGroup,
-    uniform: wgpu::Buffer,
-    result: wgpu::Buffer,
-    readback: wgpu::Buffer,
-}
-
-/// How long one dispatch may take before it counts as a lost device.
-const DISPATCH_TIMEOUT: Duration = Duration::from_secs(60);
-
 impl GpuMiner {
     /// The first adapter wgpu offers (preferring a high-performance one),
-    /// with the shader compiled.
+    /// with the shader compiled and [`PIPELINE_DEPTH`] dispatch slots.
     pub fn new() -> Result<GpuMiner, GpuMinerError> {
-        pollster::block_on(Self::new_async())
+        Self::with_depth(PIPELINE_DEPTH)
     }
 
-    async fn new_async() -> Result<GpuMiner, GpuMinerError> {
+    /// [`GpuMiner::new`] with `depth` dispatch slots (at least 1; 1 runs
+    /// one dispatch at a time).
+    pub fn with_depth(depth: usize) -> Result<GpuMiner, GpuMinerError> {
+        pollster::block_on(Self::new_async(depth.max(1)))
+    }
+
+    async fn new_async(depth: usize) -> Result<GpuMiner, GpuMinerError> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::VULKAN;
         let instance = wgpu::Instance::new(desc);
@@ -126,50 +128,12 @@ impl GpuMiner {
             compilation_options: Default::default(),
             cache: None,
         });
-        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("params"),
-            size: gpu::UNIFORM_BYTES as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let result = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("best"),
-            size: 4,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_DST
-                | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let readback = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("best readback"),
-            size: 4,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("jbc pow"),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: result.as_entire_binding(),
-                },
-            ],
-        });
+        let slots = (0..depth).map(|_| Slot::new(&device, &pipeline)).collect();
         Ok(GpuMiner {
             device,
             queue,
             pipeline,
-            buffers: Mutex::new(Buffers {
-                bind_group,
-                uniform,
-                result,
-                readback,
-            }),
+            ring: Mutex::new(Ring::new(slots)),
             adapter: summary,
         })
     }
@@ -179,66 +143,39 @@ impl GpuMiner {
         &self.adapter
     }
 
-    /// Runs one dispatch and returns the `u32` the shader left in the
-    /// result buffer (an offset into the dispatch, or
-    /// [`gpu::NO_RESULT`]).
+    /// The device, its queue and the compute pipeline.
+    pub(crate) fn parts(&self) -> (&wgpu::Device, &wgpu::Queue, &wgpu::ComputePipeline) {
+        (&self.device, &self.queue, &self.pipeline)
+    }
+
+    /// The ring of dispatch slots, for this caller alone until the
+    /// [`Pipeline`] is dropped (other callers wait).
+    pub fn pipeline(&self) -> Result<Pipeline<'_>, GpuMinerError> {
+        // A thread that panicked with the ring left dispatches in flight,
+        // which `Pipeline::new` waits out.
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        Pipeline::new(self, ring)
+    }
+
+    /// Runs one dispatch alone and returns the `u32` the shader left in the
+    /// result buffer (an offset into the dispatch, or [`gpu::NO_RESULT`]).
     pub fn run_dispatch(
         &self,
         dispatch: &Dispatch,
         uniform: &[u8; gpu::UNIFORM_BYTES],
     ) -> Result<u32, GpuMinerError> {
-        // A thread that panicked mid-dispatch leaves buffers that the next
-        // dispatch overwrites anyway.
-        let buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        let Buffers {
-            bind_group,
-            uniform: uniform_buffer,
-            result,
-            readback,
-        } = &*buffers;
-        self.queue.write_buffer(uniform_buffer, 0, uniform);
-        self.queue
-            .write_buffer(result, 0, &gpu::NO_RESULT.to_le_bytes());
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(dispatch.workgroups(), 1, 1);
+        let mut pipeline = self.pipeline()?;
+        pipeline.submit(dispatch, uniform, 0)?;
+        match pipeline.complete_oldest()? {
+            Some(completed) => Ok(completed.best),
+            None => Err(GpuMinerError::Dispatch("the dispatch went missing".into())),
         }
-        encoder.copy_buffer_to_buffer(result, 0, readback, 0, 4);
-        let submission = self.queue.submit([encoder.finish()]);
-        let (sender, receiver) = mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result);
-        });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: Some(DISPATCH_TIMEOUT),
-            })
-            .map_err(|e| GpuMinerError::Dispatch(e.to_string()))?;
-        receiver
-            .recv_timeout(DISPATCH_TIMEOUT)
-            .map_err(|_| GpuMinerError::Dispatch("the result buffer was never mapped".into()))?
-            .map_err(|e| GpuMinerError::Dispatch(e.to_string()))?;
-        let best = {
-            let view = readback
-                .get_mapped_range(..)
-                .map_err(|e| GpuMinerError::Dispatch(e.to_string()))?;
-            u32::from_le_bytes([view[0], view[1], view[2], view[3]])
-        };
-        readback.unmap();
-        Ok(best)
     }
 
     /// [`jbc_core::mine_round`] on the GPU, in dispatches of at most
-    /// `max_dispatch_nonces`: the same result for the same arguments.
+    /// `max_dispatch_nonces`, with up to [`Pipeline::depth`] of them in
+    /// flight: the same result for the same arguments. Dispatches are read
+    /// in nonce order, so the first hit is the lowest valid nonce.
     pub fn mine_round(
         &self,
         template: &Template,
@@ -246,12 +183,66 @@ impl GpuMiner {
         rounds: u64,
         max_dispatch_nonces: u32,
     ) -> Result<RoundResult, GpuMinerError> {
-        gpu::mine_round_gpu(
-            template,
-            start_nonce,
-            rounds,
-            max_dispatch_nonces,
-            |dispatch, uniform| self.run_dispatch(dispatch, uniform),
-        )
+        let mut pipeline = self.pipeline()?;
+        let mut plan = DispatchPlan::new(start_nonce, rounds, max_dispatch_nonces);
+        let mut last = RoundResult::Exhausted {
+            next_nonce: Some(start_nonce),
+        };
+        loop {
+            while !pipeline.is_full()
+                && let Some(dispatch) = plan.next()
+            {
+                pipeline.submit(&dispatch, &dispatch.uniform(template), 0)?;
+            }
+            // Empty: the range is done (or was empty).
+            let Some(completed) = pipeline.complete_oldest()? else {
+                return Ok(last);
+            };
+            last = completed.dispatch.result(template, completed.best)?;
+            if matches!(last, RoundResult::Found { .. }) {
+                // Later dispatches are waited out by the next user.
+                return Ok(last);
+            }
+        }
+    }
+}
+
+/// The dispatches that cover `[start, start + rounds)` (never past
+/// `u64::MAX`), each at most `max` nonces long, in nonce order.
+#[derive(Debug, Clone)]
+pub struct DispatchPlan {
+    next: u64,
+    /// The last nonce of the range; `None` once it is covered (or empty).
+    last: Option<u64>,
+    max: u32,
+}
+
+impl DispatchPlan {
+    /// The plan of `[start, start + rounds)` in dispatches of at most `max`
+    /// (at least 1) nonces.
+    pub fn new(start: u64, rounds: u64, max: u32) -> DispatchPlan {
+        let last = rounds
+            .checked_sub(1)
+            .map(|extra| start.saturating_add(extra));
+        DispatchPlan {
+            next: start,
+            last,
+            max: max.max(1),
+        }
+    }
+}
+
+impl Iterator for DispatchPlan {
+    type Item = Dispatch;
+
+    fn next(&mut self) -> Option<Dispatch> {
+        let last = self.last?;
+        let left = (last - self.next).saturating_add(1);
+        let dispatch = Dispatch::first(self.next, left, self.max)?;
+        match dispatch.last().checked_add(1) {
+            Some(next) if dispatch.last() < last => self.next = next,
+            _ => self.last = None,
+        }
+        Some(dispatch)
     }
 }

@@ -10,7 +10,10 @@
 //! - [`work`]: the job shared by the mining threads, and round sizing.
 //! - [`threads`]: the CPU threads and the GPU thread.
 //! - [`gpu`]: [`GpuMiner`], the wgpu device running the shader.
+//! - [`pipeline`]: [`Pipeline`], several GPU dispatches in flight.
+//! - [`gpu_loop`]: [`GpuLoop`], the GPU thread's loop over the pipeline.
 //! - [`run`](mod@run): the coordinator (failover, events, the live line).
+//! - [`report`]: [`Report`], what a run did, with each device's rate.
 //!
 //! The GPU path returns exactly what the CPU kernels return:
 //!
@@ -30,12 +33,17 @@
 
 pub mod client;
 pub mod gpu;
+pub mod gpu_loop;
+pub mod pipeline;
+pub mod report;
 pub mod run;
 pub mod threads;
 pub mod work;
 
 pub use client::NodeClient;
 pub use gpu::GpuMiner;
+pub use gpu_loop::GpuLoop;
+pub use pipeline::Pipeline;
 pub use run::{Options, Report, run};
 
 /// The Rust examples of the README and of docs/gpu.md, run as doc tests.

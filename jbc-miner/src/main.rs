@@ -31,8 +31,12 @@ struct Cli {
     poll_ms: u64,
     /// Target duration of one GPU dispatch in milliseconds: longer dispatches
     /// waste less time between them, shorter ones switch to a new tip sooner.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = jbc_miner::threads::GPU_DISPATCH.as_millis() as u64)]
     gpu_dispatch_ms: u64,
+    /// GPU dispatches in flight: the next ones are queued while the host
+    /// reads the last (1: one at a time).
+    #[arg(long, default_value_t = jbc_miner::pipeline::PIPELINE_DEPTH)]
+    gpu_depth: usize,
     /// Plain log lines instead of the live status line.
     #[arg(long)]
     no_progress: bool,
@@ -44,9 +48,10 @@ async fn main() -> anyhow::Result<()> {
     let threads = cli
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let depth = cli.gpu_depth.clamp(1, 16);
     let gpu = if cli.gpu {
         Some(
-            tokio::task::spawn_blocking(GpuMiner::new)
+            tokio::task::spawn_blocking(move || GpuMiner::with_depth(depth))
                 .await
                 .context("GPU set-up")?
                 .context("--gpu")?,
@@ -70,12 +75,6 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let report = jbc_miner::run(options, gpu, shutdown).await?;
-    eprintln!(
-        "stopped: {} blocks found, {} submitted, {} CPU and {} GPU hashes",
-        report.blocks_found,
-        report.submitted.len(),
-        report.cpu_hashes,
-        report.gpu_hashes
-    );
+    eprintln!("{}", report.summary());
     Ok(())
 }

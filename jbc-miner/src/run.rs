@@ -14,6 +14,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::client::{ClientError, NodeClient, TipEvent};
 use crate::gpu::{AdapterSummary, GpuMiner};
+pub use crate::report::{Report, Submitted, format_rate};
 use crate::threads::{self, Counters, Device, Found};
 use crate::work::Work;
 
@@ -48,35 +49,6 @@ pub enum MinerError {
     /// A node URL is not usable.
     #[error(transparent)]
     BadNode(#[from] ClientError),
-}
-
-/// One block the miner submitted and what the node said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submitted {
-    /// The block's height.
-    pub index: u64,
-    /// Its hash.
-    pub hash: BlockHash,
-    /// Who mined it.
-    pub device: Device,
-    /// The node's 200 status (`accepted`, `ignored`, …), or
-    /// `rejected <code>` / `unsubmitted` when no node took it.
-    pub status: String,
-    /// The node that answered.
-    pub node: String,
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Every submission, in order.
-    pub submitted: Vec<Submitted>,
-    /// Blocks a node took as its new best tip (`accepted` or `reorg`).
-    pub blocks_found: u64,
-    /// Nonces tried on the CPU.
-    pub cpu_hashes: u64,
-    /// Nonces tried on the GPU.
-    pub gpu_hashes: u64,
 }
 
 /// A job is refreshed (new timestamp) after this long on the same tip.
@@ -144,20 +116,6 @@ impl Rates {
         }
         self.last = Some((now, cpu, gpu));
     }
-}
-
-/// Hashes per second as text, e.g. `12.3 MH/s`.
-pub fn format_rate(hashes_per_sec: f64) -> String {
-    let (value, unit) = if hashes_per_sec >= 1e9 {
-        (hashes_per_sec / 1e9, "GH/s")
-    } else if hashes_per_sec >= 1e6 {
-        (hashes_per_sec / 1e6, "MH/s")
-    } else if hashes_per_sec >= 1e3 {
-        (hashes_per_sec / 1e3, "kH/s")
-    } else {
-        (hashes_per_sec, "H/s")
-    };
-    format!("{value:.1} {unit}")
 }
 
 impl Coordinator {
@@ -306,8 +264,9 @@ impl Coordinator {
         }
         if let Some(adapter) = &self.gpu_name {
             parts.push(format!(
-                "GPU {}: {}",
+                "GPU {}{}: {}",
                 adapter.name,
+                if adapter.software { " (software)" } else { "" },
                 format_rate(self.rates.gpu)
             ));
         }
@@ -361,6 +320,7 @@ pub async fn run(
     } else {
         ProgressBar::hidden()
     };
+    let started = Instant::now();
     let work = Arc::new(Work::default());
     let counters = Arc::new(Counters::default());
     // Unbounded: at most one message per thread per job, and the job is
@@ -447,6 +407,10 @@ pub async fn run(
     }
     c.report.cpu_hashes = counters.cpu_hashes.load(Ordering::Relaxed);
     c.report.gpu_hashes = counters.gpu_hashes.load(Ordering::Relaxed);
+    c.report.gpu_stale_hashes = counters.gpu_stale_hashes.load(Ordering::Relaxed);
+    c.report.gpu_adapter = c.gpu_name.clone();
+    c.report.threads = c.options.threads;
+    c.report.elapsed = started.elapsed();
     c.draw();
     c.bar.finish();
     Ok(c.report)

@@ -1,8 +1,9 @@
 //! The mining threads: CPU threads running jbc-core's fastest kernel, and
-//! one GPU thread driving the shader through wgpu. Each takes the current
-//! [`Job`](crate::work::Job) from [`Work`], mines its own nonce range in
-//! rounds sized by a [`Pacer`], checks the generation between rounds (so a
-//! new tip replaces the job within one round), and sends what it finds.
+//! one GPU thread driving the shader through wgpu ([`GpuLoop`]). Each takes
+//! the current [`Job`](crate::work::Job) from [`Work`], mines its own nonce
+//! lane in rounds sized by a [`Pacer`], checks the generation between rounds
+//! (so a new tip replaces the job within one round), and sends what it
+//! finds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,10 +11,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use jbc_core::RoundResult;
-use jbc_core::pow::gpu::{Dispatch, MAX_DISPATCH_NONCES};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::gpu::GpuMiner;
+use crate::gpu_loop::GpuLoop;
 use crate::work::{Pacer, Work};
 
 /// Which kind of thread found a block.
@@ -41,21 +42,23 @@ pub struct Found {
 pub struct Counters {
     /// By the CPU threads together.
     pub cpu_hashes: AtomicU64,
-    /// By the GPU.
+    /// By the GPU: every dispatch that completed (up to its hit).
     pub gpu_hashes: AtomicU64,
+    /// The part of `gpu_hashes` whose job was replaced (a new tip, or its
+    /// block found) before the dispatch was read: discarded unread.
+    pub gpu_stale_hashes: AtomicU64,
 }
-
-/// Nonce lanes are `2^56` apart: thread `i` starts at `base + i * 2^56`.
-const LANE_STRIDE: u64 = 1 << 56;
 
 /// Target duration of a CPU round: a new tip is picked up within about 2 ms.
 pub const CPU_ROUND: Duration = Duration::from_millis(2);
 
-/// Default target duration of a GPU dispatch: short enough that a new tip
-/// is picked up within about 10 ms (one dispatch plus the `/tip` request),
-/// long enough that the fixed cost of a dispatch (submit, wait, map, read
-/// back: about 5 ms on lavapipe) does not eat all of it.
-pub const GPU_DISPATCH: Duration = Duration::from_millis(8);
+/// Default target duration of a GPU dispatch. With
+/// [`PIPELINE_DEPTH`](crate::pipeline::PIPELINE_DEPTH) of them in flight,
+/// the work of an old tip still queued when a new one comes is at most about
+/// 40 ms (0.4 % of a 10 s block), and the cost of each dispatch that the
+/// pipeline cannot hide (on lavapipe, which runs dispatches on the CPU one
+/// after the other: 2–5 ms on a busy machine) stays a small part of it.
+pub const GPU_DISPATCH: Duration = Duration::from_millis(20);
 
 /// Starts `threads` CPU mining threads (lanes `0..threads`).
 pub fn spawn_cpu(
@@ -80,7 +83,7 @@ fn cpu_thread(lane: u64, work: &Work, counters: &Counters, found: &UnboundedSend
     let mut pacer = Pacer::new(CPU_ROUND, 1 << 10, 1 << 24);
     while let Some(job) = work.next_job(seen) {
         seen = job.generation;
-        let mut nonce = job.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE));
+        let mut nonce = job.lane_start(lane);
         while work.generation() == job.generation {
             let started = Instant::now();
             let size = pacer.size();
@@ -111,8 +114,9 @@ fn cpu_thread(lane: u64, work: &Work, counters: &Counters, found: &UnboundedSend
 }
 
 /// Starts the GPU thread on nonce lane `lane`, with dispatches sized to
-/// take about `dispatch_target`. A dispatch that fails ends the thread after
-/// calling `on_error` (the CPU threads go on).
+/// take about `dispatch_target` and [`GpuMiner::new`]'s depth of them in
+/// flight ([`GpuLoop`]). A dispatch that fails ends the thread after calling
+/// `on_error` (the CPU threads go on).
 pub fn spawn_gpu(
     gpu: GpuMiner,
     lane: u64,
@@ -126,59 +130,11 @@ pub fn spawn_gpu(
     std::thread::Builder::new()
         .name("gpu".into())
         .spawn(move || {
-            let pacer = Pacer::new(dispatch_target, 1 << 12, u64::from(MAX_DISPATCH_NONCES));
-            if let Err(message) = gpu_thread(&gpu, lane, pacer, &work, &counters, &found) {
-                on_error(message);
+            let result = GpuLoop::new(&gpu, lane, dispatch_target)
+                .and_then(|mut gpu_loop| gpu_loop.run(&work, &counters, &found));
+            if let Err(e) = result {
+                on_error(e.to_string());
             }
         })
         .expect("spawn the GPU thread")
-}
-
-fn gpu_thread(
-    gpu: &GpuMiner,
-    lane: u64,
-    mut pacer: Pacer,
-    work: &Work,
-    counters: &Counters,
-    found: &UnboundedSender<Found>,
-) -> Result<(), String> {
-    let mut seen = 0;
-    while let Some(job) = work.next_job(seen) {
-        seen = job.generation;
-        let mut nonce = job.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE));
-        while work.generation() == job.generation {
-            let started = Instant::now();
-            // The pacer's maximum is MAX_DISPATCH_NONCES: the size fits a u32.
-            let Some(dispatch) = Dispatch::new(nonce, pacer.size() as u32) else {
-                break;
-            };
-            let best = gpu
-                .run_dispatch(&dispatch, &dispatch.uniform(&job.template))
-                .map_err(|e| e.to_string())?;
-            match dispatch
-                .result(&job.template, best)
-                .map_err(|e| e.to_string())?
-            {
-                RoundResult::Found { nonce: hit, .. } => {
-                    counters
-                        .gpu_hashes
-                        .fetch_add(hit - nonce + 1, Ordering::Relaxed);
-                    let _ = found.send(Found {
-                        generation: job.generation,
-                        nonce: hit,
-                        device: Device::Gpu,
-                    });
-                    break;
-                }
-                RoundResult::Exhausted { next_nonce } => {
-                    counters
-                        .gpu_hashes
-                        .fetch_add(u64::from(dispatch.count()), Ordering::Relaxed);
-                    nonce = next_nonce.unwrap_or(0);
-                }
-            }
-            pacer.record(started.elapsed());
-        }
-    }
-    Ok(())
 }

@@ -21,7 +21,16 @@ pub struct Job {
     pub base_nonce: u64,
 }
 
+/// Nonce lanes are `2^56` apart: lane `i` starts at `base + i * 2^56`.
+pub const LANE_STRIDE: u64 = 1 << 56;
+
 impl Job {
+    /// Where the nonces of lane `lane` begin in this job (each mining
+    /// thread has its own lane, so no two try the same nonce).
+    pub fn lane_start(&self, lane: u64) -> u64 {
+        self.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE))
+    }
+
     /// The block with `nonce`.
     pub fn block(&self, nonce: u64) -> Block {
         self.candidate.block(nonce)
@@ -136,8 +145,8 @@ impl Work {
 }
 
 /// Sizes rounds so that one takes about `target`: after each round the next
-/// size is scaled by `target / elapsed`, at most ×4 or ÷4 at once, within
-/// `[min, max]`.
+/// size is the measured rate times `target`, at most ×4 or ÷4 of the
+/// current size at once, within `[min, max]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Pacer {
     size: u64,
@@ -162,11 +171,23 @@ impl Pacer {
         self.size
     }
 
+    /// The target duration of a round.
+    pub fn target(&self) -> Duration {
+        self.target
+    }
+
     /// Records that a round of [`Pacer::size`] nonces took `elapsed`.
     pub fn record(&mut self, elapsed: Duration) {
+        self.record_nonces(self.size, elapsed);
+    }
+
+    /// Records that a round of `nonces` took `elapsed`: for rounds sized
+    /// before the last change of size (dispatches that were in flight).
+    pub fn record_nonces(&mut self, nonces: u64, elapsed: Duration) {
         let elapsed = elapsed.as_secs_f64().max(1e-6);
-        let factor = (self.target.as_secs_f64() / elapsed).clamp(0.25, 4.0);
-        self.size = ((self.size as f64 * factor) as u64).clamp(self.min, self.max);
+        let wanted = nonces as f64 * self.target.as_secs_f64() / elapsed;
+        let size = self.size as f64;
+        self.size = (wanted.clamp(size * 0.25, size * 4.0) as u64).clamp(self.min, self.max);
     }
 }
 
@@ -185,6 +206,18 @@ mod tests {
             p.record(Duration::from_micros(1));
         }
         assert_eq!(p.size(), 10_000);
+    }
+
+    #[test]
+    fn a_round_of_another_size_is_measured_by_its_own_size() {
+        let mut p = Pacer::new(Duration::from_millis(10), 100, 1 << 20);
+        p.record_nonces(300, Duration::from_millis(10));
+        assert_eq!(p.size(), 300);
+        // 600 nonces in 5 ms: 1200 in the target, but at most ×4 at once.
+        p.record_nonces(600, Duration::from_millis(5));
+        assert_eq!(p.size(), 1200);
+        p.record_nonces(100_000, Duration::from_millis(1));
+        assert_eq!(p.size(), 4800);
     }
 
     #[test]

@@ -166,6 +166,12 @@ async fn gpu_mined_blocks_are_accepted_by_a_node() {
     .expect("miner runs");
     assert_eq!(report.blocks_found, 2, "{report:?}");
     assert!(report.submitted.iter().all(|s| s.device == Device::Gpu));
+    // Only this miner mines, so a block on an old tip would be refused or
+    // kept aside: every one it submitted became the tip.
+    assert!(
+        report.submitted.iter().all(|s| s.status == "accepted"),
+        "{report:?}"
+    );
     assert!(report.gpu_hashes > 0 && report.cpu_hashes == 0);
     let chain = common::chain(&url).await;
     let ours: Vec<_> = chain

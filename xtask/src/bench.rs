@@ -401,15 +401,18 @@ fn print_verdicts(measured: &Measured, figures: &KernelFigures) {
 
 /// What `gpu_bench` measured.
 #[derive(Debug)]
-struct GpuRate {
-    overall: f64,
+pub(crate) struct GpuRate {
+    /// Hashes per second over the whole run.
+    pub(crate) overall: f64,
     best: f64,
-    software: bool,
-    adapter: String,
+    /// A software adapter (the CPU runs the shader).
+    pub(crate) software: bool,
+    /// The adapter's name.
+    pub(crate) adapter: String,
 }
 
 /// Builds and runs `jbc-miner/examples/gpu_bench.rs` (release).
-fn gpu_rate(root: &std::path::Path, secs: f64) -> Result<GpuRate, String> {
+pub(crate) fn gpu_rate(root: &std::path::Path, secs: f64) -> Result<GpuRate, String> {
     let mut build = cargo();
     build
         .args([

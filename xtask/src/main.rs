@@ -9,10 +9,13 @@
 //! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
 //! - `bench-node`: a release node's CPU at rest, `/tip` latency, and its
 //!   mining rate on one and two threads.
+//! - `bench-gpu`: `jbc-miner --gpu`'s rate in blocks a node accepted, ÷ its
+//!   shader's rate on the same adapter.
 //! - `setup`: install what the tests need (see the `setup` module).
 
 mod arrivals;
 mod bench;
+mod bench_gpu;
 mod bench_node;
 mod bench_sim;
 mod demo;
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         "bench-web" => web::bench(rest),
         "bench-sim" => bench_sim::run(rest),
         "bench-node" => bench_node::run(rest),
+        "bench-gpu" => bench_gpu::run(rest),
         "setup" => setup::all(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -83,6 +87,8 @@ const USAGE: &str = "usage: cargo xtask <task>
   bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
                        a release node's CPU at rest and /tip latency, and its
                        mining rate (blocks found) on 1 and 2 threads
+  bench-gpu [--secs S] [--difficulty D] [--gpu-depth N] [--gpu-dispatch-ms MS]
+                       jbc-miner --gpu's rate in blocks a node accepted ÷ its shader's rate
   setup                install wasm target, wasm-bindgen-cli, Node.js and npm, Chromium,
                        mesa-vulkan-drivers (lavapipe, for the GPU tests) and iproute2 (for
                        net --hosts; Debian packages, as root), npm packages";

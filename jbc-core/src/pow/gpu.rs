@@ -10,7 +10,9 @@
 //!    of [`WORKGROUP_SIZE`] invocations to launch, how many nonces each
 //!    invocation tries.
 //! 2. [`Dispatch::uniform`] gives the [`UNIFORM_BYTES`] bytes of the shader's
-//!    uniform (binding 0): the template's midstate, the state after rounds
+//!    parameters (binding 0, a read-only storage buffer: lavapipe compiles
+//!    a new variant of a shader for each new content of a uniform buffer):
+//!    the template's midstate, the state after rounds
 //!    0–5 (which do not depend on the nonce), the second block's constant
 //!    words, the range and the difficulty, as little-endian `u32`s.
 //! 3. The host sets the result buffer (binding 1, one `u32`, storage,
@@ -59,7 +61,7 @@ pub const MAX_WORKGROUPS: u32 = 65_535;
 /// shader computes below 2^32.
 pub const MAX_DISPATCH_NONCES: u32 = 1 << 30;
 
-/// Size of the uniform (binding 0) in bytes.
+/// Size of the parameters (binding 0, a read-only storage buffer) in bytes.
 pub const UNIFORM_BYTES: usize = 160;
 
 /// The result buffer's value when no nonce of the dispatch is valid; the
@@ -148,7 +150,7 @@ impl Dispatch {
         self.per_invocation
     }
 
-    /// The uniform (binding 0) for `template`: [`UNIFORM_BYTES`] bytes,
+    /// The parameters (binding 0, read-only storage) for `template`: [`UNIFORM_BYTES`] bytes,
     /// little-endian `u32`s in the order of the shader's `Params`.
     pub fn uniform(&self, template: &Template) -> [u8; UNIFORM_BYTES] {
         let pre = &template.pre;

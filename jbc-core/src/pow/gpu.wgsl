@@ -1,6 +1,6 @@
 // JBC1 proof of work on a GPU: one WGSL compute shader for WebGPU in the
 // browser and for wgpu natively. The host side (jbc-core's `pow::gpu`)
-// prepares the uniform below from a mining template and decodes the result.
+// prepares the parameters below from a mining template and decodes the result.
 //
 // Each nonce costs one SHA-256 compression of the header's second 64-byte
 // block. Rounds 0-5 use only nonce-independent words, so the host does them
@@ -25,7 +25,10 @@ struct Params {
   rule: vec4<u32>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+// A read-only storage buffer, not a uniform buffer: lavapipe (Mesa's
+// software Vulkan) specialises a shader on the values of its uniform buffer
+// and compiled a new variant, about 200 ms, for every new template.
+@group(0) @binding(0) var<storage, read> params: Params;
 @group(0) @binding(1) var<storage, read_write> best: atomic<u32>;
 
 fn rotr(x: u32, n: u32) -> u32 {
