@@ -6,7 +6,7 @@
 //! Bounds: the stream must answer within [`FIRST_BYTE_TIMEOUT`]; a stream
 //! silent for [`IDLE_TIMEOUT`] (three keep-alive intervals: a link that
 //! failed without a word) is dropped; an event over
-//! [`MAX_EVENT_BYTES`](jbc_core::sse::MAX_EVENT_BYTES) drops the stream. The
+//! [`MAX_EVENT_BYTES`] drops the stream. The
 //! state machine decides when to open it again.
 //!
 //! [`Action::Follow`]: jbc_core::node_state::Action::Follow
