@@ -11,6 +11,12 @@
 //! a heavier branch built up at one node (`ignored`, `side`, then `reorg`)
 //! that every node reorganises to, two blocks deep, and a lighter block
 //! that nobody stores.
+//!
+//! One node cannot be dialled, as behind NAT: it announces a public URL
+//! where nothing listens, and the nodes that link to it are given that URL,
+//! so it only dials out — it relays its blocks to the peers it links to
+//! and hears of the others' through their `/events` streams it follows.
+//! The matching simulated node is unreachable (every dial to it fails).
 
 mod common;
 
@@ -34,6 +40,13 @@ const NODES: usize = 20;
 /// Outbound links per node: few, so a block takes several relay hops.
 const OUTBOUND: usize = 2;
 const TOPOLOGY_SEED: u64 = 20;
+/// The node nobody can dial (it is handed `a2`, so its blocks must reach
+/// the others by its own relays, and every later block reaches it only
+/// through the streams it follows: nobody can relay to it).
+const UNREACHABLE: usize = 7;
+/// What the unreachable node announces, and what the nodes linking to it
+/// are given: nothing listens there.
+const DEAD_URL: &str = "http://127.0.0.1:1";
 /// The least time between two submissions.
 const SPACING: Duration = Duration::from_millis(1_200);
 /// The most time given to one submission to spread before the next.
@@ -203,9 +216,17 @@ async fn wait_for_one_tip(client: &reqwest::Client, urls: &[String], limit: Dura
     }
 }
 
+/// The address the others know node `n` by: the unreachable node's is
+/// the dead URL it announces.
+fn known_url(urls: &[String], n: usize) -> &str {
+    if n == UNREACHABLE { DEAD_URL } else { &urls[n] }
+}
+
 /// Waits (at most `limit`) until each node lists every neighbour of the
 /// topology among its peers (its `--peer`s, and those that announced
 /// themselves to it), so each link carries relays both ways as in the sim.
+/// The unreachable node never hears of the nodes that link to it (their
+/// announcements cannot reach it): it lists its own links only.
 async fn wait_for_links(
     client: &reqwest::Client,
     urls: &[String],
@@ -221,9 +242,14 @@ async fn wait_for_links(
                 .as_array()
                 .map(|ps| ps.iter().filter_map(|p| p["url"].as_str()).collect())
                 .unwrap_or_default();
-            all &= topology.neighbours[i]
+            let expected = if i == UNREACHABLE {
+                &topology.outbound[i]
+            } else {
+                &topology.neighbours[i]
+            };
+            all &= expected
                 .iter()
-                .all(|n| known.contains(&urls[*n as usize].as_str()));
+                .all(|n| known.contains(&known_url(urls, *n as usize)));
         }
         if all {
             return true;
@@ -255,7 +281,10 @@ fn start_nodes(root: &Path, addrs: &[(Ipv4Addr, u16)], topology: &Topology) -> C
             .stdout(Stdio::null())
             .stderr(log);
         for out in &topology.outbound[i] {
-            command.args(["--peer", &urls[*out as usize]]);
+            command.args(["--peer", known_url(&urls, *out as usize)]);
+        }
+        if i == UNREACHABLE {
+            command.args(["--public-url", DEAD_URL]);
         }
         children.0.push(command.spawn().expect("spawn jbc-node"));
     }
@@ -354,6 +383,19 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
                 });
             }
         }
+        // Blocks the unreachable node took from the streams it follows.
+        let streamed_to_unreachable = {
+            let url = format!("{}/metrics", urls[UNREACHABLE]);
+            let text = client.get(&url).send().await.ok();
+            let text = match text {
+                Some(response) => response.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            text.lines()
+                .find_map(|l| l.strip_prefix("jbc_stream_blocks_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // How many peers each knows by now (discovery adds to the topology).
         let mut peers_known = Vec::new();
         for url in &urls {
@@ -379,6 +421,7 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         script.infinite_bandwidth = true;
         // The simulated nodes find peers as the real ones do.
         script.discovery = true;
+        script.unreachable = vec![UNREACHABLE as u32];
         script.settle_ms = (real_elapsed.as_millis() as u64)
             .saturating_sub(*offsets_ms.last().unwrap_or(&0))
             .max(1);
@@ -453,6 +496,13 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         assert_eq!(holders(index("a5")), NODES, "{table}");
         let a7 = schedule[index("a7")].2.hash;
         assert!(real_tips.iter().all(|t| *t == Some(a7)), "{table}");
+        // The unreachable node's block spread (everyone stores a2), and
+        // the blocks it did not mine reached it on the streams it follows.
+        assert_eq!(holders(index("a2")), NODES, "{table}");
+        assert!(
+            streamed_to_unreachable > 0.0,
+            "the unreachable node took no block from a stream:\n{table}"
+        );
         eprintln!("{table}real run {:.1} s", real_elapsed.as_secs_f64());
     })
     .await
