@@ -226,16 +226,17 @@ fn known_url(urls: &[String], n: usize) -> &str {
 /// topology among its peers (its `--peer`s, and those that announced
 /// themselves to it), so each link carries relays both ways as in the sim.
 /// The unreachable node never hears of the nodes that link to it (their
-/// announcements cannot reach it): it lists its own links only.
+/// announcements cannot reach it): it lists its own links only. `Err`
+/// says which node missed which address.
 async fn wait_for_links(
     client: &reqwest::Client,
     urls: &[String],
     topology: &Topology,
     limit: Duration,
-) -> bool {
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        let mut all = true;
+        let mut missing = Vec::new();
         for (i, url) in urls.iter().enumerate() {
             let (_, body) = get(client, &format!("{url}/peers")).await;
             let known: Vec<&str> = body["peers"]
@@ -247,15 +248,18 @@ async fn wait_for_links(
             } else {
                 &topology.neighbours[i]
             };
-            all &= expected
-                .iter()
-                .all(|n| known.contains(&known_url(urls, *n as usize)));
+            for n in expected {
+                let url = known_url(urls, *n as usize);
+                if !known.contains(&url) {
+                    missing.push(format!("node {i} lacks node {n} ({url}); knows {known:?}"));
+                }
+            }
         }
-        if all {
-            return true;
+        if missing.is_empty() {
+            return Ok(());
         }
         if Instant::now() > deadline {
-            return false;
+            return Err(missing.join("\n"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -332,10 +336,11 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         // A node tells each `--peer` its address when it adds it, and again
         // when a peer that missed it (not listening yet) first answers: every
         // link ends up known at both ends, as in the simulation.
-        assert!(
-            wait_for_links(&client, &urls, &topology, Duration::from_secs(20)).await,
-            "the nodes did not all learn their inbound links"
-        );
+        if let Err(missing) =
+            wait_for_links(&client, &urls, &topology, Duration::from_secs(20)).await
+        {
+            panic!("the nodes did not all learn their inbound links:\n{missing}");
+        }
 
         let schedule = schedule(&params);
         // Hand out the schedule; `start` is the simulation's time 0.

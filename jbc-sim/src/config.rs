@@ -43,6 +43,11 @@ pub struct Config {
     /// [`POLL_EVERY_MS`](jbc_core::node_state::POLL_EVERY_MS)). Every other
     /// cadence is the node's default.
     pub poll_every_ms: u64,
+    /// How often a peer that does not serve `/events` is polled (ms): each
+    /// node's `NodeConfig::poll_unfollowed_ms` (default the node's,
+    /// [`POLL_UNFOLLOWED_MS`](jbc_core::node_state::POLL_UNFOLLOWED_MS)).
+    /// With [`Config::follow`] off, every peer is polled this often.
+    pub poll_unfollowed_ms: u64,
     /// Nodes follow their peers' `/events` streams, as the node does. Off,
     /// every node answers `/events` with 404 (as an older node), so each
     /// polls every peer every `NodeConfig::poll_unfollowed_ms` instead.
@@ -88,6 +93,7 @@ impl Config {
             offline: None,
             silent_share: 0.0,
             poll_every_ms: jbc_core::node_state::POLL_EVERY_MS,
+            poll_unfollowed_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
             follow: true,
             unreachable_share: 0.0,
             settle_ms: 60_000,
@@ -130,8 +136,8 @@ impl Config {
         {
             return Err("silent and unreachable shares in 0..=1, latency scale at least 0".into());
         }
-        if self.poll_every_ms < 1 {
-            return Err("the poll interval must be at least 1 ms".into());
+        if self.poll_every_ms < 1 || self.poll_unfollowed_ms < 1 {
+            return Err("poll intervals must be at least 1 ms".into());
         }
         Ok(())
     }

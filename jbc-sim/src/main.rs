@@ -101,6 +101,11 @@ struct Common {
     /// at least this often (the node's `NodeConfig::poll_every_ms`, 60000).
     #[arg(long, alias = "sync-ms", default_value_t = jbc_core::node_state::POLL_EVERY_MS)]
     poll_every_ms: u64,
+    /// How often a peer that does not serve /events is polled, in ms (the
+    /// node's `NodeConfig::poll_unfollowed_ms`, 3000): with --no-follow,
+    /// every peer.
+    #[arg(long, default_value_t = jbc_core::node_state::POLL_UNFOLLOWED_MS)]
+    poll_unfollowed_ms: u64,
     /// Nodes do not follow their peers' /events (each answers 404, as an
     /// older node): every peer is polled every 3 s instead, as before
     /// nodes followed each other.
@@ -167,6 +172,7 @@ impl Common {
             .transpose()?;
         config.silent_share = self.silent_share;
         config.poll_every_ms = self.poll_every_ms;
+        config.poll_unfollowed_ms = self.poll_unfollowed_ms;
         config.follow = !self.no_follow;
         config.unreachable_share = self.unreachable_share;
         config.settle_ms = self.settle_ms;

@@ -263,6 +263,7 @@ impl World {
             .map(|(i, neighbours)| {
                 let node_config = NodeConfig {
                     poll_every_ms: config.poll_every_ms,
+                    poll_unfollowed_ms: config.poll_unfollowed_ms,
                     ..NodeConfig::default()
                 };
                 let mut state = NodeState::new(genesis.clone(), node_config);
