@@ -209,6 +209,15 @@ impl World {
         let mut link_rng = rng.fork(2);
         let mut fault_rng = rng.fork(3);
         let regions = network.place(config.nodes, &mut place_rng);
+        // Drawn apart (and only when asked for), so a run without
+        // unreachable nodes draws everything else as before.
+        let mut unreachable = if config.unreachable_share > 0.0 {
+            pick(config.nodes, config.unreachable_share, &mut rng.fork(5))
+        } else {
+            vec![false; config.nodes]
+        };
+        // A node opens links only to nodes it can dial.
+        let dialable: Vec<bool> = unreachable.iter().map(|u| !u).collect();
         let (topology, params, epoch_ms, script, given_unreachable) = match setup {
             None if config.measured_degrees => {
                 let mut degree_rng = rng.fork(4);
@@ -216,7 +225,7 @@ impl World {
                     .map(|_| network.draw_outbound_degree(&mut degree_rng))
                     .collect();
                 (
-                    Topology::random_degrees(&degrees, &mut link_rng),
+                    Topology::random_dialable(&degrees, &dialable, &mut link_rng),
                     sim_params(config.block_ms),
                     EPOCH_MS,
                     None,
@@ -224,7 +233,11 @@ impl World {
                 )
             }
             None => (
-                Topology::random(config.nodes, config.peers, &mut link_rng),
+                Topology::random_dialable(
+                    &vec![config.peers; config.nodes],
+                    &dialable,
+                    &mut link_rng,
+                ),
                 sim_params(config.block_ms),
                 EPOCH_MS,
                 None,
@@ -237,13 +250,6 @@ impl World {
                 Some(Box::new(setup.script)),
                 setup.unreachable,
             ),
-        };
-        // Drawn apart (and only when asked for), so a run without
-        // unreachable nodes draws everything else as before.
-        let mut unreachable = if config.unreachable_share > 0.0 {
-            pick(config.nodes, config.unreachable_share, &mut rng.fork(5))
-        } else {
-            vec![false; config.nodes]
         };
         for n in given_unreachable {
             unreachable[n as usize] = true;

@@ -218,9 +218,9 @@ fn telling_a_relay_sender_early_changes_nothing() {
 /// the others, so their blocks go stale as often as reachable nodes' do.
 /// "As often" is within counting noise: the difference of the two stale
 /// shares is within 3 standard errors of the difference of two binomial
-/// shares with the pooled rate, √(p(1−p)(1/n₁+1/n₂)) — here p ≈ 7 % of
+/// shares with the pooled rate, √(p(1−p)(1/n₁+1/n₂)) — here p ≈ 5.5 % of
 /// 3,000 blocks at T = 2 s, n₁ ≈ 2,100 and n₂ ≈ 900 blocks, so 3 s.e. is
-/// about 3 points. With following off the same nodes learn of blocks by
+/// under 3 points. With following off the same nodes learn of blocks by
 /// polling every 3 s, and their share is far outside that bound: the
 /// check can fail.
 #[test]
