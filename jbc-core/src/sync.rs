@@ -868,15 +868,21 @@ impl SyncSession {
         self.stats.peer_height = Some(tip.height);
         self.stats.peer_work = Some(tip.work);
         let params = target.params();
-        let ours = genesis(&params).hash;
-        let theirs = genesis(&tip.params).hash;
-        if theirs != ours {
-            return Err(SyncOutcome::OtherNetwork { ours, theirs });
+        // Genesis is derived from the params: equal params have the same
+        // one, so only different params are hashed (a `/tip` answer is the
+        // most common message a node takes).
+        if tip.params != params {
+            let ours = genesis(&params).hash;
+            let theirs = genesis(&tip.params).hash;
+            if theirs != ours {
+                return Err(SyncOutcome::OtherNetwork { ours, theirs });
+            }
         }
         let (best_hash, best_height, best_work) = target.best();
         if tip.work <= best_work {
             return Err(SyncOutcome::UpToDate);
         }
+        let ours = genesis(&params).hash;
         Ok(Phase::Search(Search {
             claim: Claim {
                 height: tip.height,

@@ -11,6 +11,12 @@
 //! a heavier branch built up at one node (`ignored`, `side`, then `reorg`)
 //! that every node reorganises to, two blocks deep, and a lighter block
 //! that nobody stores.
+//!
+//! One node cannot be dialled, as behind NAT: it announces a public URL
+//! where nothing listens, and the nodes that link to it are given that URL,
+//! so it only dials out — it relays its blocks to the peers it links to
+//! and hears of the others' through their `/events` streams it follows.
+//! The matching simulated node is unreachable (every dial to it fails).
 
 mod common;
 
@@ -34,12 +40,26 @@ const NODES: usize = 20;
 /// Outbound links per node: few, so a block takes several relay hops.
 const OUTBOUND: usize = 2;
 const TOPOLOGY_SEED: u64 = 20;
+/// The node nobody can dial (it is handed `a2`, so its blocks must reach
+/// the others by its own relays, and every later block reaches it only
+/// through the streams it follows: nobody can relay to it).
+const UNREACHABLE: usize = 7;
+/// What the unreachable node announces, and what the nodes linking to it
+/// are given: nothing listens there.
+const DEAD_URL: &str = "http://127.0.0.1:1";
 /// The least time between two submissions.
 const SPACING: Duration = Duration::from_millis(1_200);
 /// The most time given to one submission to spread before the next.
 const SPREAD_LIMIT: Duration = Duration::from_secs(10);
-/// Quiet time after the last submission: more than the node's 3 s
-/// periodic sync, so a missed relay would be made good by then.
+/// The most time given to the nodes to learn their inbound links. An
+/// announcement that failed (the peer was not listening yet, or was slow
+/// to answer) is sent again when the peer next answers; with a stream
+/// open to it that can be the next safety-net poll (60 s,
+/// `NodeConfig::poll_every_ms`), so this allows for one.
+const LINKS_LIMIT: Duration = Duration::from_secs(70);
+/// Quiet time after the last submission: relays and streams carry a block
+/// across a loopback link in milliseconds (a block they missed would wait
+/// for the 60 s poll, and the comparison would show where).
 const SETTLE: Duration = Duration::from_secs(4);
 
 const FLAGS: [&str; 10] = [
@@ -203,33 +223,50 @@ async fn wait_for_one_tip(client: &reqwest::Client, urls: &[String], limit: Dura
     }
 }
 
+/// The address the others know node `n` by: the unreachable node's is
+/// the dead URL it announces.
+fn known_url(urls: &[String], n: usize) -> &str {
+    if n == UNREACHABLE { DEAD_URL } else { &urls[n] }
+}
+
 /// Waits (at most `limit`) until each node lists every neighbour of the
 /// topology among its peers (its `--peer`s, and those that announced
 /// themselves to it), so each link carries relays both ways as in the sim.
+/// The unreachable node never hears of the nodes that link to it (their
+/// announcements cannot reach it): it lists its own links only. `Err`
+/// says which node missed which address.
 async fn wait_for_links(
     client: &reqwest::Client,
     urls: &[String],
     topology: &Topology,
     limit: Duration,
-) -> bool {
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        let mut all = true;
+        let mut missing = Vec::new();
         for (i, url) in urls.iter().enumerate() {
             let (_, body) = get(client, &format!("{url}/peers")).await;
             let known: Vec<&str> = body["peers"]
                 .as_array()
                 .map(|ps| ps.iter().filter_map(|p| p["url"].as_str()).collect())
                 .unwrap_or_default();
-            all &= topology.neighbours[i]
-                .iter()
-                .all(|n| known.contains(&urls[*n as usize].as_str()));
+            let expected = if i == UNREACHABLE {
+                &topology.outbound[i]
+            } else {
+                &topology.neighbours[i]
+            };
+            for n in expected {
+                let url = known_url(urls, *n as usize);
+                if !known.contains(&url) {
+                    missing.push(format!("node {i} lacks node {n} ({url}); knows {known:?}"));
+                }
+            }
         }
-        if all {
-            return true;
+        if missing.is_empty() {
+            return Ok(());
         }
         if Instant::now() > deadline {
-            return false;
+            return Err(missing.join("\n"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -255,7 +292,10 @@ fn start_nodes(root: &Path, addrs: &[(Ipv4Addr, u16)], topology: &Topology) -> C
             .stdout(Stdio::null())
             .stderr(log);
         for out in &topology.outbound[i] {
-            command.args(["--peer", &urls[*out as usize]]);
+            command.args(["--peer", known_url(&urls, *out as usize)]);
+        }
+        if i == UNREACHABLE {
+            command.args(["--public-url", DEAD_URL]);
         }
         children.0.push(command.spawn().expect("spawn jbc-node"));
     }
@@ -264,7 +304,7 @@ fn start_nodes(root: &Path, addrs: &[(Ipv4Addr, u16)], topology: &Topology) -> C
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
-    tokio::time::timeout(Duration::from_secs(110), async {
+    tokio::time::timeout(Duration::from_secs(170), async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -303,10 +343,9 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         // A node tells each `--peer` its address when it adds it, and again
         // when a peer that missed it (not listening yet) first answers: every
         // link ends up known at both ends, as in the simulation.
-        assert!(
-            wait_for_links(&client, &urls, &topology, Duration::from_secs(20)).await,
-            "the nodes did not all learn their inbound links"
-        );
+        if let Err(missing) = wait_for_links(&client, &urls, &topology, LINKS_LIMIT).await {
+            panic!("the nodes did not all learn their inbound links:\n{missing}");
+        }
 
         let schedule = schedule(&params);
         // Hand out the schedule; `start` is the simulation's time 0.
@@ -354,6 +393,19 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
                 });
             }
         }
+        // Blocks the unreachable node took from the streams it follows.
+        let streamed_to_unreachable = {
+            let url = format!("{}/metrics", urls[UNREACHABLE]);
+            let text = client.get(&url).send().await.ok();
+            let text = match text {
+                Some(response) => response.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            text.lines()
+                .find_map(|l| l.strip_prefix("jbc_stream_blocks_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // How many peers each knows by now (discovery adds to the topology).
         let mut peers_known = Vec::new();
         for url in &urls {
@@ -379,6 +431,7 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         script.infinite_bandwidth = true;
         // The simulated nodes find peers as the real ones do.
         script.discovery = true;
+        script.unreachable = vec![UNREACHABLE as u32];
         script.settle_ms = (real_elapsed.as_millis() as u64)
             .saturating_sub(*offsets_ms.last().unwrap_or(&0))
             .max(1);
@@ -453,8 +506,15 @@ async fn twenty_real_nodes_and_the_simulation_agree_on_a_schedule() {
         assert_eq!(holders(index("a5")), NODES, "{table}");
         let a7 = schedule[index("a7")].2.hash;
         assert!(real_tips.iter().all(|t| *t == Some(a7)), "{table}");
+        // The unreachable node's block spread (everyone stores a2), and
+        // the blocks it did not mine reached it on the streams it follows.
+        assert_eq!(holders(index("a2")), NODES, "{table}");
+        assert!(
+            streamed_to_unreachable > 0.0,
+            "the unreachable node took no block from a stream:\n{table}"
+        );
         eprintln!("{table}real run {:.1} s", real_elapsed.as_secs_f64());
     })
     .await
-    .expect("the cross-check ends within 110 s");
+    .expect("the cross-check ends within 170 s");
 }

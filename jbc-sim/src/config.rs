@@ -37,11 +37,26 @@ pub struct Config {
     pub offline: Option<Offline>,
     /// Share of the nodes that never relay (they still answer syncs).
     pub silent_share: f64,
-    /// Periodic sync interval (ms): each simulated node's `NodeConfig`
-    /// polls every peer this often (the simulated nodes serve no `/events`,
-    /// so they poll each other as a node polls an older one, default
+    /// The safety-net poll (ms): each simulated node's
+    /// `NodeConfig::poll_every_ms`, how often it asks every peer for its
+    /// `/tip` at least (default the node's,
+    /// [`POLL_EVERY_MS`](jbc_core::node_state::POLL_EVERY_MS)). Every other
+    /// cadence is the node's default.
+    pub poll_every_ms: u64,
+    /// How often a peer that does not serve `/events` is polled (ms): each
+    /// node's `NodeConfig::poll_unfollowed_ms` (default the node's,
     /// [`POLL_UNFOLLOWED_MS`](jbc_core::node_state::POLL_UNFOLLOWED_MS)).
-    pub sync_ms: u64,
+    /// With [`Config::follow`] off, every peer is polled this often.
+    pub poll_unfollowed_ms: u64,
+    /// Nodes follow their peers' `/events` streams, as the node does. Off,
+    /// every node answers `/events` with 404 (as an older node), so each
+    /// polls every peer every `NodeConfig::poll_unfollowed_ms` instead.
+    pub follow: bool,
+    /// Share of the nodes (drawn by the seed) that cannot be dialled (NAT,
+    /// a firewall, a node on loopback): every connection to them fails —
+    /// relays, syncs, stream opens, peer lists, announcements and candidate
+    /// checks — and they only dial out.
+    pub unreachable_share: f64,
     /// How long the run goes on after the last block (ms).
     pub settle_ms: u64,
     /// Latencies are the network's means times this (0: none).
@@ -64,7 +79,8 @@ pub struct Config {
 impl Config {
     /// `nodes` nodes mining `blocks` blocks every `block_ms` on average, with
     /// the defaults for everything else: 8 outbound peers, uniform hash
-    /// power, no faults, the node's own sync interval, the 2019 network.
+    /// power, no faults, every node reachable and following its peers, the
+    /// node's own cadences, the 2019 network.
     pub fn new(nodes: usize, blocks: u64, block_ms: u64, seed: u64) -> Config {
         Config {
             nodes,
@@ -76,7 +92,10 @@ impl Config {
             partition: None,
             offline: None,
             silent_share: 0.0,
-            sync_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
+            poll_every_ms: jbc_core::node_state::POLL_EVERY_MS,
+            poll_unfollowed_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
+            follow: true,
+            unreachable_share: 0.0,
             settle_ms: 60_000,
             latency_scale: 1.0,
             infinite_bandwidth: false,
@@ -111,11 +130,14 @@ impl Config {
         {
             return Err("offline: share in 0..=1 and start before end".into());
         }
-        if !(0.0..=1.0).contains(&self.silent_share) || self.latency_scale < 0.0 {
-            return Err("silent share in 0..=1, latency scale at least 0".into());
+        if !(0.0..=1.0).contains(&self.silent_share)
+            || !(0.0..=1.0).contains(&self.unreachable_share)
+            || self.latency_scale < 0.0
+        {
+            return Err("silent and unreachable shares in 0..=1, latency scale at least 0".into());
         }
-        if self.sync_ms < 1 {
-            return Err("sync interval must be at least 1 ms".into());
+        if self.poll_every_ms < 1 || self.poll_unfollowed_ms < 1 {
+            return Err("poll intervals must be at least 1 ms".into());
         }
         Ok(())
     }

@@ -97,9 +97,23 @@ struct Common {
     /// Share of the nodes that never relay.
     #[arg(long, default_value_t = 0.0)]
     silent_share: f64,
-    /// Interval of the periodic sync rounds in ms (the node's is 3000).
+    /// The safety-net poll in ms: every node asks every peer for its /tip
+    /// at least this often (the node's `NodeConfig::poll_every_ms`, 60000).
+    #[arg(long, alias = "sync-ms", default_value_t = jbc_core::node_state::POLL_EVERY_MS)]
+    poll_every_ms: u64,
+    /// How often a peer that does not serve /events is polled, in ms (the
+    /// node's `NodeConfig::poll_unfollowed_ms`, 3000): with --no-follow,
+    /// every peer.
     #[arg(long, default_value_t = jbc_core::node_state::POLL_UNFOLLOWED_MS)]
-    sync_ms: u64,
+    poll_unfollowed_ms: u64,
+    /// Nodes do not follow their peers' /events (each answers 404, as an
+    /// older node): every peer is polled every 3 s instead, as before
+    /// nodes followed each other.
+    #[arg(long)]
+    no_follow: bool,
+    /// Share of the nodes that cannot be dialled (they only dial out).
+    #[arg(long, default_value_t = 0.0)]
+    unreachable_share: f64,
     /// How long to run after the last block, in ms.
     #[arg(long, default_value_t = 60_000)]
     settle_ms: u64,
@@ -157,7 +171,10 @@ impl Common {
             })
             .transpose()?;
         config.silent_share = self.silent_share;
-        config.sync_ms = self.sync_ms;
+        config.poll_every_ms = self.poll_every_ms;
+        config.poll_unfollowed_ms = self.poll_unfollowed_ms;
+        config.follow = !self.no_follow;
+        config.unreachable_share = self.unreachable_share;
         config.settle_ms = self.settle_ms;
         config.latency_scale = self.latency_scale;
         config.infinite_bandwidth = self.infinite_bandwidth;

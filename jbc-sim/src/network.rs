@@ -118,19 +118,31 @@ impl Topology {
     /// `degrees[i]` outbound links for node i to distinct random other
     /// nodes (fewer if there are not that many), as [`Topology::random`].
     pub fn random_degrees(degrees: &[usize], rng: &mut Rng) -> Topology {
+        Topology::random_dialable(degrees, &vec![true; degrees.len()], rng)
+    }
+
+    /// As [`Topology::random_degrees`], but a node opens links only to the
+    /// nodes it can dial (`dialable[j]`): a node behind NAT can be linked
+    /// to only by itself. With every node dialable the draws are those of
+    /// [`Topology::random_degrees`].
+    pub fn random_dialable(degrees: &[usize], dialable: &[bool], rng: &mut Rng) -> Topology {
         let nodes = degrees.len();
+        let targets: Vec<u32> = (0..nodes as u32)
+            .filter(|&j| dialable.get(j as usize).copied().unwrap_or(true))
+            .collect();
         let mut outbound: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for node in 0..nodes {
-            let k = degrees[node].min(nodes.saturating_sub(1));
+            let own = usize::from(targets.binary_search(&(node as u32)).is_ok());
+            let k = degrees[node].min(targets.len().saturating_sub(own));
             let mut chosen = 0;
-            // Bounded: each try succeeds with probability at least 1/nodes
-            // while fewer than k of nodes-1 candidates are taken.
-            for _ in 0..nodes * 64 {
+            // Bounded: each try succeeds with probability at least
+            // 1/targets while fewer than k of the other targets are taken.
+            for _ in 0..targets.len() * 64 {
                 if chosen == k {
                     break;
                 }
-                let other = rng.below(nodes as u64) as usize;
+                let other = targets[rng.below(targets.len() as u64) as usize] as usize;
                 if other == node || neighbours[node].contains(&(other as u32)) {
                     continue;
                 }
@@ -238,6 +250,19 @@ mod tests {
         for (node, links) in topology.outbound.iter().enumerate() {
             assert_eq!(links.len(), degrees[node]);
         }
+    }
+
+    #[test]
+    fn links_go_only_to_nodes_that_can_be_dialled() {
+        let dialable: Vec<bool> = (0..60).map(|i| i % 3 == 0).collect();
+        let topology = Topology::random_dialable(&[4; 60], &dialable, &mut Rng::new(2));
+        for (node, links) in topology.outbound.iter().enumerate() {
+            assert_eq!(links.len(), 4, "node {node}");
+            assert!(links.iter().all(|&j| dialable[j as usize]), "node {node}");
+        }
+        // With every node dialable, the draws are random_degrees' own.
+        let all = Topology::random_dialable(&[4; 60], &[true; 60], &mut Rng::new(2));
+        assert_eq!(all, Topology::random_degrees(&[4; 60], &mut Rng::new(2)));
     }
 
     #[test]

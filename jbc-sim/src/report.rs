@@ -50,6 +50,12 @@ pub struct Observations {
     pub relays: u64,
     /// Sync requests sent.
     pub requests: u64,
+    /// `GET /events` streams that opened.
+    pub streams_opened: u64,
+    /// `block` events sent on streams.
+    pub stream_blocks: u64,
+    /// Which nodes could not be dialled.
+    pub unreachable: Vec<bool>,
     /// Simulated time at the end (µs).
     pub sim_time_us: u64,
     /// How many peers each node has at the end.
@@ -94,6 +100,44 @@ pub struct Propagation {
     pub hash_90: Option<Spread>,
 }
 
+/// The blocks a group of nodes mined, and how many went stale.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StaleShare {
+    /// Nodes in the group.
+    pub nodes: u64,
+    /// Blocks they mined.
+    pub mined: u64,
+    /// Of those, not on the final best chain.
+    pub stale: u64,
+    /// `stale / mined`.
+    pub rate: f64,
+}
+
+impl StaleShare {
+    /// The standard error of the difference between two groups' rates if
+    /// both had the same underlying stale rate (the two groups' pooled
+    /// rate): `sqrt(p (1 − p) (1/n₁ + 1/n₂))`. Differences of a few times
+    /// this are counting noise.
+    pub fn noise_of_difference(&self, other: &StaleShare) -> f64 {
+        let mined = (self.mined + other.mined) as f64;
+        if self.mined == 0 || other.mined == 0 {
+            return f64::INFINITY;
+        }
+        let p = (self.stale + other.stale) as f64 / mined;
+        (p * (1.0 - p) * (1.0 / self.mined as f64 + 1.0 / other.mined as f64)).sqrt()
+    }
+}
+
+/// The stale share of the blocks mined by reachable nodes and by nodes
+/// that cannot be dialled.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StaleByReach {
+    /// Nodes that can be dialled.
+    pub reachable: StaleShare,
+    /// Nodes that cannot ([`Config::unreachable_share`](crate::Config::unreachable_share)).
+    pub unreachable: StaleShare,
+}
+
 /// The partition's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PartitionReport {
@@ -121,6 +165,9 @@ pub struct Report {
     pub stale_blocks: u64,
     /// `stale_blocks / blocks_mined`.
     pub stale_rate: f64,
+    /// The same, apart for the blocks of reachable and unreachable nodes
+    /// (when some nodes cannot be dialled).
+    pub stale_by_reach: Option<StaleByReach>,
     /// The analytical stale rate `1 − exp(−D/T)` with D the mean delay to
     /// the hash power measured in this run.
     pub model_stale_rate: f64,
@@ -145,6 +192,10 @@ pub struct Report {
     pub relays: u64,
     /// Sync requests sent (`/tip` and `/blocks`).
     pub requests: u64,
+    /// `GET /events` streams that opened.
+    pub streams_opened: u64,
+    /// `block` events sent on streams.
+    pub stream_blocks: u64,
     /// Simulated time (ms).
     pub sim_time_ms: f64,
     /// Peers per node at the end: the drawn links, plus what discovery
@@ -235,10 +286,33 @@ impl Report {
                 one_tip_after_heal_ms: p.one_tip_after_heal_ms,
             }
         });
+        let group = |unreachable: bool| {
+            let mined: Vec<&Mined> = obs
+                .mined
+                .iter()
+                .filter(|m| obs.unreachable.get(m.miner as usize) == Some(&unreachable))
+                .collect();
+            let stale = mined.iter().filter(|m| !main.contains(&m.hash)).count() as u64;
+            StaleShare {
+                nodes: obs
+                    .unreachable
+                    .iter()
+                    .filter(|u| **u == unreachable)
+                    .count() as u64,
+                mined: mined.len() as u64,
+                stale,
+                rate: ratio(stale, mined.len() as u64),
+            }
+        };
+        let stale_by_reach = obs.unreachable.contains(&true).then(|| StaleByReach {
+            reachable: group(false),
+            unreachable: group(true),
+        });
         Report {
             blocks_mined,
             stale_blocks,
             stale_rate: ratio(stale_blocks, blocks_mined),
+            stale_by_reach,
             model_stale_rate: 1.0 - (-mean_delay / block_ms).exp(),
             mean_delay_to_hash_power_ms: round3(mean_delay),
             propagation: Propagation {
@@ -255,6 +329,8 @@ impl Report {
             events: obs.events,
             relays: obs.relays,
             requests: obs.requests,
+            streams_opened: obs.streams_opened,
+            stream_blocks: obs.stream_blocks,
             sim_time_ms: obs.sim_time_us as f64 / 1000.0,
             peers_per_node: PeerCounts {
                 min: obs.peers.iter().copied().min().unwrap_or(0),
@@ -282,6 +358,19 @@ impl Report {
             "stale rate        {:.4} ({} of {}); model 1-exp(-D/T) = {:.4}\n",
             self.stale_rate, self.stale_blocks, self.blocks_mined, self.model_stale_rate
         );
+        if let Some(s) = &self.stale_by_reach {
+            for (name, g) in [("reachable", s.reachable), ("unreachable", s.unreachable)] {
+                out += &format!(
+                    "  by {name:<12}  {:.4} ({} of {}, {} nodes)\n",
+                    g.rate, g.stale, g.mined, g.nodes
+                );
+            }
+            out += &format!(
+                "  difference      {:+.4} (counting noise: 1 s.e. = {:.4})\n",
+                s.unreachable.rate - s.reachable.rate,
+                s.reachable.noise_of_difference(&s.unreachable)
+            );
+        }
         out += &format!(
             "mean delay to the hash power D = {:.1} ms\n",
             self.mean_delay_to_hash_power_ms
@@ -325,10 +414,12 @@ impl Report {
             );
         }
         out += &format!(
-            "events {}, relays {}, sync requests {}, simulated {:.1} s\n",
+            "events {}, relays {}, sync requests {}, streams opened {}, stream block events {}, simulated {:.1} s\n",
             self.events,
             self.relays,
             self.requests,
+            self.streams_opened,
+            self.stream_blocks,
             self.sim_time_ms / 1000.0
         );
         out

@@ -79,8 +79,13 @@ pub struct Script {
     pub infinite_bandwidth: bool,
     /// Nodes find more peers as the node does ([`Config::discovery`]).
     pub discovery: bool,
-    /// Periodic sync interval (ms), as [`Config::sync_ms`].
-    pub sync_ms: u64,
+    /// The safety-net poll interval (ms), as [`Config::poll_every_ms`].
+    pub poll_every_ms: u64,
+    /// Nodes follow their peers' `/events`, as [`Config::follow`].
+    pub follow: bool,
+    /// The nodes that cannot be dialled (they only dial out), as
+    /// [`Config::unreachable_share`] draws them.
+    pub unreachable: Vec<u32>,
     /// The seed of the latency draws and of the nodes' regions.
     pub seed: u64,
     /// Regions, latencies and bandwidths (nodes are placed by the seed).
@@ -90,8 +95,8 @@ pub struct Script {
 impl Script {
     /// A run of `submissions` on `topology` with `params`, simulated time 0
     /// at `epoch_ms`; the rest as in [`Config::new`]: the 2019 network's
-    /// latencies and bandwidths, the node's sync interval, 60 s to settle,
-    /// seed 1.
+    /// latencies and bandwidths, the node's cadences, following on, every
+    /// node reachable, 60 s to settle, seed 1.
     pub fn new(
         topology: Topology,
         params: Params,
@@ -107,7 +112,9 @@ impl Script {
             latency_scale: 1.0,
             infinite_bandwidth: false,
             discovery: false,
-            sync_ms: jbc_core::node_state::POLL_UNFOLLOWED_MS,
+            poll_every_ms: jbc_core::node_state::POLL_EVERY_MS,
+            follow: true,
+            unreachable: Vec::new(),
             seed: 1,
             network: Network::default_2019(),
         }
@@ -134,15 +141,19 @@ impl Script {
         if let Some(s) = self.submissions.iter().find(|s| s.node as usize >= nodes) {
             return Err(format!("a submission goes to node {} of {nodes}", s.node));
         }
-        if self.sync_ms < 1 || self.latency_scale < 0.0 {
-            return Err("sync interval at least 1 ms, latency scale at least 0".into());
+        if let Some(n) = self.unreachable.iter().find(|n| **n as usize >= nodes) {
+            return Err(format!("unreachable node {n} of {nodes}"));
+        }
+        if self.poll_every_ms < 1 || self.latency_scale < 0.0 {
+            return Err("poll interval at least 1 ms, latency scale at least 0".into());
         }
         Ok(())
     }
 
     /// The configuration the world runs with: this script's network model,
     /// `blocks` = the number of submissions, `block_ms` = the params' target,
-    /// `peers` = 0 (the topology is given), no faults.
+    /// `peers` = 0 (the topology is given), no faults (the unreachable
+    /// nodes are given to the world apart: `unreachable_share` stays 0).
     pub fn config(&self) -> Config {
         let mut config = Config::new(
             self.topology.nodes(),
@@ -151,7 +162,8 @@ impl Script {
             self.seed,
         );
         config.peers = 0;
-        config.sync_ms = self.sync_ms;
+        config.poll_every_ms = self.poll_every_ms;
+        config.follow = self.follow;
         config.settle_ms = self.settle_ms;
         config.latency_scale = self.latency_scale;
         config.infinite_bandwidth = self.infinite_bandwidth;
@@ -169,6 +181,7 @@ impl Script {
             topology: self.topology,
             params: self.params,
             epoch_ms: self.epoch_ms,
+            unreachable: self.unreachable,
             script: Scripted {
                 submissions: self.submissions,
                 settle_ms: self.settle_ms,

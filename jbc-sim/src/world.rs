@@ -10,36 +10,37 @@
 //! from one seeded [`Rng`], ordered by (time, sequence number), so a
 //! configuration gives one run.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jbc_core::node_state::{Action, NodeConfig, NodeState, PeerId, PeerSource, Source};
 use jbc_core::peer::{PeerError, TipInfo};
 use jbc_core::sync::{Request, Response};
-use jbc_core::{Block, BlockHash, Chain, Params, Status};
+use jbc_core::{Block, BlockHash, Chain, Params};
 
 use crate::config::Config;
 use crate::network::{Network, Topology};
 use crate::report::{Observations, PartitionObservation};
 use crate::rng::Rng;
 
+mod by_hash;
 mod discovery;
+mod links;
+mod queue;
 mod script;
+mod streams;
 pub(crate) use script::{Scripted, Setup};
+
+use by_hash::ByHash;
+use queue::{Queue, Scheduled};
+use streams::{StreamEvent, Streams};
 
 /// The simulated clock starts here (ms since the Unix epoch), so block
 /// timestamps look like real ones and the 120 s future-block rule applies
 /// as on a real node.
 pub const EPOCH_MS: u64 = 1_700_000_000_000;
 
-/// Bytes of a `GET /tip` or `GET /blocks?..` request and of the HTTP
-/// headers around every message; the bodies are counted at their real JSON
-/// length on top.
-pub const HTTP_OVERHEAD_BYTES: u64 = 200;
-
-/// Pareto shape of the latency draws (SimBlock's).
-const LATENCY_SHAPE: f64 = 5.0;
+pub use links::HTTP_OVERHEAD_BYTES;
 
 /// The params of every simulated network: difficulty pinned at 1 (initial =
 /// min = max), so every block has the same work, retargeting never moves
@@ -113,99 +114,8 @@ enum Event {
     Heal,
     /// A scripted block is handed to its node (`POST /mined`).
     Submit { index: u32 },
-}
-
-struct Scheduled {
-    at_us: u64,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at_us, self.seq) == (other.at_us, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
-    }
-}
-
-/// Width of one slot of the [`Queue`]'s wheel (µs).
-const SLOT_US: u64 = 1000;
-/// Slots in the wheel: events within this many ms of now sit in a slot,
-/// later ones in a heap until they come near.
-const WHEEL_SLOTS: u64 = 1 << 16;
-
-/// The event queue: a timing wheel of 1 ms slots for the near future (where
-/// almost every message lands) and a heap for the far future. Events leave
-/// in (time, sequence) order exactly as from one heap, but the heap that
-/// orders them holds only the current millisecond's events, so it stays
-/// small and in cache at 10,000 nodes.
-struct Queue {
-    wheel: Vec<Vec<Scheduled>>,
-    in_wheel: usize,
-    current: BinaryHeap<Reverse<Scheduled>>,
-    far: BinaryHeap<Reverse<Scheduled>>,
-    /// The slot `current` holds.
-    slot: u64,
-}
-
-impl Queue {
-    fn new() -> Queue {
-        Queue {
-            wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
-            in_wheel: 0,
-            current: BinaryHeap::new(),
-            far: BinaryHeap::new(),
-            slot: 0,
-        }
-    }
-
-    fn push(&mut self, event: Scheduled) {
-        let slot = event.at_us / SLOT_US;
-        if slot <= self.slot {
-            self.current.push(Reverse(event));
-        } else if slot < self.slot + WHEEL_SLOTS {
-            self.wheel[(slot % WHEEL_SLOTS) as usize].push(event);
-            self.in_wheel += 1;
-        } else {
-            self.far.push(Reverse(event));
-        }
-    }
-
-    fn pop(&mut self) -> Option<Scheduled> {
-        // Bounded: each turn either returns or moves to the next slot that
-        // holds an event (jumping over empty stretches to the far heap).
-        loop {
-            if let Some(Reverse(event)) = self.current.pop() {
-                return Some(event);
-            }
-            if self.in_wheel == 0 {
-                let Reverse(first) = self.far.peek()?;
-                self.slot = self.slot.max(first.at_us / SLOT_US - 1);
-            }
-            self.slot += 1;
-            while let Some(Reverse(next)) = self.far.peek()
-                && next.at_us / SLOT_US < self.slot + WHEEL_SLOTS
-            {
-                let Some(Reverse(next)) = self.far.pop() else {
-                    break;
-                };
-                self.push(next);
-            }
-            let bucket = std::mem::take(&mut self.wheel[(self.slot % WHEEL_SLOTS) as usize]);
-            self.in_wheel -= bucket.len();
-            self.current.extend(bucket.into_iter().map(Reverse));
-        }
-    }
+    /// Something of a `GET /events` stream ([`streams`]).
+    Stream(StreamEvent),
 }
 
 /// One simulated node: the real state machine plus what the driver keeps.
@@ -218,13 +128,6 @@ struct SimNode {
     /// The timer armed, and its generation.
     timer: Option<(u64, u64)>,
     generation: u64,
-    /// When the last sync round ran (ms since the epoch).
-    last_round_ms: u64,
-    /// Whether something woke sync since the last round (an orphan; the
-    /// peers are added before the start). A node whose periodic round is
-    /// overdue (see [`Config::sync_ms`]) shows no wake in `poll_timeout`,
-    /// so the driver notes it from `handle_block`'s answer.
-    woken: bool,
     tip: BlockHash,
     silent: bool,
     /// Offline in `[start, end)` µs, if at all.
@@ -252,26 +155,30 @@ pub struct World {
     network: Network,
     nodes: Vec<SimNode>,
     rng: Rng,
-    queue: Queue,
+    queue: Queue<Event>,
     seq: u64,
     now_us: u64,
     /// Each node's region, apart from the nodes so that sending to a node
     /// does not load its whole state.
     regions: Vec<u8>,
+    /// Which nodes cannot be dialled ([`Config::unreachable_share`]).
+    unreachable: Vec<bool>,
+    /// The `GET /events` streams open or opening between nodes.
+    streams: Streams,
     /// Cumulative hash power, for drawing the miner.
     cumulative_share: Vec<f64>,
     /// Blocks mined, in order, and the index of each by hash.
     mined: Vec<Mined>,
-    mined_index: HashMap<BlockHash, u32>,
+    mined_index: ByHash<u32>,
     /// When each node first stored each mined block (µs; `u64::MAX` never):
     /// `arrival[block][node]`.
     arrival: Vec<Vec<u64>>,
     /// How many nodes are on each tip.
-    tips: HashMap<BlockHash, u32>,
+    tips: ByHash<u32>,
     /// `GET /tip` body length by tip (every node on a tip answers the same).
-    tip_json: HashMap<BlockHash, u64>,
+    tip_json: ByHash<u64>,
     /// Block JSON length by hash (every relay of a block has the same body).
-    block_json: HashMap<BlockHash, u64>,
+    block_json: ByHash<u64>,
     /// Reorganisation depths seen (blocks disconnected) → count.
     reorgs: BTreeMap<u64, u64>,
     /// Deepest reorganisation of each side after the heal.
@@ -302,32 +209,51 @@ impl World {
         let mut link_rng = rng.fork(2);
         let mut fault_rng = rng.fork(3);
         let regions = network.place(config.nodes, &mut place_rng);
-        let (topology, params, epoch_ms, script) = match setup {
+        // Drawn apart (and only when asked for), so a run without
+        // unreachable nodes draws everything else as before.
+        let mut unreachable = if config.unreachable_share > 0.0 {
+            pick(config.nodes, config.unreachable_share, &mut rng.fork(5))
+        } else {
+            vec![false; config.nodes]
+        };
+        // A node opens links only to nodes it can dial.
+        let dialable: Vec<bool> = unreachable.iter().map(|u| !u).collect();
+        let (topology, params, epoch_ms, script, given_unreachable) = match setup {
             None if config.measured_degrees => {
                 let mut degree_rng = rng.fork(4);
                 let degrees: Vec<usize> = (0..config.nodes)
                     .map(|_| network.draw_outbound_degree(&mut degree_rng))
                     .collect();
                 (
-                    Topology::random_degrees(&degrees, &mut link_rng),
+                    Topology::random_dialable(&degrees, &dialable, &mut link_rng),
                     sim_params(config.block_ms),
                     EPOCH_MS,
                     None,
+                    Vec::new(),
                 )
             }
             None => (
-                Topology::random(config.nodes, config.peers, &mut link_rng),
+                Topology::random_dialable(
+                    &vec![config.peers; config.nodes],
+                    &dialable,
+                    &mut link_rng,
+                ),
                 sim_params(config.block_ms),
                 EPOCH_MS,
                 None,
+                Vec::new(),
             ),
             Some(setup) => (
                 setup.topology,
                 setup.params,
                 setup.epoch_ms,
                 Some(Box::new(setup.script)),
+                setup.unreachable,
             ),
         };
+        for n in given_unreachable {
+            unreachable[n as usize] = true;
+        }
         let shares = config.shares();
         let silent = pick(config.nodes, config.silent_share, &mut fault_rng);
         let offline = config
@@ -342,8 +268,8 @@ impl World {
             .enumerate()
             .map(|(i, neighbours)| {
                 let node_config = NodeConfig {
-                    poll_every_ms: config.sync_ms,
-                    poll_unfollowed_ms: config.sync_ms,
+                    poll_every_ms: config.poll_every_ms,
+                    poll_unfollowed_ms: config.poll_unfollowed_ms,
                     ..NodeConfig::default()
                 };
                 let mut state = NodeState::new(genesis.clone(), node_config);
@@ -365,8 +291,6 @@ impl World {
                     upload_free_us: 0,
                     timer: None,
                     generation: 0,
-                    last_round_ms: 0,
-                    woken: true,
                     tip,
                     silent: silent[i],
                     offline: offline
@@ -384,10 +308,12 @@ impl World {
                 total
             })
             .collect();
-        let mut tips = HashMap::new();
+        let mut tips = ByHash::default();
         tips.insert(tip, config.nodes as u32);
         let mut world = World {
             regions,
+            unreachable,
+            streams: Streams::new(config.nodes),
             network,
             nodes,
             rng,
@@ -396,11 +322,11 @@ impl World {
             now_us: 0,
             cumulative_share,
             mined: Vec::new(),
-            mined_index: HashMap::new(),
+            mined_index: ByHash::default(),
             arrival: Vec::new(),
             tips,
-            tip_json: HashMap::new(),
-            block_json: HashMap::new(),
+            tip_json: ByHash::default(),
+            block_json: ByHash::default(),
             reorgs: BTreeMap::new(),
             partition: None,
             end_us: None,
@@ -420,8 +346,12 @@ impl World {
             let first = world.block_interval_us();
             world.schedule(first, Event::Mine);
         }
-        if let Some((_, end_ms)) = world.config.partition {
+        if let Some((start_ms, end_ms)) = world.config.partition {
+            world.schedule(start_ms * 1000, Event::Stream(StreamEvent::LinksCut));
             world.schedule(end_ms * 1000, Event::Heal);
+        }
+        if let Some(o) = world.config.offline {
+            world.schedule(o.start_ms * 1000, Event::Stream(StreamEvent::LinksCut));
         }
         world
     }
@@ -495,13 +425,7 @@ impl World {
                     return;
                 }
                 let now_ms = self.now_ms();
-                let n = &mut self.nodes[node as usize];
-                let round = now_ms >= n.state.poll_timeout();
-                n.state.handle_timeout(now_ms);
-                if round {
-                    n.last_round_ms = now_ms;
-                    n.woken = false;
-                }
+                self.nodes[node as usize].state.handle_timeout(now_ms);
                 self.after(node);
             }
             Event::Relay {
@@ -542,42 +466,8 @@ impl World {
             } => self.announced(from, peer, to, url),
             Event::Heal => self.heal(),
             Event::Submit { index } => self.submit(index),
+            Event::Stream(event) => self.stream_event(event),
         }
-    }
-
-    /// An answer arriving at `node`: lost if `node` is offline now.
-    fn received<T>(&self, node: u32, answer: Result<T, PeerError>) -> Result<T, PeerError> {
-        if self.offline(node) {
-            Err(PeerError::Unreachable("we were offline".into()))
-        } else {
-            answer
-        }
-    }
-
-    fn is_offline_at(&self, (start, end): (u64, u64)) -> bool {
-        (start..end).contains(&self.now_us)
-    }
-
-    fn offline(&self, node: u32) -> bool {
-        self.nodes[node as usize]
-            .offline
-            .is_some_and(|w| self.is_offline_at(w))
-    }
-
-    /// Whether a message from `a` to `b` sent now is lost: either end is
-    /// offline, or the partition separates them.
-    fn cut(&self, a: u32, b: u32) -> bool {
-        if !self.faults() {
-            return false;
-        }
-        if self.offline(a) || self.offline(b) {
-            return true;
-        }
-        let Some((start_ms, end_ms)) = self.config.partition else {
-            return false;
-        };
-        let half = self.nodes.len() as u32 / 2;
-        (start_ms * 1000..end_ms * 1000).contains(&self.now_us) && (a < half) != (b < half)
     }
 
     fn mine(&mut self) {
@@ -637,6 +527,7 @@ impl World {
                 Action::Flush => {}
                 Action::TipChanged { change, .. } => {
                     tip_changed = true;
+                    self.publish(node, &change.connected);
                     let depth = change.disconnected.len() as u64;
                     if depth > 0 {
                         *self.reorgs.entry(depth).or_default() += 1;
@@ -660,24 +551,9 @@ impl World {
                 }
                 Action::CheckCandidate { url } => self.check_candidate(node, url),
                 Action::Announce { peer, url } => self.announce(node, peer, url),
-                Action::Follow { peer } => {
-                    // Simulated nodes serve no `/events` (yet): each peer
-                    // is polled every `sync_ms`, as a node polls an older one.
-                    let now_ms = self.now_ms();
-                    let not_served = PeerError::Api {
-                        status: 404,
-                        body: jbc_core::peer::ErrorBody {
-                            error: "not_found".into(),
-                            message: "no /events in the simulator".into(),
-                        },
-                    };
-                    self.nodes[node as usize].state.handle_stream_ended(
-                        peer,
-                        Err(not_served),
-                        now_ms,
-                    );
-                }
-                Action::Unfollow { .. } | Action::Peer { .. } | Action::SyncEnded { .. } => {}
+                Action::Follow { peer } => self.follow(node, peer),
+                Action::Unfollow { peer } => self.unfollow(node, peer),
+                Action::Peer { .. } | Action::SyncEnded { .. } => {}
             }
         }
         // The tip moves only with a `TipChanged`: read it (a cold load at
@@ -701,15 +577,11 @@ impl World {
         self.arm_timer(node);
     }
 
-    /// Arms `node`'s timer for `poll_timeout`, moving a periodic round to
-    /// the configured `sync_ms` after the last one (a sync woken early by an
-    /// orphan keeps its time).
+    /// Arms `node`'s timer for its `poll_timeout` (every cadence is the
+    /// node's own, in its `NodeConfig`).
     fn arm_timer(&mut self, node: u32) {
         let n = &self.nodes[node as usize];
-        let mut due_ms = n.state.poll_timeout();
-        if !n.woken {
-            due_ms = due_ms.max(n.last_round_ms + self.config.sync_ms);
-        }
+        let due_ms = n.state.poll_timeout();
         let due_us = due_ms
             .saturating_sub(self.epoch_ms)
             .saturating_mul(1000)
@@ -728,63 +600,12 @@ impl World {
         self.schedule(at_us, Event::Timer { node, generation });
     }
 
-    /// When a message of `bytes` from `from` sent now arrives at `to`: it
-    /// waits for `from`'s upload link, takes `bytes` over the slower of the
-    /// sender's upload and the receiver's download, then a latency draw.
-    fn transfer(&mut self, from: u32, to: u32, bytes: u64) -> u64 {
-        let sent_us = self.upload(from, to, bytes);
-        let (a, b) = (
-            self.regions[from as usize] as usize,
-            self.regions[to as usize] as usize,
-        );
-        let latency_us = if self.config.latency_scale > 0.0 {
-            let mean_us = self.network.latency_ms[a][b] * 1000.0 * self.config.latency_scale;
-            self.rng.pareto(mean_us, LATENCY_SHAPE)
-        } else {
-            0.0
-        };
-        sent_us + latency_us.round() as u64
-    }
-
-    /// Queues `bytes` from `from` to `to` on `from`'s upload link; returns
-    /// when the last byte has left.
-    fn upload(&mut self, from: u32, to: u32, bytes: u64) -> u64 {
-        let wire_us = if self.config.infinite_bandwidth {
-            0.0
-        } else {
-            let (a, b) = (
-                self.regions[from as usize] as usize,
-                self.regions[to as usize] as usize,
-            );
-            let bps = self.network.upload_bps[a].min(self.network.download_bps[b]);
-            (bytes + HTTP_OVERHEAD_BYTES) as f64 * 8.0 * 1e6 / bps
-        };
-        let sender = &mut self.nodes[from as usize];
-        let start = sender.upload_free_us.max(self.now_us);
-        sender.upload_free_us = start + wire_us.round() as u64;
-        sender.upload_free_us
-    }
-
-    /// A round trip's worth of time for a message that is lost (the sender
-    /// learns of it as a refused or timed-out connection).
-    fn failure_delay(&mut self, from: u32, to: u32) -> u64 {
-        let (a, b) = (
-            self.regions[from as usize] as usize,
-            self.regions[to as usize] as usize,
-        );
-        let mean_us = self.network.latency_ms[a][b] * 1000.0 * self.config.latency_scale;
-        self.now_us + (2.0 * mean_us).round() as u64
-    }
-
     fn relay(&mut self, node: u32, block: Arc<Block>, peers: Vec<PeerId>) {
         if self.nodes[node as usize].silent {
             // A node that never relays drops the action.
             return;
         }
-        let json_bytes = *self
-            .block_json
-            .entry(block.hash)
-            .or_insert_with(|| block.to_json().len() as u64);
+        let json_bytes = self.block_bytes(&block);
         // Looked up once for all the peers: the block's row of the arrival
         // table, if the simulation mined it.
         let mined = self.mined_index.get(&block.hash).copied();
@@ -793,7 +614,7 @@ impl World {
                 continue;
             };
             self.relays += 1;
-            if self.cut(node, to) {
+            if self.dial_fails(node, to) {
                 let at = self.failure_delay(node, to);
                 self.schedule(at, Event::RelayFailed { node, peer });
                 continue;
@@ -838,11 +659,7 @@ impl World {
         // such an arrival needs no call into the receiver.
         if !self.has_stored(to, &block.hash) {
             let receiver = &mut self.nodes[to as usize].state;
-            let answer = receiver.handle_block(block, Source::Submitted, now_ms);
-            if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
-                // NodeState wakes sync for an orphan: honour it now.
-                self.nodes[to as usize].woken = true;
-            }
+            let _ = receiver.handle_block(block, Source::Submitted, now_ms);
             self.after(to);
         }
         if self.faults() {
@@ -856,10 +673,12 @@ impl World {
         }
     }
 
-    /// Whether anything can make a message fail: offline nodes or a
-    /// partition.
-    fn faults(&self) -> bool {
-        self.config.offline.is_some() || self.config.partition.is_some()
+    /// The JSON length of `block` (measured once per block).
+    fn block_bytes(&mut self, block: &Block) -> u64 {
+        *self
+            .block_json
+            .entry(block.hash)
+            .or_insert_with(|| block.to_json().len() as u64)
     }
 
     /// Whether `node`'s chain stores `hash`, from the arrival table (one
@@ -904,7 +723,7 @@ impl World {
             self.schedule(at, Event::Response { node, peer, answer });
             return;
         };
-        if self.cut(node, to) {
+        if self.dial_fails(node, to) {
             let at = self.failure_delay(node, to);
             let answer = Box::new(Err(PeerError::Unreachable("no route".into())));
             self.schedule(at, Event::Response { node, peer, answer });
@@ -1037,6 +856,9 @@ impl World {
             events: self.events,
             relays: self.relays,
             requests: self.requests,
+            streams_opened: self.streams.opened,
+            stream_blocks: self.streams.blocks_sent,
+            unreachable: self.unreachable,
             sim_time_us: self.now_us,
             peers: self
                 .nodes
@@ -1076,54 +898,6 @@ pub fn mine_difficulty_1(candidate: &jbc_core::Candidate) -> Block {
 mod tests {
     #[test]
     fn events_stay_small_in_the_heap() {
-        assert!(core::mem::size_of::<super::Scheduled>() <= 64);
-    }
-}
-
-#[cfg(test)]
-mod queue_tests {
-    use super::*;
-
-    #[test]
-    fn the_wheel_pops_in_time_then_sequence_order_near_and_far() {
-        let mut rng = Rng::new(3);
-        let mut queue = Queue::new();
-        let mut expected = Vec::new();
-        for seq in 0..5_000u64 {
-            // Near (µs), same millisecond, and beyond the wheel.
-            let at_us = match seq % 3 {
-                0 => rng.below(5_000),
-                1 => 1_500,
-                _ => rng.below(WHEEL_SLOTS * SLOT_US * 3),
-            };
-            queue.push(Scheduled {
-                at_us,
-                seq,
-                event: Event::Mine,
-            });
-            expected.push((at_us, seq));
-        }
-        expected.sort();
-        let mut got = Vec::new();
-        // Pop half, push more at or after the last popped time, pop the rest.
-        for _ in 0..2_500 {
-            let e = queue.pop().unwrap();
-            got.push((e.at_us, e.seq));
-        }
-        let now = got.last().unwrap().0;
-        for seq in 5_000..5_100u64 {
-            let at_us = now + rng.below(2_000);
-            queue.push(Scheduled {
-                at_us,
-                seq,
-                event: Event::Mine,
-            });
-            expected.push((at_us, seq));
-        }
-        expected.sort();
-        while let Some(e) = queue.pop() {
-            got.push((e.at_us, e.seq));
-        }
-        assert_eq!(got, expected);
+        assert!(core::mem::size_of::<super::Scheduled<super::Event>>() <= 64);
     }
 }

@@ -196,3 +196,38 @@ fn a_script_naming_a_missing_node_is_refused() {
             .is_err()
     );
 }
+
+/// Nodes 1 and 2 cannot be dialled and link out to node 0 only. A block
+/// handed to node 1 reaches node 0 by relay (node 1 dials out); node 0
+/// cannot relay it to node 2, which hears of it through the `/events`
+/// stream it follows at once. With following off, node 2 polls node 0
+/// every 3 s and has not asked again by the end of the run.
+#[test]
+fn an_unreachable_node_hears_of_a_block_through_the_stream_it_follows() {
+    let mut chain = Chain::new(params());
+    let genesis = chain.genesis().hash;
+    let block = child(&mut chain, genesis, "b1");
+    let run = |follow: bool| {
+        let topology = Topology::from_outbound(vec![vec![], vec![0], vec![0]]).unwrap();
+        let submissions = vec![Submission {
+            at_ms: 1_000,
+            node: 1,
+            block: block.clone(),
+        }];
+        let mut script = Script::new(topology, params(), EPOCH_MS, submissions);
+        script.latency_scale = 0.0;
+        script.infinite_bandwidth = true;
+        script.unreachable = vec![1, 2];
+        script.follow = follow;
+        script.settle_ms = 1_000;
+        script.run().expect("a valid script")
+    };
+    let following = run(true);
+    assert_eq!(following.tips(), vec![block.hash; 3]);
+    let report = Report::of(following.into_observations());
+    // Node 1 and node 2 each follow node 0; node 0 follows nobody.
+    assert_eq!(report.streams_opened, 2, "{}", report.summary());
+    let polling = run(false);
+    assert!(polling.stores(0, &block.hash));
+    assert!(!polling.stores(2, &block.hash));
+}

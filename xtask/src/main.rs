@@ -6,7 +6,8 @@
 //! - `web`: build jbc-web to WebAssembly into `www/pkg`.
 //! - `bench`: mining kernels (and the GPU through wgpu) beside reference hash rates.
 //! - `bench-web`: the browser miner's hash rate (CPU workers and WebGPU) in headless Chromium.
-//! - `bench-sim`: the simulator's speed, memory and stale rate against the model.
+//! - `bench-sim`: the simulator's speed, memory, the stale rate with unreachable
+//!   nodes, and the stale rate against the model.
 //! - `bench-node`: a release node's CPU at rest, `/tip` latency, and its
 //!   mining rate on one and two threads.
 //! - `bench-gpu`: `jbc-miner --gpu`'s rate in blocks a node accepted, ÷ its
@@ -82,8 +83,9 @@ const USAGE: &str = "usage: cargo xtask <task>
                        mining kernels vs naive loop, Python JBC and openssl
   bench-web [--workers N --secs S --kernel auto|scalar|simd --no-screenshot]
                        browser miner hash rate in headless Chromium
-  bench-sim [--quick]  jbc-sim speed and memory at 1,000 and 10,000 nodes, and the
-                       stale rate against the analytical model
+  bench-sim [--quick]  jbc-sim speed and memory at 1,000 and 10,000 nodes, the stale
+                       rate with 70 % unreachable nodes (following off and on), and
+                       the stale rate against the analytical model
   bench-node [--idle-secs S] [--mine-secs S] [--difficulty D]
                        a release node's CPU at rest and /tip latency, and its
                        mining rate (blocks found) on 1 and 2 threads

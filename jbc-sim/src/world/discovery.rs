@@ -4,11 +4,12 @@
 //! the receiving node's own state, as its API would.
 //!
 //! Every simulated node has the address `sim://N` and announces it (as a
-//! node with `--public-url` does). A node with 8 or more reachable peers
-//! asks nobody, so with the default 8 outbound links (about 16 peers each)
-//! and no faults none of this happens; with fewer links nodes learn more as
-//! real ones do. Rounds of asking come with the node's timer, so they
-//! follow `--sync-ms` like the periodic syncs.
+//! node with `--public-url` does; one that cannot be dialled announces it
+//! too, as a node whose public URL nobody can reach, and every dial to it
+//! fails). A node with 8 or more reachable peers asks nobody, so with the
+//! default 8 outbound links (about 16 peers each) and no faults none of
+//! this happens; with fewer links nodes learn more as real ones do, at the
+//! node's own cadence (`NodeConfig::learn_every_ms`).
 
 use jbc_core::node_state::{PeerId, PeerSource};
 use jbc_core::peer::{PeerError, TipInfo};
@@ -38,7 +39,7 @@ impl World {
             state.handle_peer_list(peer, Err(PeerError::Unreachable("unknown".into())), now_ms);
             return;
         };
-        if self.cut(node, to) {
+        if self.dial_fails(node, to) {
             let at = self.failure_delay(node, to);
             let answer = Box::new(Err(PeerError::Unreachable("no route".into())));
             self.schedule(at, Event::PeerList { node, peer, answer });
@@ -104,7 +105,7 @@ impl World {
     /// `GET {url}/tip` from `node` to an address it learned.
     pub(super) fn check_candidate(&mut self, node: u32, url: String) {
         let to = node_of(&url).filter(|&to| (to as usize) < self.nodes.len());
-        let Some(to) = to.filter(|&to| !self.cut(node, to)) else {
+        let Some(to) = to.filter(|&to| !self.dial_fails(node, to)) else {
             let at = match to {
                 Some(to) => self.failure_delay(node, to),
                 None => self.now_us,
@@ -168,7 +169,7 @@ impl World {
         let Some(to) = self.neighbour(node, peer) else {
             return;
         };
-        if self.cut(node, to) {
+        if self.dial_fails(node, to) {
             let now_ms = self.now_ms();
             let state = &mut self.nodes[node as usize].state;
             state.handle_announced(peer, Err(PeerError::Unreachable("no route".into())), now_ms);
@@ -229,8 +230,6 @@ impl World {
                 n.neighbours.push(u32::MAX);
             }
             n.neighbours.push(node_of(&info.url).unwrap_or(u32::MAX));
-            // The node syncs a new peer at once: honour that wake.
-            n.woken = true;
         }
     }
 }

@@ -15,6 +15,8 @@ pub(crate) struct Setup {
     pub topology: Topology,
     pub params: Params,
     pub epoch_ms: u64,
+    /// The nodes that cannot be dialled.
+    pub unreachable: Vec<u32>,
     pub script: Scripted,
 }
 
@@ -80,10 +82,6 @@ impl World {
         let answer = self.nodes[node as usize]
             .state
             .handle_block(block, Source::Submitted, now_ms);
-        if answer.as_ref().is_ok_and(|a| a.status == Status::Orphan) {
-            // NodeState wakes sync for an orphan: honour it now.
-            self.nodes[node as usize].woken = true;
-        }
         self.after(node);
         if let Some(script) = &mut self.script {
             script.answers[index as usize] = Some(answer.map(|a| a.status));
