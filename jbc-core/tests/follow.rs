@@ -315,7 +315,9 @@ fn a_dropped_stream_is_reopened_after_a_doubling_back_off_and_a_down_peer_stays(
         state.handle_timeout(now);
         assert_eq!(follows(&drain(&mut state)), vec![a]);
     }
-    let expected: Vec<u64> = (1..=8).map(|n| config.stream_retry_after_ms(n)).collect();
+    let expected: Vec<u64> = (1..=8)
+        .map(|n| config.stream_retry_after_ms(n, true))
+        .collect();
     assert_eq!(waits, expected);
     assert_eq!(expected[0], config.stream_retry_ms);
     assert_eq!(*expected.last().unwrap(), config.stream_retry_max_ms);
@@ -441,4 +443,61 @@ fn a_sync_woken_while_one_runs_starts_when_it_ends() {
     );
     state.handle_timeout(NOW_MS + 20);
     assert_eq!(tip_requests(&drain(&mut state)), vec![a]);
+}
+
+#[test]
+fn a_peer_that_never_answered_is_tried_less_and_less_up_to_a_minute() {
+    let (mut state, ids) = node_with(quiet(), &[("http://nat", PeerSource::Config)]);
+    let peer = ids[0];
+    let config = *state.config();
+    let mut now = NOW_MS;
+    let mut waits = Vec::new();
+    for _ in 0..12 {
+        state.handle_timeout(now);
+        assert_eq!(follows(&drain(&mut state)), vec![peer]);
+        let refused = PeerError::Unreachable("connection refused".into());
+        state.handle_stream_ended(peer, Err(refused), now);
+        let Some(StreamState::Waiting { retry_at_ms }) = state.stream(peer) else {
+            panic!("waiting");
+        };
+        waits.push(retry_at_ms - now);
+        now = retry_at_ms;
+    }
+    assert_eq!(waits[0], config.stream_retry_ms);
+    assert!(waits.windows(2).all(|w| w[1] >= w[0]), "{waits:?}");
+    assert_eq!(*waits.last().unwrap(), config.stream_retry_never_up_max_ms);
+    assert!(config.stream_retry_never_up_max_ms > config.stream_retry_max_ms);
+}
+
+#[test]
+fn an_announcement_that_raced_an_open_stream_is_sent_again_at_once() {
+    let mut state = NodeState::new(Chain::new(params()), quiet());
+    state.set_own_url("http://127.0.0.1:5000".into(), false);
+    state
+        .add_peer("http://127.0.0.2:5001".into(), PeerSource::Config, NOW_MS)
+        .unwrap();
+    let peer = state.peers().iter().next().unwrap().0;
+    drain(&mut state);
+    state.handle_timeout(NOW_MS);
+    drain(&mut state);
+    // The stream got through, the announcement did not (the peer had just
+    // started listening).
+    state.handle_stream_opened(peer, NOW_MS + 1);
+    drain(&mut state);
+    let refused = || Err(PeerError::Unreachable("connection refused".into()));
+    state.handle_announced(peer, refused(), NOW_MS + 2);
+    let again = drain(&mut state);
+    assert!(
+        again.iter().any(|a| matches!(a, Action::Announce { .. })),
+        "{again:?}"
+    );
+    assert_eq!(state.peers().get(peer).unwrap().health, PeerHealth::Up);
+    // A second failure in a row is not retried at once: the peer is down.
+    state.handle_announced(peer, refused(), NOW_MS + 3);
+    assert!(
+        !drain(&mut state)
+            .iter()
+            .any(|a| matches!(a, Action::Announce { .. }))
+    );
+    assert_eq!(state.peers().get(peer).unwrap().health, PeerHealth::Down);
 }

@@ -52,10 +52,10 @@ const SPACING: Duration = Duration::from_millis(1_200);
 /// The most time given to one submission to spread before the next.
 const SPREAD_LIMIT: Duration = Duration::from_secs(10);
 /// The most time given to the nodes to learn their inbound links. An
-/// announcement that failed (the peer was not listening yet, or was slow
-/// to answer) is sent again when the peer next answers; with a stream
-/// open to it that can be the next safety-net poll (60 s,
-/// `NodeConfig::poll_every_ms`), so this allows for one.
+/// announcement that failed (the peer was not listening yet) is sent again
+/// when the peer next answers, at once if its stream is open; this allows
+/// for one safety-net poll (60 s, `NodeConfig::poll_every_ms`) on top, in
+/// case a slow machine delays everything else.
 const LINKS_LIMIT: Duration = Duration::from_secs(70);
 /// Quiet time after the last submission: relays and streams carry a block
 /// across a loopback link in milliseconds (a block they missed would wait

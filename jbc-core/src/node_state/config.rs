@@ -17,6 +17,10 @@ pub const STREAM_RETRY_MS: u64 = 500;
 /// The longest wait before a stream is opened again (ms): after a link
 /// comes back, a follower finds it within about this long.
 pub const STREAM_RETRY_MAX_MS: u64 = 4_000;
+/// The longest wait before a stream to a peer that never answered anything
+/// is tried again (ms): an address nobody can dial (behind NAT) costs a
+/// connection attempt a minute, not one every few seconds.
+pub const STREAM_RETRY_NEVER_UP_MAX_MS: u64 = 60_000;
 /// How long a peer that answered `/events` with 404 is not followed (ms).
 pub const UNSUPPORTED_RETRY_MS: u64 = 60 * 60 * 1000;
 /// How often a node with few reachable peers asks each for its list (ms).
@@ -39,6 +43,8 @@ pub struct NodeConfig {
     pub stream_retry_ms: u64,
     /// Longest back-off of a stream (ms).
     pub stream_retry_max_ms: u64,
+    /// Longest back-off of a stream to a peer that never answered (ms).
+    pub stream_retry_never_up_max_ms: u64,
     /// How often each reachable peer is asked for its list while the node
     /// has fewer than `wanted_peers` reachable (ms).
     pub learn_every_ms: u64,
@@ -58,6 +64,7 @@ impl Default for NodeConfig {
             max_streams: MAX_STREAMS,
             stream_retry_ms: STREAM_RETRY_MS,
             stream_retry_max_ms: STREAM_RETRY_MAX_MS,
+            stream_retry_never_up_max_ms: STREAM_RETRY_NEVER_UP_MAX_MS,
             learn_every_ms: LEARN_EVERY_MS,
             wanted_peers: WANTED_PEERS,
             learn_per_peer: LEARN_PER_PEER,
@@ -67,11 +74,15 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
-    /// The back-off after `failures` failed streams in a row (at least one).
-    pub fn stream_retry_after_ms(&self, failures: u32) -> u64 {
+    /// The back-off after `failures` failed streams in a row (at least one),
+    /// to a peer that answered before (`ever_up`) or never did.
+    pub fn stream_retry_after_ms(&self, failures: u32, ever_up: bool) -> u64 {
         let doublings = failures.saturating_sub(1).min(16);
-        self.stream_retry_ms
-            .saturating_mul(1 << doublings)
-            .min(self.stream_retry_max_ms)
+        let max = if ever_up {
+            self.stream_retry_max_ms
+        } else {
+            self.stream_retry_never_up_max_ms
+        };
+        self.stream_retry_ms.saturating_mul(1 << doublings).min(max)
     }
 }

@@ -32,8 +32,22 @@ impl NodeState {
     /// How an [`Action::Announce`] went (like a relay: it says whether the
     /// peer is up). An announcement that did not reach the peer is sent
     /// again when the peer next answers anything (it goes from down to up).
+    ///
+    /// One that failed while the peer's stream is open (the two raced the
+    /// peer's start: it answers) is sent again at once, once.
     pub fn handle_announced(&mut self, peer: PeerId, answer: Result<(), PeerError>, now_ms: u64) {
-        if !self.answered(peer, answer, now_ms) && self.peers.get(peer).is_some() {
+        let unreachable = matches!(answer, Err(PeerError::Unreachable(_)));
+        if unreachable
+            && self.stream(peer) == Some(super::StreamState::Open)
+            && self.unannounced.insert(peer)
+            && let Some(url) = self.peers.get(peer).and_then(|p| self.announce_to(&p.url))
+        {
+            self.actions.push_back(Action::Announce { peer, url });
+            return;
+        }
+        if self.answered(peer, answer, now_ms) {
+            self.unannounced.remove(&peer);
+        } else if self.peers.get(peer).is_some() {
             self.unannounced.insert(peer);
         }
     }

@@ -9,7 +9,8 @@
 //! themselves, in the order they were added; never a banned one. A stream
 //! that ends is opened again after a back-off (doubling from
 //! [`NodeConfig::stream_retry_ms`] to [`NodeConfig::stream_retry_max_ms`]),
-//! which is also how a link that came back is found. A peer that answers
+//! which is also how a link that came back is found; to a peer that never
+//! answered anything (an address nobody can dial), up to a minute. A peer that answers
 //! `/events` with 404 (an older node) is not followed for an hour and is
 //! polled every [`NodeConfig::poll_unfollowed_ms`] instead.
 //!
@@ -196,6 +197,7 @@ impl NodeState {
         answer: Result<(), PeerError>,
         now_ms: u64,
     ) {
+        let ever_up = self.peers.get(peer).is_some_and(|p| p.ever_up);
         let Some(stream) = self.streams.get_mut(&peer) else {
             return;
         };
@@ -215,7 +217,8 @@ impl NodeState {
             return;
         }
         stream.failures = stream.failures.saturating_add(1);
-        let retry_at_ms = now_ms.saturating_add(self.config.stream_retry_after_ms(stream.failures));
+        let wait_ms = self.config.stream_retry_after_ms(stream.failures, ever_up);
+        let retry_at_ms = now_ms.saturating_add(wait_ms);
         stream.state = StreamState::Waiting { retry_at_ms };
         if let (true, Err(e)) = (opening, answer) {
             self.answered(peer, Err(e), now_ms);
