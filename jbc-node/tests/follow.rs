@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use common::{FAST_FLAGS, client, get_json, mine, post, serve_on_loopback, temp_dir, wait_until};
+use common::{FAST_FLAGS, get_json, mine, post, serve_on_loopback, temp_dir, wait_until};
 use jbc_core::{Block, Chain};
 use jbc_node::RunningNode;
 use jbc_node::events::{Event, Source};
@@ -22,19 +22,7 @@ async fn peers(node: &RunningNode) -> Vec<serde_json::Value> {
 }
 
 async fn metric(node: &RunningNode, key: &str) -> f64 {
-    let text = client()
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    let prefix = format!("{key} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    common::metric(&node.url(), key).await
 }
 
 /// Waits until `node` lists `url` with its stream in `state`.

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, temp_dir};
+use common::temp_dir;
 use jbc_node::RunningNode;
 
 /// How long each test watches a node at rest.
@@ -17,18 +17,8 @@ const WATCH: Duration = Duration::from_secs(4);
 /// `jbc_task_wakeups_total{task="<task>"}` of the node at `url` (0 when the
 /// series has not been created yet).
 async fn wakeups(url: &str, task: &str) -> u64 {
-    let text = client()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    let key = format!("jbc_task_wakeups_total{{task=\"{task}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&key))
-        .map_or(0, |value| value.trim().parse().expect("a count"))
+    let key = format!("jbc_task_wakeups_total{{task=\"{task}\"}}");
+    common::metric(url, &key).await as u64
 }
 
 /// The wake-ups of `task` on each node over [`WATCH`], and the seconds

@@ -226,3 +226,20 @@ pub async fn serve_on_loopback(app: axum::Router) -> (String, tokio::task::JoinH
     });
     (url, server)
 }
+
+/// The value of the series `key` (name and labels, as printed) in the
+/// `/metrics` of the node at `url`; 0 when it has not been created yet.
+pub async fn metric(url: &str, key: &str) -> f64 {
+    let text = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let prefix = format!("{key} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0.0, |value| value.trim().parse().expect("a number"))
+}
