@@ -8,38 +8,11 @@ use std::sync::Mutex;
 
 use jbc_core::RoundResult;
 use jbc_core::pow::Template;
-use jbc_core::pow::gpu::{self, Dispatch, GpuError};
+use jbc_core::pow::gpu::{self, Dispatch};
 
-use crate::pipeline::{PIPELINE_DEPTH, Pipeline, Ring, Slot};
+use crate::pipeline::{PIPELINE_DEPTH, Parts, Pipeline, Ring, Slot};
 
-/// Why no GPU can be used, or a dispatch failed.
-#[derive(Debug, thiserror::Error)]
-pub enum GpuMinerError {
-    /// wgpu found no adapter (no Vulkan driver: on Debian, `apt-get install
-    /// mesa-vulkan-drivers` gives lavapipe, a software one).
-    #[error(
-        "no GPU adapter found ({0}); on Debian `apt-get install mesa-vulkan-drivers` provides lavapipe, a software Vulkan adapter"
-    )]
-    NoAdapter(String),
-    /// The adapter refused to create a device.
-    #[error("the GPU adapter {adapter} refused a device: {reason}")]
-    NoDevice {
-        /// The adapter's name.
-        adapter: String,
-        /// wgpu's error.
-        reason: String,
-    },
-    /// Mapping the result buffer or waiting for the GPU failed.
-    #[error("GPU dispatch failed: {0}")]
-    Dispatch(String),
-    /// A dispatch was submitted while every slot was in flight (a caller
-    /// that does not check [`Pipeline::is_full`]).
-    #[error("all {0} dispatch slots are in flight")]
-    PipelineFull(usize),
-    /// The GPU's answer is not a possible answer of the shader.
-    #[error(transparent)]
-    BadResult(#[from] GpuError),
-}
+pub use crate::gpu_error::GpuMinerError;
 
 /// What the adapter is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,18 +116,18 @@ impl GpuMiner {
         &self.adapter
     }
 
-    /// The device, its queue and the compute pipeline.
-    pub(crate) fn parts(&self) -> (&wgpu::Device, &wgpu::Queue, &wgpu::ComputePipeline) {
-        (&self.device, &self.queue, &self.pipeline)
-    }
-
     /// The ring of dispatch slots, for this caller alone until the
     /// [`Pipeline`] is dropped (other callers wait).
     pub fn pipeline(&self) -> Result<Pipeline<'_>, GpuMinerError> {
         // A thread that panicked with the ring left dispatches in flight,
         // which `Pipeline::new` waits out.
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        Pipeline::new(self, ring)
+        let parts = Parts {
+            device: &self.device,
+            queue: &self.queue,
+            compute: &self.pipeline,
+        };
+        Pipeline::new(parts, ring)
     }
 
     /// Runs one dispatch alone and returns the `u32` the shader left in the

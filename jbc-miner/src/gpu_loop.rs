@@ -23,9 +23,9 @@ use jbc_core::RoundResult;
 use jbc_core::pow::gpu::{Dispatch, MAX_DISPATCH_NONCES};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::found::{Counters, Device, Found};
 use crate::gpu::{GpuMiner, GpuMinerError};
 use crate::pipeline::Pipeline;
-use crate::threads::{Counters, Device, Found};
 use crate::work::{Job, Pacer, Work};
 
 /// Dispatches start this small and grow (at most ×4 a dispatch) to the

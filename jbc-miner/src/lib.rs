@@ -32,7 +32,9 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod found;
 pub mod gpu;
+pub mod gpu_error;
 pub mod gpu_loop;
 pub mod pipeline;
 pub mod report;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use jbc_core::pow::gpu::{self, Dispatch};
 
-use crate::gpu::{GpuMiner, GpuMinerError};
+use crate::gpu_error::GpuMinerError;
 
 /// Dispatches in flight by default: while the GPU runs one, the next is
 /// queued behind it, so the host's round trip (wait, map, read back, submit
@@ -142,18 +142,28 @@ impl Completed {
     }
 }
 
+/// The device a [`Pipeline`] submits to: its queue and compiled shader.
+pub(crate) struct Parts<'a> {
+    /// The device.
+    pub(crate) device: &'a wgpu::Device,
+    /// Its queue.
+    pub(crate) queue: &'a wgpu::Queue,
+    /// The compute pipeline of jbc-core's shader.
+    pub(crate) compute: &'a wgpu::ComputePipeline,
+}
+
 /// The GPU's ring of slots, held by one user (see the module docs). Made by
-/// [`GpuMiner::pipeline`]; dispatches still in flight when it is dropped
+/// `GpuMiner::pipeline`; dispatches still in flight when it is dropped
 /// are waited for and dropped by the next user.
 pub struct Pipeline<'a> {
-    gpu: &'a GpuMiner,
+    gpu: Parts<'a>,
     ring: MutexGuard<'a, Ring>,
 }
 
 impl<'a> Pipeline<'a> {
     /// Takes the ring, waiting out what a previous user left in flight.
     pub(crate) fn new(
-        gpu: &'a GpuMiner,
+        gpu: Parts<'a>,
         ring: MutexGuard<'a, Ring>,
     ) -> Result<Pipeline<'a>, GpuMinerError> {
         let mut pipeline = Pipeline { gpu, ring };
@@ -188,7 +198,11 @@ impl<'a> Pipeline<'a> {
         if self.is_full() {
             return Err(GpuMinerError::PipelineFull(self.depth()));
         }
-        let (device, queue, compute) = self.gpu.parts();
+        let Parts {
+            device,
+            queue,
+            compute,
+        } = self.gpu;
         let ring = &mut *self.ring;
         let index = ring.next_slot;
         let slot = &ring.slots[index];
@@ -236,7 +250,7 @@ impl<'a> Pipeline<'a> {
         let Some(oldest) = self.ring.in_flight.pop_front() else {
             return Ok(None);
         };
-        let (device, _, _) = self.gpu.parts();
+        let device = self.gpu.device;
         device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(oldest.submission),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jbc_core::BlockHash;
 
+use crate::found::Device;
 use crate::gpu::AdapterSummary;
-use crate::threads::Device;
 
 /// One block the miner submitted and what the node said.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,48 +6,17 @@
 //! finds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use jbc_core::RoundResult;
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use crate::found::{Counters, Device, Found};
 use crate::gpu::GpuMiner;
 use crate::gpu_loop::GpuLoop;
 use crate::work::{Pacer, Work};
-
-/// Which kind of thread found a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    /// A CPU thread.
-    Cpu,
-    /// The GPU thread.
-    Gpu,
-}
-
-/// A valid nonce for the job of `generation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found {
-    /// The job's generation.
-    pub generation: u64,
-    /// The nonce.
-    pub nonce: u64,
-    /// Who found it.
-    pub device: Device,
-}
-
-/// Nonces tried so far, by device.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// By the CPU threads together.
-    pub cpu_hashes: AtomicU64,
-    /// By the GPU: every dispatch that completed (up to its hit).
-    pub gpu_hashes: AtomicU64,
-    /// The part of `gpu_hashes` whose job was replaced (a new tip, or its
-    /// block found) before the dispatch was read: discarded unread.
-    pub gpu_stale_hashes: AtomicU64,
-}
 
 /// Target duration of a CPU round: a new tip is picked up within about 2 ms.
 pub const CPU_ROUND: Duration = Duration::from_millis(2);

@@ -1,0 +1,36 @@
+//! What the mining threads report: a [`Found`] nonce with the [`Device`]
+//! that found it, and the [`Counters`] of nonces tried by each device.
+
+use std::sync::atomic::AtomicU64;
+
+/// Which kind of thread found a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// A CPU thread.
+    Cpu,
+    /// The GPU thread.
+    Gpu,
+}
+
+/// A valid nonce for the job of `generation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    /// The job's generation.
+    pub generation: u64,
+    /// The nonce.
+    pub nonce: u64,
+    /// Who found it.
+    pub device: Device,
+}
+
+/// Nonces tried so far, by device.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// By the CPU threads together.
+    pub cpu_hashes: AtomicU64,
+    /// By the GPU: every dispatch that completed (up to its hit).
+    pub gpu_hashes: AtomicU64,
+    /// The part of `gpu_hashes` whose job was replaced (a new tip, or its
+    /// block found) before the dispatch was read: discarded unread.
+    pub gpu_stale_hashes: AtomicU64,
+}
