@@ -4,7 +4,7 @@
 // WebGPU (gpu.js) when the browser offers an adapter.
 
 import { drawPlot } from './plot.js';
-import { gpuLoop, probeGpu, renderGpu, tickGpuRate } from './gpu-miner.js';
+import { gpuLoop, probeGpu, renderGpu, tickGpuRate, tickRate } from './gpu-miner.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -367,14 +367,7 @@ function renderFacts() {
 
 function tickRates() {
   const now = performance.now();
-  for (const w of state.workers) {
-    const dt = (now - w.lastTick) / 1000;
-    if (dt <= 0) continue;
-    const inst = (w.hashes - w.lastHashes) / dt;
-    w.rate = w.rate ? 0.5 * w.rate + 0.5 * inst : inst;
-    w.lastHashes = w.hashes;
-    w.lastTick = now;
-  }
+  for (const w of state.workers) tickRate(w, now);
   tickGpuRate(state.gpu, now);
   renderWorkers();
 }

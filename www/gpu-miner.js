@@ -43,15 +43,20 @@ export function renderGpu(state) {
       : `No GPU mining: ${g.reason}. Mining on the CPU.`;
 }
 
-// Updates the GPU's smoothed rate from its hash count.
-export function tickGpuRate(g, now) {
-  if (!g.mining) return;
-  const dt = (now - g.lastTick) / 1000;
+// Updates a miner's smoothed rate ({hashes, lastHashes, lastTick, rate}: a
+// worker or the GPU) from its hash count.
+export function tickRate(m, now) {
+  const dt = (now - m.lastTick) / 1000;
   if (dt <= 0) return;
-  const inst = (g.hashes - g.lastHashes) / dt;
-  g.rate = g.rate ? 0.5 * g.rate + 0.5 * inst : inst;
-  g.lastHashes = g.hashes;
-  g.lastTick = now;
+  const inst = (m.hashes - m.lastHashes) / dt;
+  m.rate = m.rate ? 0.5 * m.rate + 0.5 * inst : inst;
+  m.lastHashes = m.hashes;
+  m.lastTick = now;
+}
+
+// Updates the GPU's smoothed rate while it mines.
+export function tickGpuRate(g, now) {
+  if (g.mining) tickRate(g, now);
 }
 
 // Mines state.job on the GPU until stopped, with up to g.miner.depth

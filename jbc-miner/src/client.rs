@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jbc_core::Block;
 use jbc_core::peer::{ErrorBody, SubmitReply, TipInfo};
+use jbc_core::sse::{EventDecoder, MAX_EVENT_BYTES};
 
 /// Why a call to a node failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +60,6 @@ pub struct NodeClient {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time limit to connect (also for `/events`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest `/events` line kept; longer ones are cut (only the event names matter).
-const MAX_EVENT_LINE: usize = 64 * 1024;
 
 impl NodeClient {
     /// A client for the node at `url` (trailing slashes are dropped).
@@ -166,24 +165,20 @@ impl NodeClient {
         }
         on_event(TipEvent::Connected);
         let mut stream = response.bytes_stream();
-        let mut line = Vec::new();
+        let mut decoder = EventDecoder::new(MAX_EVENT_BYTES);
+        let mut events = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.unreachable(e))?;
-            for &byte in chunk.iter() {
-                if byte != b'\n' {
-                    if line.len() < MAX_EVENT_LINE {
-                        line.push(byte);
-                    }
-                    continue;
-                }
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim_end_matches('\r');
-                if let Some(name) = text.strip_prefix("event:")
-                    && matches!(name.trim(), "block" | "reorg")
-                {
+            decoder
+                .push(&chunk, &mut events)
+                .map_err(|e| ClientError::BadAnswer {
+                    url: self.url.clone(),
+                    reason: e.to_string(),
+                })?;
+            for event in events.drain(..) {
+                if matches!(event.name.as_str(), "block" | "reorg") {
                     on_event(TipEvent::Changed);
                 }
-                line.clear();
             }
         }
         Ok(())

@@ -66,6 +66,14 @@ pub enum ApiError {
     Timeout,
     /// 503 `unavailable`: the node is stopping (after a storage failure).
     Unavailable(String),
+    /// 503 `busy` with `Retry-After: <secs>`: as many whole-chain reads
+    /// as the node admits run already.
+    Busy {
+        /// What to tell the reader.
+        message: String,
+        /// When to retry, in seconds.
+        retry_after_secs: u64,
+    },
 }
 
 impl ApiError {
@@ -80,6 +88,7 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 
@@ -89,7 +98,8 @@ impl ApiError {
             ApiError::Malformed(m)
             | ApiError::NotFound(m)
             | ApiError::Unavailable(m)
-            | ApiError::Forbidden(m) => m.clone(),
+            | ApiError::Forbidden(m)
+            | ApiError::Busy { message: m, .. } => m.clone(),
             ApiError::MethodNotAllowed => "this route does not take that method".into(),
             ApiError::TooLarge => format!("the body is larger than {MAX_BODY_BYTES} bytes"),
             ApiError::Timeout => format!(
@@ -115,7 +125,17 @@ impl IntoResponse for ApiError {
             error: code.into(),
             message: self.message(),
         };
-        (status, Json(body)).into_response()
+        match self {
+            ApiError::Busy {
+                retry_after_secs, ..
+            } => (
+                status,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                Json(body),
+            )
+                .into_response(),
+            _ => (status, Json(body)).into_response(),
+        }
     }
 }
 
@@ -166,8 +186,17 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
 /// `GET /blockchain.json`: the best chain, genesis first (see
 /// [`crate::reads`]: streamed, admitted a few at a time).
 async fn blockchain(State(node): Shared) -> Response {
-    crate::reads::blockchain(node.reads(), || {
-        node.chain().best_chain_shared().cloned().collect()
+    let snapshot = || node.chain().best_chain_shared().cloned().collect();
+    crate::reads::blockchain(node.reads(), snapshot).unwrap_or_else(|| {
+        use crate::reads::{MAX_WHOLE_CHAIN_READS, RETRY_AFTER_SECS};
+        ApiError::Busy {
+            message: format!(
+                "this node already serves {MAX_WHOLE_CHAIN_READS} whole-chain reads; retry in \
+                 {RETRY_AFTER_SECS} s"
+            ),
+            retry_after_secs: RETRY_AFTER_SECS,
+        }
+        .into_response()
     })
 }
 

@@ -13,10 +13,9 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use jbc_core::Block;
-use jbc_core::peer::ErrorBody;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Whole-chain reads served at once. Each holds its snapshot (8 bytes a
@@ -47,12 +46,10 @@ impl Reads {
 }
 
 /// `GET /blockchain.json`: the best chain `snapshot` takes (genesis first),
-/// streamed; `503 busy` when as many whole-chain reads run already (then
-/// no snapshot is taken).
-pub fn blockchain(reads: &Reads, snapshot: impl FnOnce() -> Vec<Arc<Block>>) -> Response {
-    let Some(permit) = reads.admit() else {
-        return busy();
-    };
+/// streamed; `None` when as many whole-chain reads run already (then no
+/// snapshot is taken, and the caller answers `503 busy`).
+pub fn blockchain(reads: &Reads, snapshot: impl FnOnce() -> Vec<Arc<Block>>) -> Option<Response> {
+    let permit = reads.admit()?;
     let blocks = snapshot();
     let chunks = Chunks {
         blocks,
@@ -63,28 +60,13 @@ pub fn blockchain(reads: &Reads, snapshot: impl FnOnce() -> Vec<Arc<Block>>) -> 
         let chunk = chunks.next_chunk()?;
         Some((Ok::<_, std::convert::Infallible>(chunk), chunks))
     });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(stream),
+    Some(
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(stream),
+        )
+            .into_response(),
     )
-        .into_response()
-}
-
-/// `503 busy` with `Retry-After`.
-fn busy() -> Response {
-    let body = ErrorBody {
-        error: "busy".into(),
-        message: format!(
-            "this node already serves {MAX_WHOLE_CHAIN_READS} whole-chain reads; retry in \
-             {RETRY_AFTER_SECS} s"
-        ),
-    };
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
-        axum::Json(body),
-    )
-        .into_response()
 }
 
 /// A snapshot being written out; the permit goes when it is dropped (the

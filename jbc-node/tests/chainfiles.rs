@@ -21,20 +21,7 @@ use jbc_node::store::{Durability, FILE_NAME, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jbc-node");
 
-/// Difficulty 1 and blocks 10 ms apart (as in the sync bench): about two
-/// hashes a block.
-const FLAGS: [&str; 10] = [
-    "--network",
-    "filesbench",
-    "--difficulty",
-    "1",
-    "--block-time-ms",
-    "10",
-    "--retarget-window",
-    "10",
-    "--min-difficulty",
-    "1",
-];
+const FLAGS: [&str; 10] = DIFFICULTY_1_FLAGS;
 
 fn params() -> Params {
     params_of(&FLAGS)
@@ -42,18 +29,7 @@ fn params() -> Params {
 
 /// Mines `count` blocks on `chain`'s tip, 10 ms apart, in the past.
 fn extend(chain: &mut Chain, count: u64, tag: &str) -> Vec<Block> {
-    let start = (chain.tip().timestamp_ms + 10).max(now_ms() - 3_000_000);
-    (0..count)
-        .map(|i| {
-            let candidate = chain.next_template(format!("{tag} #{i}"), start + i * 10);
-            let block = (0..)
-                .map(|nonce| candidate.block(nonce))
-                .find(|b| b.hash.leading_zero_bits() >= b.difficulty)
-                .expect("a nonce");
-            chain.accept(block.clone(), now_ms()).expect("valid");
-            block
-        })
-        .collect()
+    extend_with(chain, count, |i| format!("{tag} #{i}"))
 }
 
 /// A data dir holding `blocks` (parents first).

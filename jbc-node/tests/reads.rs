@@ -8,24 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, temp_dir};
+use common::{DIFFICULTY_1_FLAGS, client, temp_dir};
 use jbc_core::{Block, Chain};
 use jbc_node::reads::MAX_WHOLE_CHAIN_READS;
 use jbc_node::store::{Durability, Store};
-
-/// Difficulty 1, blocks 10 ms apart: about two hashes a block.
-const FLAGS: [&str; 10] = [
-    "--network",
-    "readsbig",
-    "--difficulty",
-    "1",
-    "--block-time-ms",
-    "10",
-    "--retarget-window",
-    "10",
-    "--min-difficulty",
-    "1",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_chain_reads_are_exact_admitted_a_few_at_a_time_and_let_go() {
@@ -33,29 +19,15 @@ async fn whole_chain_reads_are_exact_admitted_a_few_at_a_time_and_let_go() {
         let dir = temp_dir("reads");
         // 5,000 blocks of 4,000 bytes (about 20 MB of JSON: more than the
         // socket buffers take, so a reader that stops reading is stuck).
-        let params = common::params_of(&FLAGS);
+        let params = common::params_of(&DIFFICULTY_1_FLAGS);
         let mut chain = Chain::new(params.clone());
-        let start = common::now_ms() - 3_000_000;
-        let blocks: Vec<Block> = (0..5_000u64)
-            .map(|i| {
-                let data = format!("{i:04}").repeat(1_000);
-                let candidate = chain.next_template(data, start + i * 10);
-                let block = (0..)
-                    .map(|nonce| candidate.block(nonce))
-                    .find(|b| b.hash.leading_zero_bits() >= b.difficulty)
-                    .expect("a nonce");
-                chain
-                    .accept(block.clone(), common::now_ms())
-                    .expect("valid");
-                block
-            })
-            .collect();
+        let blocks = common::extend_with(&mut chain, 5_000, |i| format!("{i:04}").repeat(1_000));
         {
             let (store, _, _) = Store::open(&dir, &params).expect("open");
             store.append(&blocks, Durability::Deferred).expect("append");
             store.flush().expect("flush");
         }
-        let node = common::start(&dir, &FLAGS).await;
+        let node = common::start(&dir, &DIFFICULTY_1_FLAGS).await;
         let url = node.url();
         let whole: Vec<Block> = node.node.chain().best_chain().cloned().collect();
         let expected = serde_json::to_vec(&whole).expect("json");

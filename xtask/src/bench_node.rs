@@ -221,12 +221,7 @@ impl Bench {
     /// The value of the series `key` in `/metrics` (0 when absent).
     fn metric(&self, key: &str) -> Result<f64, String> {
         let text = get_text("127.0.0.1", self.port, "/metrics")?;
-        let prefix = format!("{key} ");
-        Ok(text
-            .lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0))
+        Ok(crate::nodes::metric_value(&text, key))
     }
 
     /// User plus system CPU of the whole process, in clock ticks.

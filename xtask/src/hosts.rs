@@ -427,12 +427,7 @@ impl Net {
 
     fn metric(&self, i: usize, key: &str) -> Result<f64, String> {
         let text = self.get(i, "/metrics")?;
-        let prefix = format!("{key} ");
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0))
+        Ok(crate::nodes::metric_value(&text, key))
     }
 }
 

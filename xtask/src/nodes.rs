@@ -189,6 +189,16 @@ pub fn get_text(host: &str, port: u16, path: &str) -> Result<String, String> {
     )
 }
 
+/// The value of the series `key` (name and labels, as printed) in a
+/// `/metrics` text; 0 when the series is absent (not created yet).
+pub fn metric_value(text: &str, key: &str) -> f64 {
+    let prefix = format!("{key} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Decodes a chunked HTTP body.
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();

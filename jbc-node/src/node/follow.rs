@@ -56,9 +56,8 @@ pub(crate) async fn follow(node: Arc<Node>, peer: PeerId, url: String, client: r
     };
     if let Ended::Report(answer) = ended {
         node.metrics().stream_ended(&answer);
-        let state_node = node.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            state_node.handle(|state| state.handle_stream_ended(peer, answer, now_ms()))
+        call(&node, move |state, now| {
+            state.handle_stream_ended(peer, answer, now)
         })
         .await;
     }

@@ -243,3 +243,39 @@ pub async fn metric(url: &str, key: &str) -> f64 {
         .find_map(|line| line.strip_prefix(&prefix))
         .map_or(0.0, |value| value.trim().parse().expect("a number"))
 }
+
+/// Difficulty 1 and blocks 10 ms apart (as in the sync bench): about two
+/// hashes a block, for tests that need long chains.
+pub const DIFFICULTY_1_FLAGS: [&str; 10] = [
+    "--network",
+    "filesbench",
+    "--difficulty",
+    "1",
+    "--block-time-ms",
+    "10",
+    "--retarget-window",
+    "10",
+    "--min-difficulty",
+    "1",
+];
+
+/// Mines `count` blocks on `chain`'s tip, 10 ms apart, in the past, block
+/// `i` with `data(i)` (at difficulty 1: about two hashes a block).
+pub fn extend_with(
+    chain: &mut Chain,
+    count: u64,
+    mut data: impl FnMut(u64) -> String,
+) -> Vec<Block> {
+    let start = (chain.tip().timestamp_ms + 10).max(now_ms() - 3_000_000);
+    (0..count)
+        .map(|i| {
+            let candidate = chain.next_template(data(i), start + i * 10);
+            let block = (0..)
+                .map(|nonce| candidate.block(nonce))
+                .find(|b| b.hash.leading_zero_bits() >= b.difficulty)
+                .expect("a nonce");
+            chain.accept(block.clone(), now_ms()).expect("valid");
+            block
+        })
+        .collect()
+}
