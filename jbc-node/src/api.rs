@@ -15,15 +15,16 @@
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -180,7 +181,7 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
         .layer(timeout)
         .layer(cors);
     // `GET /metrics` outside the CORS layer; every request counted.
-    crate::metrics::with_metrics(api, node)
+    with_metrics(api, node)
 }
 
 /// `GET /blockchain.json`: the best chain, genesis first (see
@@ -405,4 +406,45 @@ async fn static_page(www: Option<Arc<ServeDir>>, request: Request) -> Response {
         Ok(response) if response.status() == StatusCode::NOT_MODIFIED => response.map(Body::new),
         _ => not_found(),
     }
+}
+
+/// Adds `GET /metrics` to `api` (outside its layers, so without CORS) and
+/// counts every request of the whole router.
+fn with_metrics(api: Router, node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(node.clone())
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(node, track_http))
+}
+
+/// `GET /metrics`.
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    let text = node.scrape_metrics();
+    let content_type = crate::metrics::CONTENT_TYPE;
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
+}
+
+/// Counts a request by method, route and status, and times it. Requests
+/// that match no route (the page's files, 404s) are counted as `other`.
+async fn track_http(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Only the methods the API knows, so no client can add series at will.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    node.metrics().http_request(
+        &method,
+        &route,
+        response.status(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }

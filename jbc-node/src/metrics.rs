@@ -1,33 +1,28 @@
 //! [`Metrics`]: what `GET /metrics` shows, in the Prometheus text format
 //! (prometheus-client).
 //!
-//! Each [`Node`] owns its own [`Registry`]: nothing is global, so several
+//! Each node owns its own [`Registry`]: nothing is global, so several
 //! nodes in one process (the tests, the benches) never mix their figures.
 //! That is why this uses `prometheus-client` (a registry is a plain value)
 //! rather than the `metrics` facade, whose recorder is process-global.
 //!
-//! The driver counts, never jbc-core: [`Node`] reports each answer of the
+//! The driver counts, never jbc-core: the node reports each answer of the
 //! state machine and each action it carries out here. Gauges of state
 //! (height, work, stored and pooled blocks, peers, hash rate) are read from
 //! the node when scraped. The chain work is a gauge of `f64`: exact up to
 //! 2^53, then rounded (the exact figure is `work` in `GET /status`).
 //!
 //! `/metrics` is served outside the CORS layer (no page of another site can
-//! read it), and every request of the API is counted by [`track_http`] with
-//! its route (the matched path, never the raw URI) and status.
+//! read it), and every request of the API is counted with its route (the
+//! matched path, never the raw URI) and status (both in `api.rs`).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use jbc_core::node_state::{PeerHealth, PeerId, PeerNotice};
+use axum::http::StatusCode;
+use jbc_core::node_state::{PeerHealth, PeerId, PeerInfo, PeerNotice};
 use jbc_core::sync::SyncOutcome;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -37,7 +32,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::events::Source;
-use crate::node::{Node, now_ms};
+use crate::status::StatusInfo;
 
 /// The `Content-Type` of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -368,7 +363,7 @@ impl Metrics {
     }
 
     /// One HTTP request answered.
-    fn http_request(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
+    pub fn http_request(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
         self.http_requests
             .get_or_create(&HttpLabels {
                 method: method.to_string(),
@@ -384,9 +379,14 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Reads the node's state into the gauges and encodes every series.
-    pub fn scrape(&self, node: &Node) -> String {
-        let status = node.status();
+    /// Sets the gauges from the node's `status` and the state of each of
+    /// its `peers` at `now_ms`, and encodes every series.
+    pub fn scrape<'a>(
+        &self,
+        status: &StatusInfo,
+        peers: impl IntoIterator<Item = &'a PeerInfo>,
+        now_ms: u64,
+    ) -> String {
         self.height.set(status.height as i64);
         self.chain_work.set(status.work as f64);
         self.blocks_stored.set(status.blocks_stored as i64);
@@ -398,18 +398,17 @@ impl Metrics {
                 .inc_by(status.hashes_total.saturating_sub(*seen));
             *seen = (*seen).max(status.hashes_total);
         }
-        let now = now_ms();
         let (mut up, mut down, mut unknown, mut banned) = (0, 0, 0, 0);
-        node.for_each_peer(|info| {
+        for info in peers {
             match info.health {
                 PeerHealth::Up => up += 1,
                 PeerHealth::Down => down += 1,
                 PeerHealth::Unknown => unknown += 1,
             }
-            if info.is_banned(now) {
+            if info.is_banned(now_ms) {
                 banned += 1;
             }
-        });
+        }
         for (state, count) in [
             ("up", up),
             ("down", down),
@@ -441,44 +440,4 @@ fn sync_outcome_name(outcome: &SyncOutcome) -> &'static str {
         SyncOutcome::LocalFailure(_) => "local_failure",
         SyncOutcome::Misbehaved(_) => "misbehaved",
     }
-}
-
-/// Adds `GET /metrics` to `api` (outside its layers, so without CORS) and
-/// counts every request of the whole router.
-pub fn with_metrics(api: Router, node: Arc<Node>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(node.clone())
-        .merge(api)
-        .layer(axum::middleware::from_fn_with_state(node, track_http))
-}
-
-/// `GET /metrics`.
-async fn metrics(State(node): State<Arc<Node>>) -> Response {
-    let text = node.metrics().scrape(&node);
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
-}
-
-/// Counts a request by method, route and status, and times it. Requests
-/// that match no route (the page's files, 404s) are counted as `other`.
-pub async fn track_http(State(node): State<Arc<Node>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // Only the methods the API knows, so no client can add series at will.
-    let method = match request.method().as_str() {
-        m @ ("GET" | "POST" | "HEAD" | "OPTIONS") => m,
-        _ => "other",
-    }
-    .to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
-    let response = next.run(request).await;
-    node.metrics().http_request(
-        &method,
-        &route,
-        response.status(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }

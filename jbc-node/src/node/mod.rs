@@ -212,12 +212,12 @@ impl Node {
         &self.metrics
     }
 
-    /// Calls `f` with each peer (under the lock: keep it quick).
-    pub(crate) fn for_each_peer(&self, mut f: impl FnMut(&jbc_core::node_state::PeerInfo)) {
+    /// The `GET /metrics` text: the node's figures with its state now.
+    pub fn scrape_metrics(&self) -> String {
+        let status = self.status();
         let core = self.read();
-        for (_, info) in core.state.peers().iter() {
-            f(info);
-        }
+        let peers = core.state.peers().iter().map(|(_, info)| info);
+        self.metrics.scrape(&status, peers, now_ms())
     }
 
     /// A receiver of the node's events.
