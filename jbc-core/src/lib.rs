@@ -71,7 +71,7 @@ pub mod doc_examples {
 }
 
 pub use block::{Block, MAX_DATA_BYTES};
-pub use chain::{Accepted, Candidate, Chain, LoadError, Status};
+pub use chain::{Accepted, Candidate, Chain, LoadError, Status, StoredHeader};
 pub use hash::BlockHash;
 pub use header::Header;
 pub use miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking};

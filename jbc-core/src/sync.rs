@@ -128,7 +128,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::Block;
-use crate::chain::{Accepted, Chain, ORPHAN_HORIZON};
+use crate::chain::{Accepted, Chain, ORPHAN_HORIZON, StoredHeader};
 use crate::difficulty::MEDIAN_SPAN;
 use crate::hash::BlockHash;
 use crate::params::{Params, genesis};
@@ -190,8 +190,8 @@ pub trait SyncTarget {
     fn height_of(&self, hash: &BlockHash) -> Option<u64>;
     /// Work of the chain ending at `hash`, if we store it.
     fn chain_work(&self, hash: &BlockHash) -> Option<u128>;
-    /// A stored block.
-    fn stored_block(&self, hash: &BlockHash) -> Option<Block>;
+    /// The header of a stored block.
+    fn stored_header(&self, hash: &BlockHash) -> Option<StoredHeader>;
     /// Timestamp of the ancestor-or-self at `height` of the stored block `of`.
     fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64>;
     /// Stores a page of requested blocks, parents first, each like
@@ -213,15 +213,15 @@ impl SyncTarget for Chain {
     }
 
     fn height_of(&self, hash: &BlockHash) -> Option<u64> {
-        self.block(hash).map(|block| block.index)
+        self.header(hash).map(|header| header.index)
     }
 
     fn chain_work(&self, hash: &BlockHash) -> Option<u128> {
         Chain::chain_work(self, hash)
     }
 
-    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
-        self.block(hash).cloned()
+    fn stored_header(&self, hash: &BlockHash) -> Option<StoredHeader> {
+        self.header(hash)
     }
 
     fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {
@@ -626,7 +626,7 @@ struct BranchCheck {
     /// past and the retarget window; older ones come from our store.
     recent: VecDeque<u64>,
     /// The last block checked (the common ancestor at first).
-    parent: Block,
+    parent: StoredHeader,
     /// The branch's hashes, height `from_height + 1` first.
     hashes: Vec<BlockHash>,
     /// Chain work of the last block checked.
@@ -641,7 +641,7 @@ impl BranchCheck {
         slack_blocks: u64,
     ) -> Result<BranchCheck, SyncOutcome> {
         let fork = target
-            .stored_block(&pages.from_hash)
+            .stored_header(&pages.from_hash)
             .ok_or(SyncOutcome::PeerChanged)?;
         let fork_work = target
             .chain_work(&pages.from_hash)
@@ -715,7 +715,7 @@ impl BranchCheck {
                 self.recent.pop_front();
             }
             self.recent.push_back(block.timestamp_ms);
-            self.parent = block;
+            self.parent = StoredHeader::from(&block);
         }
         Ok(())
     }

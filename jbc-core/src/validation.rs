@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, MAX_DATA_BYTES};
+use crate::chain::StoredHeader;
 use crate::difficulty::{MEDIAN_SPAN, is_retarget_height, median_time_past, retarget};
 use crate::hash::BlockHash;
 use crate::params::Params;
@@ -159,7 +160,7 @@ impl From<NextRules> for NextRulesJson {
 /// first pass all call it with their own view of the branch.
 pub fn next_rules(
     params: &Params,
-    parent: &Block,
+    parent: &StoredHeader,
     mut timestamp_at: impl FnMut(u64) -> u64,
 ) -> NextRules {
     let height = parent.index + 1;
@@ -195,25 +196,25 @@ pub fn check_standalone(block: &Block) -> Result<(), BlockError> {
 /// Rules 3, 4 and 6: what links a block to its parent (index, difficulty,
 /// timestamp after the median time past). Needs no hashing, so trusted
 /// reload checks exactly these.
-pub fn check_linkage(block: &Block, next: &NextRules) -> Result<(), BlockError> {
-    check_position(block, next)?;
-    check_median_time(block, next)
+pub fn check_linkage(header: &StoredHeader, next: &NextRules) -> Result<(), BlockError> {
+    check_position(header.index, header.difficulty, next)?;
+    check_median_time(header.timestamp_ms, next)
 }
 
-/// Rules 3 and 4.
-fn check_position(block: &Block, next: &NextRules) -> Result<(), BlockError> {
-    if block.index != next.index {
+/// Rules 3 and 4, for a block at `index` with `difficulty`.
+fn check_position(index: u64, difficulty: u32, next: &NextRules) -> Result<(), BlockError> {
+    if index != next.index {
         return Err(BlockError::BadIndex);
     }
-    if block.difficulty != next.difficulty {
+    if difficulty != next.difficulty {
         return Err(BlockError::BadDifficulty);
     }
     Ok(())
 }
 
-/// Rule 6.
-fn check_median_time(block: &Block, next: &NextRules) -> Result<(), BlockError> {
-    if block.timestamp_ms <= next.median_time_past_ms {
+/// Rule 6, for a block with timestamp `timestamp_ms`.
+fn check_median_time(timestamp_ms: u64, next: &NextRules) -> Result<(), BlockError> {
+    if timestamp_ms <= next.median_time_past_ms {
         return Err(BlockError::TimestampTooOld);
     }
     Ok(())
@@ -222,11 +223,11 @@ fn check_median_time(block: &Block, next: &NextRules) -> Result<(), BlockError> 
 /// Rules 3–7 for a block whose `hash` is already known to be correct, in
 /// the order of PROTOCOL.md §5.
 pub fn check_in_context(block: &Block, next: &NextRules, now_ms: u64) -> Result<(), BlockError> {
-    check_position(block, next)?;
+    check_position(block.index, block.difficulty, next)?;
     if !meets_difficulty(&block.hash, block.difficulty) {
         return Err(BlockError::BadPow);
     }
-    check_median_time(block, next)?;
+    check_median_time(block.timestamp_ms, next)?;
     if block.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_MS) {
         return Err(BlockError::TimestampInFuture);
     }

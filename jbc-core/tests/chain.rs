@@ -94,7 +94,7 @@ fn orphan_path_rejections_change_nothing() {
         Status::Orphan
     );
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
-    assert_eq!(accepted.stored, vec![b1.hash, b2.hash]);
+    assert_eq!(accepted.stored_hashes(), vec![b1.hash, b2.hash]);
     assert_eq!(chain.tip(), &b2);
 }
 
@@ -111,7 +111,7 @@ fn orphan_that_turns_out_invalid_is_dropped() {
         Status::Orphan
     );
     let accepted = chain.accept(b1.clone(), NOW_MS).unwrap();
-    assert_eq!(accepted.stored, vec![b1.hash]);
+    assert_eq!(accepted.stored_hashes(), vec![b1.hash]);
     assert_eq!(chain.tip(), &b1);
     assert_eq!(chain.pooled_count(), 0);
     assert!(!chain.contains(&future.hash));
@@ -162,7 +162,7 @@ fn reorg_reports_disconnected_and_connected_in_order() {
     // Equal work: the branch is stored whole, as a side branch.
     let side = chain.accept(b2.clone(), NOW_MS).unwrap();
     assert_eq!(side.status, Status::Side);
-    assert_eq!(side.stored, vec![b1.hash, b2.hash]);
+    assert_eq!(side.stored_hashes(), vec![b1.hash, b2.hash]);
     let b3 = mine_on(&chain, Some(b2.hash), "b3", NOW_MS + 2);
     let reorg = chain.accept(b3.clone(), NOW_MS).unwrap();
     assert_eq!(reorg.status, Status::Reorg);

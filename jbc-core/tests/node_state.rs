@@ -272,7 +272,7 @@ fn a_sync_stores_deferred_flushes_then_relays_to_the_others() {
     assert_eq!(
         actions[relay],
         Action::Relay {
-            block: theirs.tip().clone().into(),
+            block: theirs.shared_block(&theirs.tip().hash).unwrap().clone(),
             peers: vec![b]
         },
         "relayed to the others only"

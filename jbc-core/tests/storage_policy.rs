@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use jbc_core::chain::ORPHAN_HORIZON;
-use jbc_core::{Block, BlockError, BlockHash, Chain, LoadError, MAX_POOLED, Params, Status};
+use jbc_core::{
+    Block, BlockError, BlockHash, Chain, LoadError, MAX_POOLED, Params, Status, genesis,
+};
 use proptest::prelude::*;
 
 #[path = "common/mining.rs"]
@@ -168,7 +170,7 @@ fn equal_work_is_stored_as_side_and_first_seen_stays_best() {
     let before = snapshot(&chain);
     let accepted = chain.accept(rival.clone(), NOW_MS).unwrap();
     assert_eq!(accepted.status, Status::Side);
-    assert_eq!(accepted.stored, vec![rival.hash]);
+    assert_eq!(accepted.stored_hashes(), vec![rival.hash]);
     assert!(chain.contains(&rival.hash) && !chain.is_best(&rival.hash));
     assert_eq!(chain.chain_work(&rival.hash), Some(chain.best_work()));
     let after = snapshot(&chain);
@@ -183,7 +185,7 @@ fn equal_work_is_stored_as_side_and_first_seen_stays_best() {
     );
     let accepted = chain.accept(other[1].clone(), NOW_MS).unwrap();
     assert_eq!(accepted.status, Status::Side);
-    assert_eq!(accepted.stored, vec![other[0].hash, other[1].hash]);
+    assert_eq!(accepted.stored_hashes(), vec![other[0].hash, other[1].hash]);
     assert_eq!(chain.tip(), &ours[1]);
     assert_eq!(chain.pooled_count(), 0);
 }
@@ -231,7 +233,7 @@ fn a_heavier_branch_offered_block_by_block_wins_in_any_order() {
                 let old: Vec<BlockHash> = ours.iter().rev().map(|b| b.hash).collect();
                 assert_eq!(accepted.disconnected, old, "{order:?}");
             }
-            stored.extend(accepted.stored);
+            stored.extend(accepted.stored_hashes());
         }
         assert_eq!(reorgs, 1, "{order:?}");
         // Every block of the branch stored exactly once, parents first.
@@ -335,7 +337,7 @@ fn junk_orphans_at_min_difficulty_cannot_evict_a_real_orphan() {
     assert!(chain.is_pooled(&real[1].hash));
     let accepted = chain.accept(real[0].clone(), NOW_MS).unwrap();
     assert_eq!(accepted.status, Status::NewTip);
-    assert_eq!(accepted.stored, vec![real[0].hash, real[1].hash]);
+    assert_eq!(accepted.stored_hashes(), vec![real[0].hash, real[1].hash]);
     assert_eq!(chain.tip(), &real[1]);
 }
 
@@ -580,7 +582,7 @@ struct Run {
 impl Run {
     fn new() -> Run {
         let chain = Chain::new(model_params());
-        let model = Model::new(chain.genesis());
+        let model = Model::new(&genesis(&model_params()));
         Run {
             universe: chain.clone(),
             chain,
@@ -641,7 +643,8 @@ impl Run {
             accepted.status.is_stored(),
             self.chain.contains(&block.hash)
         );
-        for hash in &accepted.stored {
+        let stored = accepted.stored_hashes();
+        for hash in &stored {
             prop_assert!(!self.model.stored_set.contains(hash), "stored twice");
             prop_assert!(self.model.offered.contains(hash), "stored, never offered");
             prop_assert!(
@@ -649,8 +652,7 @@ impl Run {
                 "stored before its parent"
             );
             // Stored only as part of a branch that has the best work.
-            let reach = accepted
-                .stored
+            let reach = stored
                 .iter()
                 .filter(|d| self.model.descends(**d, *hash))
                 .map(|d| self.model.work[d])
@@ -678,7 +680,7 @@ impl Run {
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
-        let tip = self.chain.tip().clone();
+        let tip = self.chain.tip();
         match *op {
             Op::Tip => {
                 let block = self.make(tip.hash);

@@ -6,7 +6,7 @@ use std::future::{Future, ready};
 use std::sync::{Mutex, OnceLock};
 
 use futures::executor::block_on;
-use jbc_core::chain::ORPHAN_HORIZON;
+use jbc_core::chain::{ORPHAN_HORIZON, StoredHeader};
 use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking};
 use jbc_core::peer::{MAX_PAGE, MaybeSend, PeerError, SubmitReply, TipInfo};
 use jbc_core::sync::{
@@ -213,8 +213,8 @@ impl SyncTarget for Recorder<'_> {
     fn chain_work(&self, hash: &BlockHash) -> Option<u128> {
         SyncTarget::chain_work(&*self.chain, hash)
     }
-    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
-        SyncTarget::stored_block(&*self.chain, hash)
+    fn stored_header(&self, hash: &BlockHash) -> Option<StoredHeader> {
+        SyncTarget::stored_header(&*self.chain, hash)
     }
     fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {
         SyncTarget::timestamp_at(&*self.chain, of, height)
@@ -724,7 +724,7 @@ fn memory_peer_submit_answers_like_a_node() {
     let mut ours = chain_of(flat_params(), 3, "ours");
     let peer = MemoryPeer::new(ours.clone());
     extend(&mut ours, 1, 1_000, "next");
-    let block = ours.tip().clone();
+    let block = ours.block(&ours.tip().hash).unwrap().clone();
     let reply = block_on(peer.submit(&block)).unwrap();
     assert_eq!(
         (reply.status.as_str(), reply.height, reply.hash),

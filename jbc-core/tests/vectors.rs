@@ -122,12 +122,12 @@ fn each_invalid_block_is_rejected_with_its_code_and_changes_nothing() {
         seen += 1;
         let block = Block::from_json(&block.to_string()).expect("invalid vectors still parse");
         let mut chain = chain_of(&p, &chain_blocks[..=4]);
-        let before_tip = chain.tip().clone();
+        let before_tip = chain.tip();
         let before_len = chain.len();
         let err = chain.accept(block.clone(), NOW_MS).unwrap_err();
         assert_eq!(err.code(), code, "vector {code}");
         assert_eq!(BlockError::from_code(code), Some(err));
-        assert_eq!(chain.tip(), &before_tip);
+        assert_eq!(chain.tip(), before_tip);
         assert_eq!(chain.len(), before_len);
         assert!(!chain.contains(&block.hash));
         assert!(!chain.is_pooled(&block.hash));

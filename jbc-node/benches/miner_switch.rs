@@ -58,7 +58,7 @@ fn replay(blocks: u64) {
     let (store, mut chain, _) = Store::open(&dir, &params).expect("open");
     let mut batch = Vec::new();
     for i in 1..=blocks {
-        let tip = chain.tip().clone();
+        let tip = chain.tip();
         let block = Block::new(
             i,
             1_700_000_000_000 + i * 1000,

@@ -5,7 +5,7 @@
 use jbc_core::node_state::PeerNotice;
 use jbc_core::peer::{PeerError, SubmitReply};
 use jbc_core::sync::{SyncOutcome, SyncReport};
-use jbc_core::{Accepted, Chain};
+use jbc_core::{Accepted, Block, BlockHash, Chain};
 
 use crate::events::{Event, Source};
 
@@ -13,17 +13,19 @@ use crate::events::{Event, Source};
 /// were disconnected, then a `block` for each block connected, lowest first.
 /// Called under the node's lock (with its chain), so events keep the order
 /// of the changes.
+/// `body_of` finds the body of a connected block (the chain keeps headers).
 pub fn tip_changed(
     mut publish: impl FnMut(Event),
     chain: &Chain,
+    body_of: impl Fn(&BlockHash) -> Option<Block>,
     change: &Accepted,
     source: Source,
 ) {
     let mut events = Vec::new();
     {
         if let (Some(old), Some(new)) = (change.disconnected.first(), change.connected.last()) {
-            let old_height = chain.block(old).map_or(0, |b| b.index);
-            let new_height = chain.block(new).map_or(0, |b| b.index);
+            let old_height = chain.header(old).map_or(0, |b| b.index);
+            let new_height = chain.header(new).map_or(0, |b| b.index);
             let depth = change.disconnected.len() as u64;
             tracing::warn!(depth, old = %old.short(), new = %new.short(), old_height, new_height, "reorg");
             events.push(Event::Reorg {
@@ -35,7 +37,7 @@ pub fn tip_changed(
             });
         }
         for hash in &change.connected {
-            let Some(block) = chain.block(hash) else {
+            let Some(block) = body_of(hash) else {
                 continue;
             };
             tracing::info!(
@@ -44,13 +46,10 @@ pub fn tip_changed(
                 block.hash.short(),
                 source.as_str(),
                 short_data(&block.data),
-                after_parent(chain, block),
+                after_parent(chain, &block),
                 block.difficulty,
             );
-            events.push(Event::Block {
-                source,
-                block: block.clone(),
-            });
+            events.push(Event::Block { source, block });
         }
     }
     for event in events {
@@ -60,7 +59,7 @@ pub fn tip_changed(
 
 /// "1.2s after its parent", or "first block after genesis".
 fn after_parent(chain: &Chain, block: &jbc_core::Block) -> String {
-    match chain.block(&block.prev_hash) {
+    match chain.header(&block.prev_hash) {
         Some(parent) if parent.index > 0 => format!(
             "{:.1}s after its parent",
             block.timestamp_ms.saturating_sub(parent.timestamp_ms) as f64 / 1000.0

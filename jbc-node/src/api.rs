@@ -67,6 +67,8 @@ pub enum ApiError {
     Timeout,
     /// 503 `unavailable`: the node is stopping (after a storage failure).
     Unavailable(String),
+    /// 500 `internal`: the store could not be read.
+    Internal(String),
     /// 503 `busy` with `Retry-After: <secs>`: as many whole-chain reads
     /// as the node admits run already.
     Busy {
@@ -89,6 +91,7 @@ impl ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
@@ -99,6 +102,7 @@ impl ApiError {
             ApiError::Malformed(m)
             | ApiError::NotFound(m)
             | ApiError::Unavailable(m)
+            | ApiError::Internal(m)
             | ApiError::Forbidden(m)
             | ApiError::Busy { message: m, .. } => m.clone(),
             ApiError::MethodNotAllowed => "this route does not take that method".into(),
@@ -185,20 +189,34 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
 }
 
 /// `GET /blockchain.json`: the best chain, genesis first (see
-/// [`crate::reads`]: streamed, admitted a few at a time).
-async fn blockchain(State(node): Shared) -> Response {
-    let snapshot = || node.chain().best_chain_shared().cloned().collect();
-    crate::reads::blockchain(node.reads(), snapshot).unwrap_or_else(|| {
+/// [`crate::reads`]: streamed from a snapshot, admitted a few at a time).
+async fn blockchain(State(node): Shared) -> Result<Response, ApiError> {
+    let Some(permit) = node.reads().admit() else {
         use crate::reads::{MAX_WHOLE_CHAIN_READS, RETRY_AFTER_SECS};
-        ApiError::Busy {
+        return Err(ApiError::Busy {
             message: format!(
                 "this node already serves {MAX_WHOLE_CHAIN_READS} whole-chain reads; retry in \
                  {RETRY_AFTER_SECS} s"
             ),
             retry_after_secs: RETRY_AFTER_SECS,
-        }
-        .into_response()
-    })
+        });
+    };
+    let snapshot = snapshot_of(&node).await?;
+    Ok(crate::reads::best_blocks(
+        snapshot,
+        0,
+        u64::MAX,
+        Some(permit),
+    ))
+}
+
+/// A store snapshot, taken on a blocking thread (it may read the disk).
+async fn snapshot_of(node: &Arc<Node>) -> Result<crate::store::Snapshot, ApiError> {
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || node.snapshot())
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading blocks: {e}")))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Query of `GET /blocks`.
@@ -209,32 +227,39 @@ struct PageQuery {
     limit: Option<u32>,
 }
 
-/// `GET /blocks?from=H&limit=N`.
+/// `GET /blocks?from=H&limit=N`: streamed from a snapshot.
 async fn blocks(
     State(node): Shared,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Json<Vec<Block>>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
     let from = query.from.unwrap_or(0);
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE) as usize;
-    let page = node.chain().blocks_from(from, limit).cloned().collect();
-    Ok(Json(page))
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let snapshot = snapshot_of(&node).await?;
+    Ok(crate::reads::best_blocks(
+        snapshot,
+        from,
+        u64::from(limit),
+        None,
+    ))
 }
 
 /// `GET /blocks/{hash}`: any branch.
 async fn block(
     State(node): Shared,
     hash: Result<Path<String>, PathRejection>,
-) -> Result<Json<Block>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path(hash) =
         hash.map_err(|e| ApiError::Malformed(format!("bad block hash: {}", e.body_text())))?;
     let hash: BlockHash = hash
         .parse()
         .map_err(|e| ApiError::Malformed(format!("bad block hash: {e}")))?;
-    node.chain()
-        .block(&hash)
-        .cloned()
-        .map(Json)
+    let snapshot = snapshot_of(&node).await?;
+    let json = tokio::task::spawn_blocking(move || snapshot.block_json(&hash))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?;
+    json.map(crate::reads::one_block)
         .ok_or_else(|| ApiError::NotFound(format!("no block {hash}")))
 }
 

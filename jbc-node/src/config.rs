@@ -56,6 +56,12 @@ pub struct Config {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// The block database's page cache, in MiB. The chain's headers are in
+    /// memory whatever this is; the cache holds recently read bodies.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_DB_CACHE_MB,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub db_cache_mb: u32,
+
     /// Name in mined blocks: their data is "Mined by NAME" (default: "node
     /// on port PORT", the port the node listens on, also with -p 0).
     #[arg(long, value_name = "NAME")]
@@ -90,6 +96,9 @@ pub struct Config {
     #[arg(long, value_name = "DIR")]
     pub chaindir: Option<PathBuf>,
 }
+
+/// `--db-cache-mb` by default: [`crate::store::DEFAULT_CACHE_BYTES`] in MiB.
+pub const DEFAULT_DB_CACHE_MB: u32 = (crate::store::DEFAULT_CACHE_BYTES >> 20) as u32;
 
 impl Config {
     /// The network params these flags define (max difficulty is always 64).

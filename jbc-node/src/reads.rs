@@ -1,29 +1,31 @@
-//! Whole-chain reads (`GET /blockchain.json`): admitted a few at a time and
-//! streamed in bounded chunks, so no number of readers makes the node hold
-//! the chain's bytes again per reader.
+//! Reads of block bodies: `GET /blockchain.json`, `GET /blocks` pages and
+//! `GET /blocks/{hash}`, served from a store [`Snapshot`] (one redb read
+//! transaction) without the node's lock, so no read waits for a write and
+//! none holds the chain while it serialises or waits on a socket.
 //!
-//! A read takes a snapshot of the best chain under the lock — the blocks'
-//! shared handles (`Arc`), 8 bytes a block, never a copy of a body — and
-//! releases the lock at once. The JSON is then written as the socket takes
-//! it, about [`CHUNK_BYTES`] at a time: a reader that stops reading holds one
-//! chunk. At most [`MAX_WHOLE_CHAIN_READS`] run at once; past that the node
-//! answers at once `503 busy` with `Retry-After`. The bytes are exactly
-//! those of serialising the whole chain as one JSON array.
+//! Lists are streamed: about [`CHUNK_BYTES`] of JSON at a time, produced on
+//! a blocking thread as the socket takes them, so a reader — however long
+//! the chain, however slow the reader — costs the node one chunk and its
+//! snapshot. Whole-chain reads are admitted [`MAX_WHOLE_CHAIN_READS`] at a
+//! time; past that the node answers at once `503 busy` with `Retry-After`.
+//! The bytes are exactly those of serialising the blocks as one JSON array
+//! (the store keeps each block's JSON as the API writes it).
 
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use jbc_core::Block;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Whole-chain reads served at once. Each holds its snapshot (8 bytes a
-/// block) and one chunk; a handful keep a 2-core node's CPU for the cheap
-/// routes while serving dashboards and explorers.
+use crate::store::Snapshot;
+
+/// Whole-chain reads served at once. Each holds a snapshot and one chunk;
+/// a handful keep a 2-core node's CPU for the cheap routes while serving
+/// dashboards and explorers.
 pub const MAX_WHOLE_CHAIN_READS: usize = 4;
 /// About how many bytes of JSON are written at a time (a chunk ends after
-/// the block that crosses it: at most this plus one block, ~26 KiB).
+/// the block that crosses it: at most this plus one block, ~4 KiB more).
 pub const CHUNK_BYTES: usize = 64 * 1024;
 /// What a reader turned away is told to wait, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -40,128 +42,104 @@ impl Default for Reads {
 
 impl Reads {
     /// A permit, if fewer than [`MAX_WHOLE_CHAIN_READS`] reads run.
-    fn admit(&self) -> Option<OwnedSemaphorePermit> {
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
         self.0.clone().try_acquire_owned().ok()
     }
 }
 
-/// `GET /blockchain.json`: the best chain `snapshot` takes (genesis first),
-/// streamed; `None` when as many whole-chain reads run already (then no
-/// snapshot is taken, and the caller answers `503 busy`).
-pub fn blockchain(reads: &Reads, snapshot: impl FnOnce() -> Vec<Arc<Block>>) -> Option<Response> {
-    let permit = reads.admit()?;
-    let blocks = snapshot();
+/// The best chain's blocks at heights `from..from + count` of `snapshot`
+/// (cut at its tip) as a streamed JSON array; `permit` is held until the
+/// answer is written or the reader leaves.
+pub fn best_blocks(
+    snapshot: Snapshot,
+    from: u64,
+    count: u64,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Response {
+    let end = from
+        .saturating_add(count)
+        .min(snapshot.height().saturating_add(1));
     let chunks = Chunks {
-        blocks,
-        next: 0,
+        snapshot,
+        next: from,
+        end,
+        written: 0,
+        opened: false,
         _permit: permit,
     };
-    let stream = futures::stream::unfold(chunks, |mut chunks| async move {
-        let chunk = chunks.next_chunk()?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), chunks))
+    // The state is `None` once the list is closed or a read failed (then
+    // the answer is cut: the reader sees a broken body, never a
+    // well-formed shorter list).
+    let stream = futures::stream::unfold(Some(chunks), |state| async move {
+        let mut chunks = state?;
+        let produced = tokio::task::spawn_blocking(move || {
+            let chunk = chunks.next_chunk();
+            (chunk, chunks)
+        })
+        .await;
+        match produced {
+            Ok((Ok((bytes, last)), chunks)) => Some((Ok(bytes), (!last).then_some(chunks))),
+            Ok((Err(e), _)) => Some((Err(std::io::Error::other(e)), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
     });
-    Some(
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            Body::from_stream(stream),
-        )
-            .into_response(),
-    )
+    json(Body::from_stream(stream))
 }
 
-/// A snapshot being written out; the permit goes when it is dropped (the
-/// answer finished, or the reader left).
+/// One block's JSON as the answer.
+pub fn one_block(json: Vec<u8>) -> Response {
+    json_bytes(json)
+}
+
+fn json_bytes(bytes: Vec<u8>) -> Response {
+    json(Body::from(bytes))
+}
+
+fn json(body: Body) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A list being written out.
 struct Chunks {
-    blocks: Vec<Arc<Block>>,
-    next: usize,
-    _permit: OwnedSemaphorePermit,
+    snapshot: Snapshot,
+    /// The next height to write.
+    next: u64,
+    /// One past the last height.
+    end: u64,
+    /// Blocks written so far.
+    written: u64,
+    /// Whether the `[` was written.
+    opened: bool,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Chunks {
-    /// The next piece of `[block,block,…]`; `None` after the closing `]`.
-    fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.next > self.blocks.len() {
-            return None;
-        }
-        let mut out = Vec::with_capacity(CHUNK_BYTES + 1024);
-        if self.next == 0 {
+    /// The next piece of `[block,block,…]`, and whether it is the last
+    /// (ending with `]`).
+    fn next_chunk(&mut self) -> Result<(Bytes, bool), redb::Error> {
+        let mut out = Vec::with_capacity(CHUNK_BYTES + 8 * 1024);
+        if !self.opened {
             out.push(b'[');
+            self.opened = true;
         }
-        while self.next < self.blocks.len() && out.len() < CHUNK_BYTES {
-            if self.next > 0 {
+        while self.next < self.end && out.len() < CHUNK_BYTES {
+            let mark = out.len();
+            if self.written > 0 {
                 out.push(b',');
             }
-            // A block always serialises (plain fields).
-            let _ = serde_json::to_writer(&mut out, &*self.blocks[self.next]);
+            if !self.snapshot.write_block_at(self.next, &mut out)? {
+                // Not in the snapshot (a page past the tip): the list ends.
+                out.truncate(mark);
+                self.end = self.next;
+                break;
+            }
+            self.written += 1;
             self.next += 1;
         }
-        if self.next == self.blocks.len() {
+        let last = self.next >= self.end;
+        if last {
             out.push(b']');
-            self.next += 1;
         }
-        Some(Bytes::from(out))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_are_bounded_and_join_to_the_json_of_the_whole_chain() {
-        let mut chain = jbc_core::Chain::new(jbc_core::Params {
-            network: "chunks".into(),
-            initial_difficulty: 1,
-            min_difficulty: 1,
-            max_difficulty: 8,
-            target_block_ms: 1000,
-            retarget_window: 5,
-        });
-        for i in 0..300u64 {
-            let next = chain.next_rules();
-            let data = "d".repeat((i as usize * 37) % 4000);
-            let mut nonce = 0;
-            let block = loop {
-                let b = Block::new(
-                    next.index,
-                    next.min_timestamp_ms + 1,
-                    data.clone(),
-                    next.prev_hash,
-                    next.difficulty,
-                    nonce,
-                );
-                if b.hash.leading_zero_bits() >= b.difficulty {
-                    break b;
-                }
-                nonce += 1;
-            };
-            chain.accept(block, u64::MAX / 2).expect("valid");
-        }
-        let whole: Vec<Block> = chain.best_chain().cloned().collect();
-        let expected = serde_json::to_vec(&whole).expect("json");
-        let (_, permit) = (
-            0,
-            Arc::new(Semaphore::new(1))
-                .try_acquire_owned()
-                .expect("permit"),
-        );
-        let mut chunks = Chunks {
-            blocks: chain.best_chain_shared().cloned().collect(),
-            next: 0,
-            _permit: permit,
-        };
-        let mut joined = Vec::new();
-        let mut count = 0;
-        while let Some(chunk) = chunks.next_chunk() {
-            assert!(
-                chunk.len() <= CHUNK_BYTES + 32 * 1024,
-                "chunk of {}",
-                chunk.len()
-            );
-            joined.extend_from_slice(&chunk);
-            count += 1;
-        }
-        assert_eq!(joined, expected, "byte for byte");
-        assert!(count > 5, "{count} chunks");
+        Ok((Bytes::from(out), last))
     }
 }

@@ -91,7 +91,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    let (store, chain, stats) = Store::open(&data_dir, &params)?;
+    let cache_bytes = (config.db_cache_mb as usize) << 20;
+    let (store, chain, stats) = Store::open_with_cache(&data_dir, &params, cache_bytes)?;
     tracing::info!(
         db = %store.path().display(),
         blocks = stats.blocks,

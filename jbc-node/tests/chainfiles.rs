@@ -225,7 +225,7 @@ fn half_imported(root: &Path) -> (std::path::PathBuf, Vec<String>) {
     let blocks = extend(&mut chain, 300, "main");
     let db = root.join("db");
     data_dir_with(&db, &blocks[..100]);
-    let mut lines = vec![chain.genesis().to_json()];
+    let mut lines = vec![jbc_core::genesis(chain.params()).to_json()];
     lines.extend(blocks.iter().map(Block::to_json));
     (db, lines)
 }
@@ -301,7 +301,7 @@ fn every_other_refusal_leaves_the_database_unchanged() {
 
     // Another network's genesis.
     let mut other = lines.clone();
-    other[0] = Chain::new(params_of(&VECTOR_FLAGS)).genesis().to_json();
+    other[0] = jbc_core::genesis(&params_of(&VECTOR_FLAGS)).to_json();
     assert!(matches!(
         import("other.jsonl", &other),
         Err(ChainFilesError::OtherGenesis { .. })

@@ -170,7 +170,9 @@ async fn a_node_on_port_0_names_its_blocks_after_the_port_it_got() {
         })
         .await;
         assert!(mined, "no block mined");
-        let data = node.node.chain().best_chain().nth(1).unwrap().data.clone();
+        let first = node.node.chain().hash_at(1).unwrap();
+        let snapshot = node.node.snapshot().expect("snapshot");
+        let data = snapshot.block(&first).expect("read").expect("stored").data;
         assert_eq!(data, format!("Mined by node on port {port}"));
         node.shutdown().await.expect("clean shutdown");
     })

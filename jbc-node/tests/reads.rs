@@ -29,7 +29,7 @@ async fn whole_chain_reads_are_exact_admitted_a_few_at_a_time_and_let_go() {
         }
         let node = common::start(&dir, &DIFFICULTY_1_FLAGS).await;
         let url = node.url();
-        let whole: Vec<Block> = node.node.chain().best_chain().cloned().collect();
+        let whole: Vec<Block> = chain.best_chain().cloned().collect();
         let expected = serde_json::to_vec(&whole).expect("json");
         let get = || client().get(format!("{url}/blockchain.json")).send();
         let answer = get().await.expect("GET");

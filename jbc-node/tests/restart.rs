@@ -23,7 +23,10 @@ async fn feed_restart_compare(
         assert_eq!(status, 200, "{body}");
     }
     let tip = node.node.chain().tip().hash;
-    let stored: Vec<Block> = node.node.chain().all_blocks().cloned().collect();
+    let stored: Vec<jbc_core::BlockHash> =
+        node.node.chain().all_headers().map(|h| h.hash).collect();
+    let sent: std::collections::HashMap<_, _> =
+        first.iter().chain(second).map(|b| (b.hash, b)).collect();
     node.shutdown().await.expect("clean shutdown");
 
     let node = start(&dir, &VECTOR_FLAGS).await;
@@ -37,9 +40,9 @@ async fn feed_restart_compare(
         stored.len(),
         "{name}: blocks lost on restart"
     );
-    for block in &stored {
-        let served: Block = get_json(&format!("{}/blocks/{}", node.url(), block.hash)).await;
-        assert_eq!(&served, block);
+    for hash in &stored {
+        let served: Block = get_json(&format!("{}/blocks/{hash}", node.url())).await;
+        assert_eq!(&&served, sent.get(hash).expect("a block we sent"));
     }
     node.shutdown().await.expect("clean shutdown");
     tip

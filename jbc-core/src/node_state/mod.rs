@@ -405,9 +405,8 @@ impl NodeState {
     ) -> Result<Accepted, BlockError> {
         let accepted = self.chain.accept(block, now_ms)?;
         if accepted.status.is_stored() {
-            let blocks = self.blocks_of(&accepted.stored);
             self.actions.push_back(Action::Store {
-                blocks,
+                blocks: accepted.stored.clone(),
                 durability: Durability::Fsync,
             });
         }
@@ -426,12 +425,5 @@ impl NodeState {
             }
         }
         Ok(accepted)
-    }
-
-    fn blocks_of(&self, hashes: &[BlockHash]) -> Vec<Arc<Block>> {
-        hashes
-            .iter()
-            .filter_map(|hash| self.chain.shared_block(hash).cloned())
-            .collect()
     }
 }

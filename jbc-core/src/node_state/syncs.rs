@@ -2,12 +2,13 @@
 //! a sync's answers do — blocks stored by deferred writes, a flush and a
 //! relay at the end, and what the outcome says of the peer.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::follow::StreamState;
 use super::{Action, Durability, NodeState, PeerId, PeerSource, PeerSync, Source};
 use crate::block::Block;
-use crate::chain::{Accepted, Chain};
+use crate::chain::{Accepted, Chain, StoredHeader};
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::peer::PeerError;
@@ -100,9 +101,8 @@ impl NodeState {
         sync.tip_changed |= !changes.is_empty();
         let next = sync.session.poll_request();
         if !stored.is_empty() {
-            let blocks = self.blocks_of(&stored);
             self.actions.push_back(Action::Store {
-                blocks,
+                blocks: stored,
                 durability: Durability::Deferred,
             });
         }
@@ -191,7 +191,7 @@ impl NodeState {
 /// the best chain, so the node can emit its actions.
 struct Recording<'a> {
     chain: &'a mut Chain,
-    stored: Vec<BlockHash>,
+    stored: Vec<Arc<Block>>,
     changes: Vec<Accepted>,
 }
 
@@ -216,8 +216,8 @@ impl SyncTarget for Recording<'_> {
         self.chain.chain_work(hash)
     }
 
-    fn stored_block(&self, hash: &BlockHash) -> Option<Block> {
-        self.chain.block(hash).cloned()
+    fn stored_header(&self, hash: &BlockHash) -> Option<StoredHeader> {
+        self.chain.header(hash)
     }
 
     fn timestamp_at(&self, of: &BlockHash, height: u64) -> Option<u64> {

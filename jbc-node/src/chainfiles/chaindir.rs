@@ -2,8 +2,9 @@
 //! folder of the best chain, one `<height>.json` per block, genesis
 //! included. After each change of the best chain (the driver's
 //! `TipChanged`, seen as `/events`' `block` and `reorg`) it rewrites the
-//! files above the fork point and removes those above the new tip. Blocks
-//! are copied under the node's lock in batches of [`CHAINDIR_BATCH`] and
+//! files above the fork point and removes those above the new tip. The
+//! hashes to write are read under the node's lock in batches of
+//! [`CHAINDIR_BATCH`]; the blocks are then read from a store snapshot and
 //! written after it is released; each file is written whole (temporary
 //! file, then rename). On start it reads the folder and rewrites only what
 //! differs from the chain. A failure is logged and retried on the next
@@ -18,7 +19,7 @@ use tokio::sync::broadcast::error::TryRecvError;
 use super::block_file_name;
 use crate::node::Node;
 
-/// Blocks copied from the chain per hold of the node's lock by [`follow`].
+/// Hashes read from the chain per hold of the node's lock by [`follow`].
 pub const CHAINDIR_BATCH: usize = 1_000;
 
 /// A folder of the best chain as `<height>.json` files, and what it holds.
@@ -74,7 +75,7 @@ impl ChainDir {
     fn first_stale(&mut self, chain: &Chain) -> u64 {
         let height = chain.height() as usize;
         let matches = |at: usize, written: &[Option<BlockHash>]| {
-            written.get(at).copied().flatten() == chain.block_at(at as u64).map(|b| b.hash)
+            written.get(at).copied().flatten() == chain.hash_at(at as u64)
         };
         if !self.verified {
             self.verified = true;
@@ -96,12 +97,24 @@ impl ChainDir {
     /// (and retried on the next call).
     fn sync(&mut self, node: &Node) -> std::io::Result<()> {
         loop {
-            let (height, batch) = {
+            let (height, hashes) = {
                 let chain = node.chain();
                 let from = self.first_stale(&chain);
-                let batch: Vec<Block> = chain.blocks_from(from, CHAINDIR_BATCH).cloned().collect();
-                (chain.height(), batch)
+                let to = chain
+                    .height()
+                    .min(from.saturating_add(CHAINDIR_BATCH as u64 - 1));
+                let hashes: Vec<BlockHash> = (from..=to).filter_map(|h| chain.hash_at(h)).collect();
+                (chain.height(), hashes)
             };
+            let snapshot = node.snapshot().map_err(std::io::Error::other)?;
+            let mut batch = Vec::with_capacity(hashes.len());
+            for hash in hashes {
+                let block = snapshot
+                    .block(&hash)
+                    .map_err(std::io::Error::other)?
+                    .ok_or_else(|| std::io::Error::other(format!("block {hash} is not stored")))?;
+                batch.push(block);
+            }
             if batch.is_empty() {
                 // Up to date: remove the files above the tip (a shorter
                 // best chain after a reorganisation).

@@ -32,6 +32,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use std::sync::Arc;
+
 use jbc_core::{Block, BlockError, BlockHash, Chain, Params, Status, genesis};
 
 pub use self::chaindir::{CHAINDIR_BATCH, follow};
@@ -249,19 +251,47 @@ pub fn block_file_name(block: &Block, all: bool) -> String {
     }
 }
 
+/// A block to export: its file name in a folder, and its JSON.
+type FileJson = (String, Vec<u8>);
+
 /// `jbc-node export`: writes the best chain (or every stored block) of the
 /// database in `args.data_dir`.
 pub fn export(args: &ExportArgs) -> Result<ExportStats, ChainFilesError> {
     let params = params_for(&args.data_dir, &args.network)?
         .ok_or_else(|| ChainFilesError::NoDatabase(args.data_dir.clone()))?;
     let started = Instant::now();
-    let (_store, chain, _) = Store::open(&args.data_dir, &params)?;
+    let (store, chain, _) = Store::open(&args.data_dir, &params)?;
     let load = started.elapsed();
     let started = Instant::now();
-    let blocks: Box<dyn Iterator<Item = &Block>> = if args.all {
-        Box::new(chain.all_blocks())
+    let snapshot = store.snapshot()?;
+    let read_error = |e: redb::Error| StoreError::Io {
+        op: "reading blocks",
+        source: e.into(),
+    };
+    // (file name, JSON) of each block to write, genesis first.
+    let genesis = genesis(chain.params());
+    let first = std::iter::once(Ok((
+        block_file_name(&genesis, args.all),
+        genesis.to_json().into_bytes(),
+    )));
+    let blocks: Box<dyn Iterator<Item = Result<FileJson, StoreError>>> = if args.all {
+        let rest = snapshot
+            .all_blocks()
+            .map_err(read_error)?
+            .map(move |entry| {
+                let (header, json) = entry.map_err(read_error)?;
+                Ok((format!("{}-{}.json", header.index, header.hash), json))
+            });
+        Box::new(first.chain(rest))
     } else {
-        Box::new(chain.best_chain())
+        let rest = (1..=snapshot.height()).map(|height| {
+            let mut json = Vec::new();
+            snapshot
+                .write_block_at(height, &mut json)
+                .map_err(read_error)?;
+            Ok((format!("{height}.json"), json))
+        });
+        Box::new(first.chain(rest))
     };
     let mut count = 0;
     match args.format {
@@ -270,7 +300,9 @@ pub fn export(args: &ExportArgs) -> Result<ExportStats, ChainFilesError> {
             let file = std::fs::File::create(out).map_err(io_error(out))?;
             let mut writer = BufWriter::new(file);
             for block in blocks {
-                writeln!(writer, "{}", block.to_json()).map_err(io_error(out))?;
+                let (_, json) = block?;
+                writer.write_all(&json).map_err(io_error(out))?;
+                writer.write_all(b"\n").map_err(io_error(out))?;
                 count += 1;
             }
             let file = writer
@@ -289,8 +321,10 @@ pub fn export(args: &ExportArgs) -> Result<ExportStats, ChainFilesError> {
                 return Err(ChainFilesError::NotEmpty(out.clone()));
             }
             for block in blocks {
-                let path = out.join(block_file_name(block, args.all));
-                std::fs::write(&path, block.to_json() + "\n").map_err(io_error(&path))?;
+                let (name, mut json) = block?;
+                let path = out.join(name);
+                json.push(b'\n');
+                std::fs::write(&path, json).map_err(io_error(&path))?;
                 count += 1;
             }
         }
@@ -349,20 +383,20 @@ pub fn read_blocks(path: &Path) -> Result<Vec<Block>, ChainFilesError> {
 }
 
 /// Checks `blocks` (parents first) on `chain` with the full rules: the
-/// hashes of the blocks newly stored, in order, and how many it had already.
+/// blocks newly stored, in order, and how many it had already.
 /// On an error `chain` may hold some of the blocks: throw it away.
 pub fn check_blocks(
     chain: &mut Chain,
     blocks: Vec<Block>,
     now_ms: u64,
-) -> Result<(Vec<BlockHash>, u64), ChainFilesError> {
+) -> Result<(Vec<Arc<Block>>, u64), ChainFilesError> {
     let ours = genesis(chain.params()).hash;
     let mut stored = Vec::new();
     let mut known = 0;
     for block in blocks {
         let (height, hash, parent) = (block.index, block.hash, block.prev_hash);
         if height == 0 {
-            if hash != ours || block != *chain.genesis() {
+            if hash != ours || block != genesis(chain.params()) {
                 return Err(ChainFilesError::OtherGenesis { hash, ours });
             }
             known += 1;
@@ -411,16 +445,21 @@ pub fn import(args: &ImportArgs) -> Result<ImportStats, ChainFilesError> {
             (None, Chain::new(params))
         }
     };
-    let (stored, known) = check_blocks(&mut chain, blocks, now_ms())?;
-    let to_write: Vec<Block> = stored
-        .iter()
-        .filter_map(|hash| chain.block(hash).cloned())
-        .collect();
+    let height_before = chain.height();
+    let (to_write, known) = check_blocks(&mut chain, blocks, now_ms())?;
     let store = match store {
         Some(store) => store,
         None => Store::open(&args.data_dir, chain.params())?.0,
     };
     store.append(&to_write, Durability::Fsync)?;
+    // The best chain changed above the fork with the old one, at most.
+    let fork = to_write
+        .iter()
+        .map(|b| b.index)
+        .min()
+        .unwrap_or(height_before + 1);
+    store.set_best(fork.min(height_before + 1), &chain)?;
+    store.flush()?;
     Ok(ImportStats {
         read,
         stored: to_write.len() as u64,

@@ -6,12 +6,15 @@
 //! back off from — is the state machine's.
 //!
 //! # Invariants
-//! - One lock, `Node::core`, guards what it serialises: the state machine
-//!   and the store it writes. Events are handled and their storage actions
-//!   carried out under it, so the order of the database is the order of
-//!   acceptance, and no reader ever sees a block of the miner or of
-//!   `POST /mined` that is not on disk yet (readers take the same lock to
-//!   read).
+//! - One lock, `Node::core`, serialises the state machine and the writes
+//!   to the store: events are handled and their storage actions carried out
+//!   under it, so the order of the database is the order of acceptance.
+//! - Readers do not wait for writes. `GET /tip` and `GET /status` read
+//!   [`Published`], which is replaced once an event's writes are done (so no
+//!   reader sees a block of the miner or of `POST /mined` that is not on disk
+//!   yet); bodies are read from a store [`Snapshot`], which takes no lock.
+//! - Memory grows with headers, not with bytes: the chain is headers-only
+//!   ([`Chain::headers_only`]); bodies live in the store.
 //! - A block is durable before the node answers `accepted`, `reorg`, `side`
 //!   or `duplicate` and before it is relayed (the state machine orders its
 //!   `Store`/`Flush` actions before relays). `orphan` and `ignored` blocks are
@@ -82,12 +85,33 @@ pub enum AddPeer {
     Full(AddPeerError),
 }
 
-/// What [`Node::core`] guards: the state machine and the store it writes.
+/// What [`Node::core`] guards: the state machine.
 struct Core {
     state: NodeState,
-    store: Store,
     /// Set once a write failed: the node is stopping.
     failed: bool,
+}
+
+/// What the cheap reads (`GET /tip`, `GET /status`) see: the state after
+/// the last event whose writes are done.
+#[derive(Debug, Clone)]
+struct Published {
+    tip: TipInfo,
+    pooled: usize,
+    peers: usize,
+    peers_up: usize,
+}
+
+impl Published {
+    fn of(state: &NodeState) -> Published {
+        let (peers, peers_up) = state.peers().counts();
+        Published {
+            tip: TipInfo::of(state.chain()),
+            pooled: state.chain().pooled_count(),
+            peers,
+            peers_up,
+        }
+    }
 }
 
 /// Read access to the chain; holds the node's lock, so keep it briefly.
@@ -114,6 +138,10 @@ enum Caller {
 /// background tasks.
 pub struct Node {
     core: RwLock<Core>,
+    /// The block database; written under `core`, read without it.
+    store: Store,
+    /// What `GET /tip` and `GET /status` answer.
+    published: RwLock<Arc<Published>>,
     params: Params,
     block_data: String,
     events: broadcast::Sender<Event>,
@@ -156,13 +184,15 @@ impl Node {
         miner: Option<Miner>,
         node_config: NodeConfig,
     ) -> Node {
+        let state = NodeState::new(chain, node_config);
         Node {
-            params: chain.params().clone(),
+            params: state.chain().params().clone(),
+            published: RwLock::new(Arc::new(Published::of(&state))),
             core: RwLock::new(Core {
-                state: NodeState::new(chain, node_config),
-                store,
+                state,
                 failed: false,
             }),
+            store,
             block_data,
             events: broadcast::channel(EVENTS_CAPACITY).0,
             miner,
@@ -190,6 +220,18 @@ impl Node {
     /// Read access to the chain (hold it briefly).
     pub fn chain(&self) -> ChainGuard<'_> {
         ChainGuard(self.read())
+    }
+
+    /// A consistent view of the stored blocks as of now (takes no lock).
+    pub fn snapshot(&self) -> Result<crate::store::Snapshot, StoreError> {
+        self.store.snapshot()
+    }
+
+    fn published(&self) -> Arc<Published> {
+        self.published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The network's params.
@@ -237,7 +279,7 @@ impl Node {
 
     /// The `GET /tip` answer.
     pub fn tip_info(&self) -> TipInfo {
-        TipInfo::of(&self.chain())
+        self.published().tip.clone()
     }
 
     /// The peers as `GET /peers` shows them: all but those down for more
@@ -253,19 +295,17 @@ impl Node {
 
     /// The `GET /status` answer.
     pub fn status(&self) -> StatusInfo {
-        let core = self.read();
-        let chain = core.state.chain();
-        let (peers, peers_up) = core.state.peers().counts();
+        let published = self.published();
         StatusInfo {
             version: env!("CARGO_PKG_VERSION"),
             params: self.params.clone(),
-            height: chain.height(),
-            hash: chain.tip().hash,
-            work: chain.best_work(),
-            blocks_stored: core.store.len(),
-            pooled: chain.pooled_count(),
-            peers,
-            peers_up,
+            height: published.tip.height,
+            hash: published.tip.hash,
+            work: published.tip.work,
+            blocks_stored: self.store.len(),
+            pooled: published.pooled,
+            peers: published.peers,
+            peers_up: published.peers_up,
             mining: self.miner.is_some(),
             threads: self.miner.as_ref().map_or(0, Miner::thread_count),
             kernel: jbc_core::kernel_name(),
@@ -367,6 +407,8 @@ impl Node {
     ) -> Result<R, StoreError> {
         let mut later = Vec::new();
         let mut tip_changed = false;
+        // The lowest height where the best chain changed, for the store.
+        let mut best_from: Option<u64> = None;
         let mut wake_timer = false;
         let answer = {
             let mut core = self.write();
@@ -391,9 +433,9 @@ impl Node {
                             // Only sync defers its writes.
                             self.metrics.blocks_synced(blocks.len());
                         }
-                        core.store.append(&blocks, durability)
+                        self.store.append(&blocks, durability)
                     }
-                    Action::Flush => core.store.flush(),
+                    Action::Flush => self.store.flush(),
                     Action::TipChanged { change, source } => {
                         // Under the lock, so events keep the order of the
                         // changes; publishing never blocks.
@@ -401,9 +443,17 @@ impl Node {
                         if !change.disconnected.is_empty() {
                             self.metrics.reorg(change.disconnected.len());
                         }
+                        let chain = core.state.chain();
+                        let first = change.connected.first().and_then(|h| chain.header(h));
+                        if let Some(first) = first {
+                            best_from = Some(best_from.map_or(first.index, |f| f.min(first.index)));
+                        }
+                        let body_of =
+                            |hash: &jbc_core::BlockHash| self.body_of(chain, &change, hash);
                         announce::tip_changed(
                             |event| self.publish(event),
-                            core.state.chain(),
+                            chain,
+                            body_of,
                             &change,
                             source,
                         );
@@ -415,13 +465,16 @@ impl Node {
                     }
                 };
                 if let Err(e) = written {
-                    core.failed = true;
-                    drop(core);
-                    tracing::error!("{e}; stopping the node");
-                    self.shutdown.cancel();
-                    return Err(e);
+                    return Err(self.fail(core, e));
                 }
             }
+            if let Some(from) = best_from
+                && let Err(e) = self.store.set_best(from, core.state.chain())
+            {
+                return Err(self.fail(core, e));
+            }
+            let published = Arc::new(Published::of(&core.state));
+            *self.published.write().unwrap_or_else(|p| p.into_inner()) = published;
             answer
         };
         if wake_timer {
@@ -434,6 +487,43 @@ impl Node {
             self.refresh_work();
         }
         Ok(answer)
+    }
+
+    /// A write failed: the node stops.
+    fn fail(&self, mut core: RwLockWriteGuard<'_, Core>, e: StoreError) -> StoreError {
+        core.failed = true;
+        drop(core);
+        tracing::error!("{e}; stopping the node");
+        self.shutdown.cancel();
+        e
+    }
+
+    /// The body of `hash`, which just joined the best chain in `change`:
+    /// stored by it, among the chain's recent bodies, or read back.
+    fn body_of(
+        &self,
+        chain: &Chain,
+        change: &Accepted,
+        hash: &jbc_core::BlockHash,
+    ) -> Option<Block> {
+        if let Some(block) = change.stored.iter().find(|b| b.hash == *hash) {
+            return Some(Block::clone(block));
+        }
+        if let Some(block) = chain.block(hash) {
+            return Some(block.clone());
+        }
+        match self.store.snapshot().and_then(|s| {
+            s.block(hash).map_err(|e| StoreError::Io {
+                op: "reading a block",
+                source: e.into(),
+            })
+        }) {
+            Ok(block) => block,
+            Err(e) => {
+                tracing::warn!("cannot read block {hash} for its event: {e}");
+                None
+            }
+        }
     }
 
     /// Sets the address this node announces to its peers.
@@ -469,6 +559,6 @@ impl Node {
 
     /// Makes every write durable (at shutdown).
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
-        self.read().store.flush()
+        self.store.flush()
     }
 }

@@ -1,54 +1,67 @@
 //! [`Store`]: every accepted block, durable, in a redb database in the data dir.
 //!
 //! # Layout
-//! One file, `<data dir>/chain.redb`, with two tables:
+//! One file, `<data dir>/chain.redb` (see [`tables`]):
 //! - `meta` (`&str` → `&str`): `format` (the layout version) and `params`
 //!   (the network's params as JSON). A database made for other params is
 //!   refused, never rewritten.
 //! - `blocks` (`u64` → bytes): every block the chain stored, side branches
 //!   included, keyed by an acceptance sequence number and written as the
-//!   block JSON of PROTOCOL.md §3. Genesis is derived from the params, never stored.
+//!   block JSON of PROTOCOL.md §3 — the very bytes the API serves. Genesis is
+//!   derived from the params, never stored.
+//! - `headers` (`u64` → 92 bytes): the same blocks' headers, what a restart
+//!   reads; `seq_of` (hash → sequence number), to find any stored block;
+//!   `best` (height → sequence number), the best chain, which reads walk
+//!   in a consistent snapshot without the node's lock.
 //!
 //! Only blocks the chain stored are written: orphans and `ignored` blocks
 //! live in the chain's memory pool and never reach the disk (PROTOCOL.md §6.1), so
 //! the file grows only with work at least equal to the best chain's. (An
-//! `orphans` table left by an earlier version is dropped on open.)
+//! `orphans` table left by an earlier version is dropped on open; a
+//! `jbc-node-store-1` database gains its `headers`, `seq_of` and `best`
+//! tables once, on open.)
 //!
 //! # Durability
 //! [`Store::append`] commits one redb transaction. With
 //! [`Durability::Fsync`] the commit is on disk before it returns (the node
 //! answers 200 and relays only after that); sync writes pages with
 //! [`Durability::Deferred`] and then calls [`Store::flush`], whose fsync
-//! makes every earlier commit durable too.
+//! makes every earlier commit durable too. [`Store::set_best`] commits
+//! without fsync: the `best` table is derived from the headers, and
+//! [`Store::open`] repairs what a crash left behind.
 //!
 //! # Restart
-//! [`Store::open`] replays the blocks in sequence order through
-//! [`Chain::insert_trusted`], which rebuilds the same tree and best tip (ties
-//! included, because the order is the acceptance order) without re-hashing.
+//! [`Store::open`] replays the headers in sequence order through
+//! [`Chain::insert_trusted_header`] into a headers-only chain, which rebuilds
+//! the same tree and best tip (ties included, because the order is the
+//! acceptance order) without re-hashing and without reading a body.
+
+mod open;
+mod snapshot;
+pub mod tables;
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jbc_core::{Block, Chain, Params};
+use jbc_core::{Block, Chain, Params, StoredHeader};
+use redb::{Database, ReadableDatabase};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+pub use snapshot::Snapshot;
+use tables::{BLOCKS, HEADERS, META, SEQ_OF, encode_header};
 
 /// How durable an [`Store::append`] must be when it returns: the state
 /// machine's own [`Durability`] (`Fsync`:
 /// on disk; `Deferred`: made durable by a later [`Store::flush`]).
 pub use jbc_core::node_state::Durability;
 
-const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
-const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
-/// Written by earlier versions (orphans on disk); dropped on open.
-const OLD_ORPHANS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("orphans");
-
 /// The layout version written in `meta.format`.
-pub const FORMAT: &str = "jbc-node-store-1";
+pub const FORMAT: &str = "jbc-node-store-2";
+/// The layout of earlier versions (no `headers`, `seq_of`, `best`), upgraded on open.
+pub const FORMAT_1: &str = "jbc-node-store-1";
 
 /// File name of the database inside the data dir.
 pub const FILE_NAME: &str = "chain.redb";
@@ -105,28 +118,6 @@ pub enum StoreError {
     Stopped,
 }
 
-/// Drops the `orphans` table an earlier version kept (orphans are never
-/// written any more); a no-op on databases without it.
-fn drop_old_orphans(db: &Database) -> Result<(), redb::Error> {
-    let exists = {
-        let read = db.begin_read()?;
-        match read.open_table(OLD_ORPHANS) {
-            Ok(_) => true,
-            Err(redb::TableError::TableDoesNotExist(_)) => false,
-            Err(e) => return Err(e.into()),
-        }
-    };
-    if exists {
-        let write = db.begin_write()?;
-        write.delete_table(OLD_ORPHANS)?;
-        write.commit()?;
-        tracing::info!(
-            "dropped the orphans table of an earlier version (orphans are kept in memory only)"
-        );
-    }
-    Ok(())
-}
-
 /// Params as the flags that set them, for messages.
 fn params_line(p: &Params) -> String {
     format!(
@@ -142,7 +133,7 @@ fn params_line(p: &Params) -> String {
 }
 
 /// A `map_err` for a failure while doing `op`.
-fn io<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+pub(super) fn io<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
     op: &'static str,
 ) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Io {
@@ -164,9 +155,13 @@ pub struct LoadStats {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Genesis, derived from the params (never in the tables).
+    genesis: Arc<Block>,
     /// The next acceptance sequence number. Writers hold this lock for the
     /// whole transaction, so sequence order is commit order.
     next_seq: Mutex<u64>,
+    /// The number of stored blocks, readable while a write holds `next_seq`.
+    stored: AtomicU64,
     /// Whether a commit without fsync (sync's blocks) is not yet flushed.
     unflushed: AtomicBool,
 }
@@ -177,125 +172,42 @@ impl fmt::Debug for Store {
     }
 }
 
-/// redb's page cache, in bytes, set explicitly (redb's own default is
-/// 1 GiB): the chain the node decides on is in memory already, and the
-/// store is read at start-up, for syncing peers' pages and for whole-chain
-/// reads, which stream; 64 MiB keeps the recent pages without letting the
-/// cache grow with the chain.
-pub const DB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// redb's page cache by default, in bytes (`--db-cache-mb`; redb's own
+/// default is 1 GiB). The chain a node decides on is its headers, in memory;
+/// the store is read for bodies — the recent ones by relays and followers,
+/// any by whole-chain reads and syncing peers, which stream — so a small
+/// cache keeps the hot pages without letting memory grow with the chain.
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl Store {
-    /// Opens (or creates) the database in `dir` for `params` and rebuilds the
-    /// chain from it. Never deletes or rewrites existing blocks.
+    /// Opens (or creates) the database in `dir` for `params` with the
+    /// default cache and rebuilds the chain from it ([`Store::open_with_cache`]).
     pub fn open(dir: &Path, params: &Params) -> Result<(Store, Chain, LoadStats), StoreError> {
+        Store::open_with_cache(dir, params, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database in `dir` for `params`, with a page
+    /// cache of `cache_bytes`, and rebuilds the chain from it: a headers-only
+    /// chain ([`Chain::headers_only`]). Never deletes or rewrites existing
+    /// blocks.
+    pub fn open_with_cache(
+        dir: &Path,
+        params: &Params,
+        cache_bytes: usize,
+    ) -> Result<(Store, Chain, LoadStats), StoreError> {
         let started = Instant::now();
-        let path = dir.join(FILE_NAME);
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            reason: format!("cannot create the data dir: {e}"),
-        })?;
-        let db = Database::builder()
-            .set_cache_size(DB_CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| StoreError::Open {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-
-        // The params: written on first use, compared afterwards.
-        let stored_params = {
-            let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
-            match read.open_table(META) {
-                Ok(meta) => {
-                    let format = meta
-                        .get("format")
-                        .map_err(|e| corrupt(e.to_string()))?
-                        .map(|v| v.value().to_string());
-                    if let Some(format) = &format
-                        && format != FORMAT
-                    {
-                        return Err(corrupt(format!(
-                            "unknown layout {format:?} (this node writes {FORMAT:?})"
-                        )));
-                    }
-                    let params = meta
-                        .get("params")
-                        .map_err(|e| corrupt(e.to_string()))?
-                        .map(|v| v.value().to_string());
-                    if format.is_none() != params.is_none() {
-                        return Err(corrupt("the meta table is incomplete".into()));
-                    }
-                    params
-                }
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(e) => return Err(corrupt(e.to_string())),
-            }
-        };
-        match stored_params {
-            Some(json) => {
-                let stored: Params = serde_json::from_str(&json)
-                    .map_err(|e| corrupt(format!("stored params are unreadable: {e}")))?;
-                if &stored != params {
-                    return Err(StoreError::OtherNetwork {
-                        path,
-                        stored: Box::new(stored),
-                        configured: Box::new(params.clone()),
-                    });
-                }
-            }
-            None => {
-                let json = serde_json::to_string(params).map_err(io("creating the database"))?;
-                let write = db.begin_write().map_err(io("creating the database"))?;
-                {
-                    let mut meta = write
-                        .open_table(META)
-                        .map_err(io("creating the database"))?;
-                    meta.insert("format", FORMAT)
-                        .map_err(io("creating the database"))?;
-                    meta.insert("params", json.as_str())
-                        .map_err(io("creating the database"))?;
-                    write
-                        .open_table(BLOCKS)
-                        .map_err(io("creating the database"))?;
-                }
-                write.commit().map_err(io("creating the database"))?;
-            }
-        }
-
-        // Replay the blocks in acceptance order.
-        let mut chain = Chain::new(params.clone());
-        let mut next_seq = 0;
-        let mut count = 0;
-        {
-            let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
-            let table = read
-                .open_table(BLOCKS)
-                .map_err(|e| corrupt(e.to_string()))?;
-            for entry in table.iter().map_err(|e| corrupt(e.to_string()))? {
-                let (seq, bytes) = entry.map_err(|e| corrupt(e.to_string()))?;
-                let seq = seq.value();
-                let block: Block = serde_json::from_slice(bytes.value())
-                    .map_err(|e| corrupt(format!("block #{seq} is unreadable: {e}")))?;
-                chain
-                    .insert_trusted(block)
-                    .map_err(|e| corrupt(format!("block #{seq}: {e}")))?;
-                next_seq = seq + 1;
-                count += 1;
-            }
-        }
-        drop_old_orphans(&db).map_err(|e| corrupt(e.to_string()))?;
+        let (db, path) = open::database(dir, params, cache_bytes)?;
+        let (chain, next_seq, blocks) = open::replay(&db, &path, params)?;
         let store = Store {
             db,
             path,
+            genesis: Arc::new(jbc_core::genesis(params)),
             next_seq: Mutex::new(next_seq),
+            stored: AtomicU64::new(next_seq),
             unflushed: AtomicBool::new(false),
         };
         let stats = LoadStats {
-            blocks: count,
+            blocks,
             elapsed: started.elapsed(),
         };
         Ok((store, chain, stats))
@@ -354,20 +266,46 @@ impl Store {
         }
         let mut seq = *next_seq;
         {
-            let mut table = write.open_table(BLOCKS).map_err(io("appending blocks"))?;
+            let op = "appending blocks";
+            let mut bodies = write.open_table(BLOCKS).map_err(io(op))?;
+            let mut headers = write.open_table(HEADERS).map_err(io(op))?;
+            let mut seq_of = write.open_table(SEQ_OF).map_err(io(op))?;
             for block in blocks {
-                let json = block.borrow().to_json();
-                table
-                    .insert(seq, json.as_bytes())
-                    .map_err(io("appending blocks"))?;
+                let block = block.borrow();
+                let json = block.to_json();
+                bodies.insert(seq, json.as_bytes()).map_err(io(op))?;
+                let header = encode_header(&StoredHeader::from(block));
+                headers.insert(seq, header.as_slice()).map_err(io(op))?;
+                seq_of.insert(&block.hash.0, seq).map_err(io(op))?;
                 seq += 1;
             }
         }
         write.commit().map_err(io("appending blocks"))?;
         *next_seq = seq;
+        self.stored.store(seq, Ordering::Release);
         // A durable commit persists the earlier ones too.
         self.unflushed.store(!durable, Ordering::Release);
         Ok(())
+    }
+
+    /// Records the best chain of `chain` from height `from` up (every
+    /// height below is unchanged), and forgets heights above its tip: after
+    /// the blocks of a change of the best chain were appended. Committed
+    /// without fsync (see the module's Durability).
+    pub fn set_best(&self, from: u64, chain: &Chain) -> Result<(), StoreError> {
+        let op = "recording the best chain";
+        let mut write = self.db.begin_write().map_err(io(op))?;
+        write
+            .set_durability(redb::Durability::None)
+            .map_err(io(op))?;
+        open::write_best(&write, chain, from).map_err(io(op))?;
+        write.commit().map_err(io(op))
+    }
+
+    /// A consistent, read-only view of the stored blocks as of now, which
+    /// later writes do not change; it holds no lock.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Snapshot::new(&self.db, self.genesis.clone()).map_err(io("reading blocks"))
     }
 
     /// Makes every earlier commit durable (one fsynced, empty commit).
@@ -386,7 +324,7 @@ impl Store {
 
     /// Number of stored blocks (genesis not counted).
     pub fn len(&self) -> u64 {
-        *self.next_seq.lock().unwrap_or_else(|p| p.into_inner())
+        self.stored.load(Ordering::Acquire)
     }
 
     /// Whether no block is stored yet.
