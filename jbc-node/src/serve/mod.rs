@@ -1,7 +1,11 @@
 //! The HTTP accept loop: axum's router on hyper, with the limits
 //! `axum::serve` cannot set: a deadline for reading request headers (so a
-//! client that never finishes a request cannot hold a connection), a cap on
-//! open connections, and a graceful drain on shutdown.
+//! client that never finishes a request cannot hold a connection), one for
+//! a write the client does not take ([`stall`]: a reader that stops reading
+//! cannot either), a cap on open connections, and a graceful drain on
+//! shutdown.
+
+pub mod stall;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,13 +56,19 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationTok
             continue;
         };
         let service = TowerToHyperService::new(app.clone());
+        let (stream, stall) = stall::Watched::new(stream);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            // Errors here are the client's (reset, timeout): nothing to report.
-            let _ = connection.await;
+            tokio::select! {
+                // Errors here are the client's (reset, timeout): nothing to report.
+                _ = connection => {}
+                () = stall::stalled(stall) => {
+                    tracing::debug!("closed a connection whose client stopped reading");
+                }
+            }
             drop(slot);
         });
     }
