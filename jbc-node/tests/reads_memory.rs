@@ -137,7 +137,10 @@ async fn many_whole_chain_readers_cost_a_bounded_amount_of_memory() {
         assert!(whole >= 1 && busy >= 1, "{whole} whole, {busy} busy");
         assert!(answered > 0);
         let rise = peak.load(Ordering::Relaxed).saturating_sub(baseline);
-        eprintln!("rise {} KiB, {whole} whole, {busy} busy, /tip answered {answered}", rise >> 10);
+        eprintln!(
+            "rise {} KiB, {whole} whole, {busy} busy, /tip answered {answered}",
+            rise >> 10
+        );
         assert!(
             rise < RISE_BOUND,
             "resident memory rose by {} MB with {READERS} readers",
