@@ -70,8 +70,8 @@ pub mod doc_examples {
     pub struct AsyncMd;
 }
 
-pub use block::{Block, MAX_DATA_BYTES};
-pub use chain::{Accepted, Candidate, Chain, LoadError, Status, StoredHeader};
+pub use block::{Block, MAX_DATA_BYTES, StoredHeader};
+pub use chain::{Accepted, Candidate, Chain, LoadError, Status};
 pub use hash::BlockHash;
 pub use header::Header;
 pub use miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking};

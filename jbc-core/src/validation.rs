@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::block::StoredHeader;
 use crate::block::{Block, MAX_DATA_BYTES};
-use crate::chain::StoredHeader;
 use crate::difficulty::{MEDIAN_SPAN, is_retarget_height, median_time_past, retarget};
 use crate::hash::BlockHash;
 use crate::params::Params;

@@ -54,8 +54,8 @@ use crate::pow::work;
 use crate::validation::check_linkage;
 use crate::validation::{BlockError, NextRules, next_rules};
 
+pub use crate::block::StoredHeader;
 pub use candidate::Candidate;
-pub use stored::StoredHeader;
 use stored::{Kept, PackedWork};
 
 /// How far above the best height an orphan may be to wait in the pool

@@ -1,60 +1,12 @@
-//! What the chain keeps of each stored block: [`StoredHeader`] always, the
-//! body only when it was asked to ([`Kept`]).
+//! What the chain keeps of each stored block: its [`StoredHeader`] always,
+//! the body only when it was asked to ([`Kept`]).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use serde::Serialize;
-
 use crate::block::Block;
+use crate::block::StoredHeader;
 use crate::hash::BlockHash;
-
-/// A stored block without its data: every field of the block JSON but
-/// `data` (PROTOCOL.md §3). About 100 bytes, whatever the block carried:
-/// fork choice, validation, retargeting and sync need nothing more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct StoredHeader {
-    /// Height; genesis is 0.
-    pub index: u64,
-    /// Milliseconds since the Unix epoch (JSON name `timestamp`).
-    #[serde(rename = "timestamp")]
-    pub timestamp_ms: u64,
-    /// Hash of the parent.
-    pub prev_hash: BlockHash,
-    /// Leading zero bits required of `hash`.
-    pub difficulty: u32,
-    /// The nonce that makes `hash` meet `difficulty`.
-    pub nonce: u64,
-    /// The block's hash (checked when the block was stored).
-    pub hash: BlockHash,
-}
-
-impl From<&Block> for StoredHeader {
-    fn from(block: &Block) -> StoredHeader {
-        StoredHeader {
-            index: block.index,
-            timestamp_ms: block.timestamp_ms,
-            prev_hash: block.prev_hash,
-            difficulty: block.difficulty,
-            nonce: block.nonce,
-            hash: block.hash,
-        }
-    }
-}
-
-/// A header equals a block when it is that block's header (all fields but
-/// `data` equal): how a test or a driver checks which block a tip is.
-impl PartialEq<Block> for StoredHeader {
-    fn eq(&self, block: &Block) -> bool {
-        *self == StoredHeader::from(block)
-    }
-}
-
-impl PartialEq<&Block> for StoredHeader {
-    fn eq(&self, block: &&Block) -> bool {
-        *self == StoredHeader::from(*block)
-    }
-}
 
 /// The stored blocks themselves, by id (acceptance order, genesis 0): whole
 /// blocks for a chain that keeps bodies, headers only for one that does not.
