@@ -11,7 +11,7 @@ use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking};
 use jbc_core::peer::{MAX_PAGE, MaybeSend, PeerError, SubmitReply, TipInfo};
 use jbc_core::sync::{
     Misbehaviour, PageStored, Request, Response, SyncConfig, SyncOutcome, SyncReport, SyncSession,
-    SyncStats, SyncTarget, sync,
+    SyncStats, SyncTarget, Tip, sync,
 };
 use jbc_core::{
     Accepted, Block, BlockError, BlockHash, Chain, MemoryPeer, Params, Peer, Status, genesis,
@@ -201,7 +201,7 @@ impl SyncTarget for Recorder<'_> {
     fn params(&self) -> Params {
         SyncTarget::params(&*self.chain)
     }
-    fn best(&self) -> (BlockHash, u64, u128) {
+    fn best(&self) -> Tip {
         SyncTarget::best(&*self.chain)
     }
     fn pool_difficulty_floor(&self) -> u32 {

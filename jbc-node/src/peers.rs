@@ -276,8 +276,8 @@ impl PeerView {
             status: info.health,
             source: info.source,
             height: info.height,
-            banned_until: ban.map(|(until, _)| until),
-            ban_reason: ban.map(|(_, why)| why.to_string()),
+            banned_until: ban.map(|ban| ban.until_ms),
+            ban_reason: ban.map(|ban| ban.reason.clone()),
             stream: stream.map(|s| s.to_string()),
         }
     }

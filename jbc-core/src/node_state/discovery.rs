@@ -9,6 +9,14 @@ use super::{Action, MAX_LEARNED_PEERS, NodeState, PeerHealth, PeerId, PeerInfo, 
 use crate::params::genesis;
 use crate::peer::{PeerError, TipInfo};
 
+/// The address this node announces, and whether it is public (given with
+/// `--public-url`; a loopback address is told to loopback peers only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OwnUrl {
+    pub(super) url: String,
+    pub(super) public: bool,
+}
+
 /// Addresses found to be of another network, which are not checked again;
 /// the oldest is forgotten beyond this.
 const MAX_REJECTED: usize = 256;
@@ -20,12 +28,12 @@ impl NodeState {
     /// (it cannot be dialled) announces nothing, and still joins: it dials
     /// out, follows and relays.
     pub fn set_own_url(&mut self, url: String, public: bool) {
-        self.own_url = Some((url, public));
+        self.own_url = Some(OwnUrl { url, public });
     }
 
     /// The address to announce to a peer at `peer_url`, if any.
     pub(super) fn announce_to(&self, peer_url: &str) -> Option<String> {
-        let (own, public) = self.own_url.as_ref()?;
+        let OwnUrl { url: own, public } = self.own_url.as_ref()?;
         (*public || (is_loopback_url(own) && is_loopback_url(peer_url))).then(|| own.clone())
     }
 
@@ -78,7 +86,7 @@ impl NodeState {
         // Start at a place of the list that differs from node to node, so
         // that nodes learning from the same peer spread over its list
         // instead of all taking its first entries.
-        let start = self.own_url.as_ref().map_or(0, |(own, _)| {
+        let start = self.own_url.as_ref().map_or(0, |OwnUrl { url: own, .. }| {
             own.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))
             })
@@ -93,7 +101,7 @@ impl NodeState {
             if room == 0 {
                 break;
             }
-            let own = self.own_url.as_ref().is_some_and(|(own, _)| *own == url);
+            let own = self.own_url.as_ref().is_some_and(|own| own.url == url);
             if own
                 || self.peers.knows(&url)
                 || self.candidates.contains(&url)

@@ -84,6 +84,7 @@ pub use config::{
     STREAM_RETRY_MAX_MS, STREAM_RETRY_MS, STREAM_RETRY_NEVER_UP_MAX_MS, UNSUPPORTED_RETRY_MS,
     WANTED_PEERS,
 };
+use discovery::OwnUrl;
 pub use follow::StreamState;
 pub use peer_book::{
     AddPeerError, Added, MAX_LEARNED_PEERS, PeerBook, PeerHealth, PeerId, PeerInfo, PeerNotice,
@@ -241,7 +242,7 @@ pub struct NodeState {
     streams: BTreeMap<PeerId, follow::Stream>,
     /// Our own address and whether it is public (`--public-url`); a
     /// loopback address is only announced to loopback peers.
-    own_url: Option<(String, bool)>,
+    own_url: Option<OwnUrl>,
     /// When each peer was last asked for its peers (`AskPeers`).
     asked_ms: BTreeMap<PeerId, u64>,
     /// Peers our announcement did not reach (they were not listening yet,
@@ -338,7 +339,7 @@ impl NodeState {
         source: PeerSource,
         now_ms: u64,
     ) -> Result<bool, AddPeerError> {
-        if self.own_url.as_ref().is_some_and(|(own, _)| *own == url) {
+        if self.own_url.as_ref().is_some_and(|own| own.url == url) {
             // Ourselves: nothing to add (a peer's list holds our address).
             return Ok(false);
         }

@@ -90,8 +90,8 @@ pub struct PeerInfo {
     pub height: u64,
     /// Failed requests in a row.
     pub failures: u32,
-    /// Not synced from before this time (ms since the epoch), and why.
-    pub banned: Option<(u64, String)>,
+    /// The last ban it got (in force while `until_ms` is ahead).
+    pub banned: Option<Ban>,
     /// Since when (ms) it has been down, if it is.
     pub down_since_ms: Option<u64>,
     /// Whether it ever answered.
@@ -101,9 +101,7 @@ pub struct PeerInfo {
 impl PeerInfo {
     /// Whether the peer is banned at `now_ms`.
     pub fn is_banned(&self, now_ms: u64) -> bool {
-        self.banned
-            .as_ref()
-            .is_some_and(|(until, _)| *until > now_ms)
+        self.ban_at(now_ms).is_some()
     }
 
     /// Whether it may be shared with others in `GET /peers`: not down for
@@ -113,13 +111,19 @@ impl PeerInfo {
             .is_none_or(|since| now_ms.saturating_sub(since) <= SHARE_DOWN_FOR_MS)
     }
 
-    /// The ban in force at `now_ms`: until when, and why.
-    pub fn ban_at(&self, now_ms: u64) -> Option<(u64, &str)> {
-        self.banned
-            .as_ref()
-            .filter(|(until, _)| *until > now_ms)
-            .map(|(until, why)| (*until, why.as_str()))
+    /// The ban in force at `now_ms`.
+    pub fn ban_at(&self, now_ms: u64) -> Option<&Ban> {
+        self.banned.as_ref().filter(|ban| ban.until_ms > now_ms)
     }
+}
+
+/// A peer not synced from nor followed until a time, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// When it ends (ms since the epoch).
+    pub until_ms: u64,
+    /// What the peer did.
+    pub reason: String,
 }
 
 /// What changed in a peer's state, for the driver's logs.
@@ -315,7 +319,10 @@ impl PeerBook {
             return None;
         }
         let until = now_ms.saturating_add(BAN_MS);
-        peer.banned = Some((until, why.into()));
+        peer.banned = Some(Ban {
+            until_ms: until,
+            reason: why.into(),
+        });
         Some(PeerNotice::Banned(until, why.into()))
     }
 
@@ -413,6 +420,10 @@ mod tests {
         let peer = book.get(id).unwrap();
         assert!(peer.is_banned(1_000 + BAN_MS - 1));
         assert!(!peer.is_banned(1_000 + BAN_MS));
-        assert_eq!(peer.ban_at(5_000), Some((1_000 + BAN_MS, "lied")));
+        let ban = peer.ban_at(5_000).expect("banned");
+        assert_eq!(
+            (ban.until_ms, ban.reason.as_str()),
+            (1_000 + BAN_MS, "lied")
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::chain::{Accepted, Chain};
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::peer::PeerError;
-use crate::sync::{PageStored, Response, SyncOutcome, SyncSession, SyncTarget, store_page_in};
+use crate::sync::{PageStored, Response, SyncOutcome, SyncSession, SyncTarget, Tip, store_page_in};
 
 impl NodeState {
     /// How often `peer` is asked for its `/tip`: often for a peer that does
@@ -39,7 +39,7 @@ impl NodeState {
         for peer in due {
             let ban = self.peers.get(peer).and_then(|p| p.ban_at(now_ms));
             let next = match ban {
-                Some((until, _)) => until,
+                Some(ban) => ban.until_ms,
                 None => now_ms.saturating_add(self.poll_interval_ms(peer)),
             };
             self.sync_due_ms.insert(peer, next);
@@ -181,7 +181,7 @@ impl NodeState {
             .peers
             .get(peer)
             .and_then(|p| p.ban_at(now_ms))
-            .map(|b| b.0)
+            .map(|ban| ban.until_ms)
         {
             self.stop_stream_until(peer, until);
         }
@@ -201,7 +201,7 @@ impl SyncTarget for Recording<'_> {
         self.chain.params().clone()
     }
 
-    fn best(&self) -> (BlockHash, u64, u128) {
+    fn best(&self) -> Tip {
         SyncTarget::best(&*self.chain)
     }
 

@@ -141,7 +141,7 @@ pub use outcome::{Misbehaviour, SyncOutcome, SyncReport, SyncStats};
 use pages::{BranchCheck, Pages};
 pub use request::{Request, Response};
 use search::Search;
-pub use target::{PageStored, Refusal, SyncTarget, store_page_in};
+pub use target::{PageStored, Refusal, SyncTarget, Tip, store_page_in};
 
 /// The bounds of one sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -194,7 +194,7 @@ impl SyncSession {
                         actual: check.work,
                     }));
                 }
-                if check.work <= target.best().2 {
+                if check.work <= target.best().work {
                     // True to its claim, but we have gained as much meanwhile.
                     return Err(SyncOutcome::UpToDate);
                 }

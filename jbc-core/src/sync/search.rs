@@ -11,7 +11,7 @@ use crate::params::{Params, genesis};
 use crate::peer::TipInfo;
 
 use super::{
-    BranchCheck, Claim, Misbehaviour, Pages, Phase, SyncOutcome, SyncSession, SyncTarget,
+    BranchCheck, Claim, Misbehaviour, Pages, Phase, SyncOutcome, SyncSession, SyncTarget, Tip,
     misbehaved,
 };
 
@@ -78,7 +78,11 @@ impl SyncSession {
                 return Err(SyncOutcome::OtherNetwork { ours, theirs });
             }
         }
-        let (best_hash, best_height, best_work) = target.best();
+        let Tip {
+            hash: best_hash,
+            height: best_height,
+            work: best_work,
+        } = target.best();
         if tip.work <= best_work {
             return Err(SyncOutcome::UpToDate);
         }

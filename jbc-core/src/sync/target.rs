@@ -51,6 +51,17 @@ impl PageStored {
     }
 }
 
+/// Our best tip, as a [`SyncTarget`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tip {
+    /// Its hash.
+    pub hash: BlockHash,
+    /// Its height.
+    pub height: u64,
+    /// Work of the best chain it ends, genesis included.
+    pub work: u128,
+}
+
 /// The local side of a sync: what [`sync`](super::sync) needs to know about our chain and
 /// how it stores the blocks it fetched. [`Chain`] implements it; a node
 /// implements it on its own state to persist and announce each page, taking
@@ -58,8 +69,8 @@ impl PageStored {
 pub trait SyncTarget {
     /// Our network's params.
     fn params(&self) -> Params;
-    /// Hash and height of our best tip, and the work of our best chain.
-    fn best(&self) -> (BlockHash, u64, u128);
+    /// Our best tip and the work of our best chain.
+    fn best(&self) -> Tip;
     /// The lowest difficulty a block may have to wait in our pool
     /// ([`Chain::pool_difficulty_floor`]).
     fn pool_difficulty_floor(&self) -> u32;
@@ -81,8 +92,12 @@ impl SyncTarget for Chain {
         Chain::params(self).clone()
     }
 
-    fn best(&self) -> (BlockHash, u64, u128) {
-        (self.tip().hash, self.height(), self.best_work())
+    fn best(&self) -> Tip {
+        Tip {
+            hash: self.tip().hash,
+            height: self.height(),
+            work: self.best_work(),
+        }
     }
 
     fn pool_difficulty_floor(&self) -> u32 {
