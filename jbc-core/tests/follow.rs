@@ -319,11 +319,21 @@ fn a_peers_last_tip_is_its_last_tip_answer_or_valid_streamed_block_of_our_networ
     // An invalid block is no tip: the record stays.
     let mut liar = mine_on(state.chain(), None, "liar", NOW_MS + 30);
     liar.hash.0[0] ^= 0xff;
-    assert!(state.handle_stream_block(a, liar, NOW_MS + 30).unwrap().is_err());
+    assert!(
+        state
+            .handle_stream_block(a, liar, NOW_MS + 30)
+            .unwrap()
+            .is_err()
+    );
     assert_eq!(seen(&state, a).map(|t| t.hash), Some(at_block.hash));
 
     // A /tip answer of another network is not recorded; one of ours is.
-    let b = state.peers().iter().map(|(id, _)| id).find(|id| *id != a).unwrap();
+    let b = state
+        .peers()
+        .iter()
+        .map(|(id, _)| id)
+        .find(|id| *id != a)
+        .unwrap();
     let other = Chain::new(Params {
         network: "another".into(),
         ..params()
