@@ -14,7 +14,7 @@
 //! one pass over the stored blocks that keeps at most [`MAX_TREE_ROWS`] + 1
 //! of them. The one body field a row shows, its data cut to
 //! [`MINER_CHARS`] characters (by convention who mined it: "Mined by
-//! alice"), is read after that lock is released, through [`block_data`]:
+//! alice"), is read after that lock is released, through `block_data`:
 //! the only place this module touches a body.
 
 use std::cmp::Reverse;
