@@ -79,7 +79,7 @@ export function layoutTree(rows, tips, { heights = 30 } = {}) {
     }
     const [px, py] = [parent.x + parent.w, parent.y + parent.h / 2];
     const mx = (cx + px) / 2;
-    const d = cy === py ? `M${cx} ${cy}H${px}` : `M${cx} ${cy}C${mx} ${cy} ${mx} ${py} ${px} ${py}`;
+    const d = cy === py ? `M${cx} ${cy}L${px} ${py}` : `M${cx} ${cy}C${mx} ${cy} ${mx} ${py} ${px} ${py}`;
     return { hash: b.row.hash, d, stub: false };
   }).filter(Boolean);
   const columns = Array.from({ length: count }, (_, i) => ({ index: low + i, x: xOf(low + i) + blockW / 2 }));

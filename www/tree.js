@@ -112,7 +112,9 @@ export function createTreeView(card) {
     const b = data?.block;
     if (!b?.hash || view.rows.some((r) => r.hash === b.hash)) return;
     const { data: text, ...header } = b;
-    view.rows = [...view.rows, { ...header, branch: 'best', miner: String(text ?? '').slice(0, 64) }];
+    // Kept to the heights drawn, also while /tree fails.
+    const kept = view.rows.filter((r) => r.index > b.index - HEIGHTS);
+    view.rows = [...kept, { ...header, branch: 'best', miner: String(text ?? '').slice(0, 64) }];
     if (view.tree && b.index >= view.tree.height) view.tree = { ...view.tree, height: b.index, tip: b.hash };
     render();
     refresh();
@@ -140,8 +142,8 @@ export function createTreeView(card) {
   function render() {
     const layout = layoutTree(view.rows, tips(), { heights: HEIGHTS });
     const root = $('tree-svg');
+    // Its height follows from the viewBox: the drawing scales with the card.
     root.setAttribute('viewBox', `0 0 ${layout.width} ${Math.max(layout.height, 60)}`);
-    root.style.height = `${Math.max(layout.height, 60)}px`;
     const defs = svg('defs');
     const marker = svg('marker', { id: 'tree-arrow', viewBox: '0 0 8 8', refX: 7, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto' }, defs);
     svg('path', { d: 'M0 0L8 4L0 8z', class: 'arrow' }, marker);

@@ -88,8 +88,7 @@ pub struct PeerInfo {
     pub source: PeerSource,
     /// Whether its last request succeeded.
     pub health: PeerHealth,
-    /// Height it last reported: its `/tip`, or a block on its `/events`
-    /// stream (0 before).
+    /// Height its last `/tip` reported (0 before).
     pub height: u64,
     /// The last tip this node saw from it, if any ([`PeerBook::saw_tip`]).
     pub last_tip: Option<SeenTip>,
@@ -345,10 +344,10 @@ impl PeerBook {
         }
     }
 
-    /// Records the tip `id` reported last (and its height).
+    /// Records the tip `id` reported last (`height` stays its last
+    /// `/tip`'s, set by the sync that asked for it).
     pub fn saw_tip(&mut self, id: PeerId, tip: SeenTip) {
         if let Some(peer) = self.get_mut(id) {
-            peer.height = tip.height;
             peer.last_tip = Some(tip);
         }
     }
