@@ -4,8 +4,9 @@
 // Heights run left to right, one column each; the best chain is lane 0, a
 // straight line; each side branch takes a lane below it (a branch goes on
 // in its parent's lane, a new one takes the first lane free for its
-// heights). Tip labels sit above their block, in as many rows as keep them
-// from overlapping; an edge runs from each block to its parent.
+// heights). Tip labels sit above their block (shifted left at the right
+// edge), in as many rows as keep them from overlapping; an edge runs from
+// each block to its parent.
 
 export const GEOMETRY = Object.freeze({
   width: 1200,    // of the SVG's viewBox
@@ -48,7 +49,9 @@ export function layoutTree(rows, tips, { heights = 30 } = {}) {
   for (const tip of tips) {
     const row = byHash.get(tip.hash);
     if (!row) { unplaced.push(tip); continue; }
-    const label = { tip, x: xOf(row.index), w: tip.text.length * g.charW + 12, slot: 0 };
+    // It starts at its block, or further left where the view ends.
+    const w = tip.text.length * g.charW + 12;
+    const label = { tip, x: Math.min(xOf(row.index), g.width - g.padX / 2 - w), w, slot: 0 };
     perLane[lane.get(row.hash)].push(label);
     if (!labelsOf.has(row.hash)) labelsOf.set(row.hash, []);
     labelsOf.get(row.hash).push(label);

@@ -68,7 +68,8 @@ test('tip labels sit above their block and overlap nothing; a tip not drawn is s
   assert.equal(labels.length, 5);
   for (const l of labels) {
     assert.ok(l.y + l.h <= l.block.y, `${l.tip.text} is above its block`);
-    assert.equal(l.x, l.block.x, `${l.tip.text} starts at its block`);
+    assert.ok(l.x <= l.block.x && l.x + l.w >= l.block.x + 12, `${l.tip.text} starts at its block or left of it`);
+    assert.ok(l.x >= 0 && l.x + l.w <= layout.width, `${l.tip.text} is inside the view`);
     for (const b of layout.blocks) assert.ok(!overlap(l, b), `${l.tip.text} covers block ${b.row.hash}`);
     for (const o of labels) if (o !== l) assert.ok(!overlap(l, o), `${l.tip.text} and ${o.tip.text} overlap`);
     assert.ok(l.y >= GEOMETRY.axisH, `${l.tip.text} is below the axis`);
@@ -79,4 +80,15 @@ test('tip labels sit above their block and overlap nothing; a tip not drawn is s
 test('no rows: nothing drawn, every tip set aside', () => {
   const layout = layoutTree([], [{ hash: 'x', text: 'this node' }]);
   assert.deepEqual([layout.blocks, layout.edges, layout.unplaced.length], [[], [], 1]);
+});
+
+test('30 heights fill the width; a long label on the last block stays inside the view', () => {
+  const rows = Array.from({ length: 40 }, (_, i) => row(i, `h${i}`, i === 0 ? 'none' : `h${i - 1}`));
+  const tip = { hash: 'h39', text: 'peer 192.168.100.200:5000 (down)' };
+  const layout = layoutTree(rows, [tip]);
+  assert.equal(layout.blocks.length, 30);
+  const last = layout.blocks.find((b) => b.row.hash === 'h39');
+  assert.ok(last.x + last.w <= layout.width - GEOMETRY.padX && last.x > layout.width / 2);
+  const [label] = last.labels;
+  assert.ok(label.x + label.w <= layout.width && label.x < last.x, JSON.stringify(label));
 });
