@@ -145,10 +145,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `GET /tree` with a bad query: 400 `malformed`.
-impl IntoResponse for crate::tree::BadTreeQuery {
+/// `GET /tree`'s errors: a bad query is 400 `malformed`.
+impl IntoResponse for crate::tree::TreeError {
     fn into_response(self) -> Response {
-        ApiError::Malformed(self.0).into_response()
+        use crate::tree::TreeError;
+        match self {
+            TreeError::BadQuery(message) => ApiError::Malformed(message),
+            TreeError::Storage(_) => ApiError::Internal(self.to_string()),
+        }
+        .into_response()
     }
 }
 

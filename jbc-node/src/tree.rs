@@ -8,14 +8,15 @@
 //! top of the tree; `truncated` says rows were left out below. Without
 //! `from`, the last [`DEFAULT_HEIGHTS`] heights are read. A `from` above the
 //! tip answers no rows; one that is not a height is refused (400
-//! `malformed`, through [`BadTreeQuery`]).
+//! `malformed`, through [`TreeError`]).
 //!
-//! Rows are built from header fields only, under the chain's read lock, in
-//! one pass over the stored blocks that keeps at most [`MAX_TREE_ROWS`] + 1
-//! of them. The one body field a row shows, its data cut to
-//! [`MINER_CHARS`] characters (by convention who mined it: "Mined by
-//! alice"), is read after that lock is released, through `block_data`:
-//! the only place this module touches a body.
+//! Rows are built from header fields only ([`StoredHeader`]s), under the
+//! chain's read lock, in one pass over the stored headers that keeps at
+//! most [`MAX_TREE_ROWS`] + 1 of them. The one body field a row shows, its
+//! data cut to [`MINER_CHARS`] characters (by convention who mined it:
+//! "Mined by alice"), is read after that lock is released, from a snapshot
+//! of the store on a blocking thread, through `block_data`: the only place
+//! this module touches a body.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -24,10 +25,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use jbc_core::{BlockHash, Chain};
+use jbc_core::{BlockHash, Chain, StoredHeader};
 use serde::{Deserialize, Serialize};
 
 use crate::node::Node;
+use crate::store::Snapshot;
 
 /// Most rows one `GET /tree` answers.
 pub const MAX_TREE_ROWS: usize = 500;
@@ -85,11 +87,16 @@ pub struct Tree {
     pub blocks: Vec<TreeBlock>,
 }
 
-/// Why a `GET /tree` query is refused: the API answers it 400 `malformed`
-/// with this message.
+/// Why `GET /tree` is not answered with a tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadTreeQuery(pub String);
+pub enum TreeError {
+    /// The query is not `from=HEIGHT`: the API answers 400 `malformed`.
+    #[error("{0}")]
+    BadQuery(String),
+    /// The store could not be read: 500 `internal`.
+    #[error("reading the tree: {0}")]
+    Storage(String),
+}
 
 /// The query of `GET /tree`: `from` is read as text so that a bad one gets
 /// a message that says what a good one is.
@@ -103,22 +110,25 @@ pub struct TreeQuery {
 pub async fn handler(
     State(node): State<Arc<Node>>,
     query: Result<Query<TreeQuery>, QueryRejection>,
-) -> Result<Json<Tree>, BadTreeQuery> {
+) -> Result<Json<Tree>, TreeError> {
     let Query(query) = query.map_err(|e| {
-        BadTreeQuery(format!(
+        TreeError::BadQuery(format!(
             "GET /tree takes one parameter, from=HEIGHT: {}",
             e.body_text()
         ))
     })?;
     let from = query.from.as_deref().map(parse_from).transpose()?;
-    Ok(Json(read(&node, from)))
+    tokio::task::spawn_blocking(move || read(&node, from))
+        .await
+        .map_err(|e| TreeError::Storage(e.to_string()))?
+        .map(Json)
 }
 
 /// A height, or why `text` is none.
-fn parse_from(text: &str) -> Result<u64, BadTreeQuery> {
+fn parse_from(text: &str) -> Result<u64, TreeError> {
     let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     digits.then(|| text.parse().ok()).flatten().ok_or_else(|| {
-        BadTreeQuery(format!(
+        TreeError::BadQuery(format!(
             "from must be a height: a whole number from 0 to {}, not {text:?}",
             u64::MAX
         ))
@@ -126,8 +136,8 @@ fn parse_from(text: &str) -> Result<u64, BadTreeQuery> {
 }
 
 /// The tree from height `from` (default: the last [`DEFAULT_HEIGHTS`]
-/// heights) up.
-pub fn read(node: &Node, from: Option<u64>) -> Tree {
+/// heights) up. Blocking: it reads the store.
+pub fn read(node: &Node, from: Option<u64>) -> Result<Tree, TreeError> {
     let (mut tree, headers) = {
         let chain = node.chain();
         let height = chain.height();
@@ -142,41 +152,63 @@ pub fn read(node: &Node, from: Option<u64>) -> Tree {
         };
         (tree, headers)
     };
-    tree.blocks = headers
-        .into_iter()
-        .map(|row| TreeBlock {
-            index: row.index,
-            hash: row.hash,
-            prev_hash: row.prev_hash,
-            timestamp_ms: row.timestamp_ms,
-            difficulty: row.difficulty,
-            nonce: row.nonce,
-            branch: row.order.1,
-            miner: block_data(node, &row.hash)
-                .map(|data| data.chars().take(MINER_CHARS).collect())
-                .unwrap_or_default(),
-        })
-        .collect();
-    tree
+    // Taken after the lock: it holds every block the chain had then.
+    let snapshot = node
+        .snapshot()
+        .map_err(|e| TreeError::Storage(e.to_string()))?;
+    for HeaderRow { header, order } in headers {
+        let data = block_data(&snapshot, &header.hash)?.unwrap_or_default();
+        tree.blocks.push(TreeBlock {
+            index: header.index,
+            hash: header.hash,
+            prev_hash: header.prev_hash,
+            timestamp_ms: header.timestamp_ms,
+            difficulty: header.difficulty,
+            nonce: header.nonce,
+            branch: order.1,
+            miner: data.chars().take(MINER_CHARS).collect(),
+        });
+    }
+    Ok(tree)
 }
 
-/// The data of the stored block `hash` (any branch). The only body read of
-/// the tree: where bodies live (the chain today) is known here alone.
-fn block_data(node: &Node, hash: &BlockHash) -> Option<String> {
-    node.chain().block(hash).map(|block| block.data.clone())
+/// The data of the stored block `hash` (any branch, genesis included),
+/// read from the store: the only body read of the tree.
+fn block_data(snapshot: &Snapshot, hash: &BlockHash) -> Result<Option<String>, TreeError> {
+    /// The one field read of a block's JSON.
+    #[derive(Deserialize)]
+    struct Data {
+        data: String,
+    }
+    let corrupt = |e: String| TreeError::Storage(format!("block {hash}: {e}"));
+    let Some(json) = snapshot
+        .block_json(hash)
+        .map_err(|e| corrupt(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let Data { data } = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(data))
 }
 
-/// A row's header fields, ordered as the answer lists them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A row's header, with its place in the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct HeaderRow {
     /// Highest first, best before side, then in the order stored (unique).
     order: (Reverse<u64>, Branch, usize),
-    index: u64,
-    hash: BlockHash,
-    prev_hash: BlockHash,
-    timestamp_ms: u64,
-    difficulty: u32,
-    nonce: u64,
+    header: StoredHeader,
+}
+
+impl Ord for HeaderRow {
+    fn cmp(&self, other: &HeaderRow) -> std::cmp::Ordering {
+        self.order.cmp(&other.order)
+    }
+}
+
+impl PartialOrd for HeaderRow {
+    fn partial_cmp(&self, other: &HeaderRow) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// The first [`MAX_TREE_ROWS`] stored headers at or above `from` in the
@@ -185,22 +217,15 @@ fn highest_headers(chain: &Chain, from: u64) -> (Vec<HeaderRow>, bool) {
     // A max-heap of the rows kept: the last in order is dropped first.
     let mut kept = BinaryHeap::with_capacity(MAX_TREE_ROWS + 1);
     let mut truncated = false;
-    let stored = chain.all_blocks().enumerate();
+    let stored = chain.all_headers().enumerate();
     for (seq, header) in stored.filter(|(_, header)| header.index >= from) {
         let branch = if chain.is_best(&header.hash) {
             Branch::Best
         } else {
             Branch::Side
         };
-        kept.push(HeaderRow {
-            order: (Reverse(header.index), branch, seq),
-            index: header.index,
-            hash: header.hash,
-            prev_hash: header.prev_hash,
-            timestamp_ms: header.timestamp_ms,
-            difficulty: header.difficulty,
-            nonce: header.nonce,
-        });
+        let order = (Reverse(header.index), branch, seq);
+        kept.push(HeaderRow { order, header });
         if kept.len() > MAX_TREE_ROWS {
             kept.pop();
             truncated = true;
@@ -229,7 +254,10 @@ mod tests {
             "18446744073709551616",
         ] {
             let error = parse_from(bad).expect_err(bad);
-            assert!(error.0.contains("from must be a height"), "{error}");
+            assert!(
+                error.to_string().contains("from must be a height"),
+                "{error}"
+            );
         }
     }
 }

@@ -95,7 +95,7 @@ async fn the_tree_shows_both_branches_follows_a_reorganisation_and_survives_a_re
         let dir = temp_dir("tree-fork");
         let node = start(&dir, &DIFFICULTY_1_FLAGS).await;
         let mut chain = Chain::new(common::params_of(&DIFFICULTY_1_FLAGS));
-        let genesis = chain.genesis().clone();
+        let genesis = jbc_core::genesis(chain.params());
         let mut best = vec![genesis.clone()];
         for i in 1..=3 {
             let block = mine_on(&mut chain, &best[i - 1], "Mined by alice");
@@ -173,7 +173,7 @@ async fn the_tree_is_bounded_to_500_rows_highest_first() {
         let mut chain = Chain::new(common::params_of(&DIFFICULTY_1_FLAGS));
         // 260 heights, each with a best block and an equal-work side block:
         // 521 stored blocks with genesis.
-        let mut tip = chain.genesis().clone();
+        let mut tip = jbc_core::genesis(chain.params());
         for h in 1..=260u64 {
             let best = mine_on(&mut chain, &tip, &format!("best {h}"));
             let side = mine_on(&mut chain, &tip, &format!("side {h}"));
@@ -210,7 +210,7 @@ async fn a_bad_query_is_refused_with_400_malformed_and_changes_nothing() {
         let dir = temp_dir("tree-refused");
         let node = start(&dir, &DIFFICULTY_1_FLAGS).await;
         let mut chain = Chain::new(common::params_of(&DIFFICULTY_1_FLAGS));
-        let genesis = chain.genesis().clone();
+        let genesis = jbc_core::genesis(chain.params());
         let first = mine_on(&mut chain, &genesis, "Mined by alice");
         submit(&node, &first, "accepted").await;
         let tip_before: Value = get_json(&format!("{}/tip", node.url())).await;
@@ -269,7 +269,7 @@ async fn peers_show_the_last_tip_each_peer_reported() {
         let (a_dir, b_dir) = (temp_dir("tips-a"), temp_dir("tips-b"));
         let b = start(&b_dir, &DIFFICULTY_1_FLAGS).await;
         let mut chain = Chain::new(common::params_of(&DIFFICULTY_1_FLAGS));
-        let genesis = chain.genesis().clone();
+        let genesis = jbc_core::genesis(chain.params());
         let b1 = mine_on(&mut chain, &genesis, "Mined by bob");
         submit(&b, &b1, "accepted").await;
         let mut args = DIFFICULTY_1_FLAGS.to_vec();
