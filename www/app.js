@@ -5,6 +5,7 @@
 
 import { drawPlot } from './plot.js';
 import { gpuLoop, probeGpu, renderGpu, tickGpuRate, tickRate } from './gpu-miner.js';
+import { createTreeView } from './tree.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -62,6 +63,7 @@ const state = {
 };
 // For the end-to-end tests and the curious: the page's live state.
 window.jbcMiner = state;
+const tree = createTreeView($('tree-card')); // the network view (tree.js)
 
 function pickFlavor() {
   const forced = params.get('kernel');
@@ -123,11 +125,13 @@ async function connect(url) {
     setConn('bad', 'bad URL');
     setError('node', `Invalid node URL: ${error.message}`);
     renderFacts();
+    tree.connect(null);
     return;
   }
   setConn('off', 'connecting…');
   renderFacts();
   renderChain();
+  tree.connect(state.node.url);
   openEvents(state.node.url);
   state.pollTimer = setInterval(() => refreshTip(), POLL_MS);
   await refreshTip();
@@ -150,11 +154,13 @@ function openEvents(base) {
     // `block`: {"source": "local"|"submitted"|"sync", "block": {…}} (jbc-node's events.rs).
     const hash = data.block?.hash;
     if (hash && data.source) state.sources.set(hash, data.source);
+    tree.block(data);
     refreshTip();
   });
-  events.addEventListener('reorg', () => {
+  events.addEventListener('reorg', (e) => {
     // The best chain may now be lower than a block we saw accepted.
     state.acceptedHeight = 0;
+    tree.reorg(parse(e));
     refreshTip();
   });
   events.addEventListener('status', (e) => {

@@ -8,7 +8,8 @@
 mod mining;
 
 use jbc_core::node_state::{
-    Action, NodeConfig, NodeState, PeerHealth, PeerId, PeerNotice, PeerSource, Source, StreamState,
+    Action, NodeConfig, NodeState, PeerHealth, PeerId, PeerNotice, PeerSource, SeenTip, Source,
+    StreamState,
 };
 use jbc_core::peer::{ErrorBody, PeerError};
 use jbc_core::sync::Request;
@@ -285,6 +286,78 @@ fn an_invalid_streamed_block_bans_the_peer_and_closes_its_stream_one_from_the_fu
     assert!(follows(&drain(&mut state)).is_empty());
     state.handle_timeout(ban_end);
     assert_eq!(follows(&drain(&mut state)), vec![a]);
+}
+
+#[test]
+fn a_peers_last_tip_is_its_last_tip_answer_or_valid_streamed_block_of_our_network() {
+    let (mut state, a) = following_one();
+    let genesis = state.chain().genesis().hash;
+    let seen = |state: &NodeState, peer: PeerId| state.peers().get(peer).unwrap().last_tip;
+    // following_one answered every /tip with genesis at NOW_MS.
+    let at_genesis = SeenTip {
+        height: 0,
+        hash: genesis,
+        seen_at_ms: NOW_MS,
+    };
+    assert_eq!(seen(&state, a), Some(at_genesis));
+
+    // A block on its stream is its new tip, whatever we make of it.
+    let block = mine_on(state.chain(), None, "from a", NOW_MS);
+    state.handle_stream_block(a, block.clone(), NOW_MS + 10);
+    let at_block = SeenTip {
+        height: 1,
+        hash: block.hash,
+        seen_at_ms: NOW_MS + 10,
+    };
+    assert_eq!(seen(&state, a), Some(at_block));
+    // The same block again (duplicate for us) is still what it says.
+    state.handle_stream_block(a, block, NOW_MS + 20);
+    assert_eq!(seen(&state, a).map(|t| t.seen_at_ms), Some(NOW_MS + 20));
+    drain(&mut state);
+
+    // An invalid block is no tip: the record stays.
+    let mut liar = mine_on(state.chain(), None, "liar", NOW_MS + 30);
+    liar.hash.0[0] ^= 0xff;
+    assert!(
+        state
+            .handle_stream_block(a, liar, NOW_MS + 30)
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(seen(&state, a).map(|t| t.hash), Some(at_block.hash));
+
+    // A /tip answer of another network is not recorded; one of ours is.
+    let b = state
+        .peers()
+        .iter()
+        .map(|(id, _)| id)
+        .find(|id| *id != a)
+        .unwrap();
+    let other = Chain::new(Params {
+        network: "another".into(),
+        ..params()
+    });
+    let mut theirs = Chain::new(params());
+    let first = mine_on(&theirs, None, "b1", NOW_MS);
+    theirs.accept(first.clone(), NOW_MS).unwrap();
+    let before = seen(&state, b);
+    let ask_b = |state: &mut NodeState, tip| {
+        let now = state.poll_timeout();
+        state.handle_timeout(now);
+        assert_eq!(tip_requests(&drain(state)), vec![b]);
+        state.handle_response(b, Ok(jbc_core::sync::Response::Tip(tip)), now);
+        drain(state);
+        now
+    };
+    ask_b(&mut state, jbc_core::peer::TipInfo::of(&other));
+    assert_eq!(seen(&state, b), before, "another network's tip");
+    let now = ask_b(&mut state, jbc_core::peer::TipInfo::of(&theirs));
+    let at_first = SeenTip {
+        height: 1,
+        hash: first.hash,
+        seen_at_ms: now,
+    };
+    assert_eq!(seen(&state, b), Some(at_first));
 }
 
 #[test]

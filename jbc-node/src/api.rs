@@ -4,7 +4,8 @@
 //! Limits: request bodies at most [`MAX_BODY_BYTES`] (413 `too_large`),
 //! every request answered within [`REQUEST_TIMEOUT`] (408 `timeout`; event
 //! streams are long-lived by design and only their opening is bounded),
-//! pages of at most [`MAX_PAGE`] blocks. CORS allows any origin on every
+//! pages of at most [`MAX_PAGE`] blocks, `GET /tree` ([`crate::tree`]) at
+//! most [`MAX_TREE_ROWS`](crate::tree::MAX_TREE_ROWS) rows. CORS allows any origin on every
 //! route but `GET /metrics` ([`crate::metrics`], which no page of another
 //! site may read), private-network preflights included, so a page from anywhere can
 //! mine for any node; but `POST /peers` answers 403 `forbidden` to a request
@@ -144,6 +145,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `GET /tree`'s errors: a bad query is 400 `malformed`.
+impl IntoResponse for crate::tree::TreeError {
+    fn into_response(self) -> Response {
+        use crate::tree::TreeError;
+        match self {
+            TreeError::BadQuery(message) => ApiError::Malformed(message),
+            TreeError::Storage(_) => ApiError::Internal(self.to_string()),
+        }
+        .into_response()
+    }
+}
+
 impl From<AcceptError> for ApiError {
     fn from(e: AcceptError) -> ApiError {
         match e {
@@ -178,6 +191,7 @@ pub fn app(node: Arc<Node>, www: Option<PathBuf>) -> Router {
         .route("/events", get(events))
         .route("/status", get(status))
         .route("/peers", get(peers).post(add_peer))
+        .route("/tree", get(crate::tree::handler))
         .fallback(move |request: Request| static_page(www.clone(), request))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(node.clone())

@@ -41,6 +41,7 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod store;
+pub mod tree;
 
 pub use api::app;
 pub use config::Config;

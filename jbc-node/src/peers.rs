@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use jbc_core::node_state::{PeerHealth, PeerInfo, PeerSource, StreamState};
+use jbc_core::node_state::{PeerHealth, PeerInfo, PeerSource, SeenTip, StreamState};
 use jbc_core::peer::{ErrorBody, MAX_PAGE, MaybeSend, Peer, PeerError, SubmitReply, TipInfo};
 use jbc_core::{Block, BlockHash};
 use serde::Serialize;
@@ -256,6 +256,10 @@ pub struct PeerView {
     pub source: PeerSource,
     /// Height it last reported (0 before the first answer).
     pub height: u64,
+    /// The last tip this node saw from it, `{"height", "hash",
+    /// "seen_at_ms"}`: its answer to `GET /tip`, or the last block its
+    /// `/events` stream sent; `null` before either.
+    pub tip: Option<SeenTip>,
     /// Until when (ms since the epoch) it is not synced from, if banned.
     pub banned_until: Option<u64>,
     /// Why it is banned.
@@ -276,6 +280,7 @@ impl PeerView {
             status: info.health,
             source: info.source,
             height: info.height,
+            tip: info.last_tip,
             banned_until: ban.map(|ban| ban.until_ms),
             ban_reason: ban.map(|ban| ban.reason.clone()),
             stream: stream.map(|s| s.to_string()),

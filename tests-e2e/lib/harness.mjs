@@ -57,8 +57,9 @@ export async function startNode(args, { timeoutMs = 30_000 } = {}) {
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`jbc-node exited with ${code}:\n${log}`)); });
   });
   child.removeAllListeners('exit');
+  // Stopping twice is fine: a child killed by a signal has a signalCode.
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await Promise.race([exited, grace(5_000)]);
@@ -122,6 +123,16 @@ export async function openMiner(context, url) {
   await page.goto(url, { timeout: 30_000 });
   await page.waitForFunction(() => window.jbcMiner?.loaded === true, null, { timeout: 30_000 });
   return page;
+}
+
+/// Screenshots `locator` into docs/NAME when JBC_WRITE_DOCS=1 (how the
+/// README's pictures are made: `JBC_WRITE_DOCS=1 npm test`), else into a
+/// fresh temporary directory; resolves to the file's path.
+export async function screenshot(locator, name) {
+  const dir = process.env.JBC_WRITE_DOCS === '1' ? path.join(ROOT, 'docs') : mkdtempSync(path.join(tmpdir(), 'jbc-shot-'));
+  const file = path.join(dir, name);
+  await locator.screenshot({ path: file, timeout: 30_000 });
+  return file;
 }
 
 /// Runs a program with a timeout; resolves to its stdout.

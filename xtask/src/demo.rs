@@ -6,7 +6,8 @@
 //! - Starts three nodes on ports P, P+1, P+2 (default 5000–5002), all peered
 //!   with each other: `alice` and `bob` mine, `carol` only relays and serves
 //!   the page. Data lives under `target/demo/<network>/`.
-//! - Interactive (default): prints the URLs, prefixes each node's log lines
+//! - Interactive (default): prints the URLs (and where on the page to watch
+//!   the race: its network view of the block tree), prefixes each node's log lines
 //!   with its port, and stops every node on Ctrl-C.
 //! - `--check --secs N`: runs N seconds (default 30) at a lower difficulty
 //!   with fresh data, then exits non-zero unless all three nodes agree on one
@@ -158,6 +159,11 @@ pub fn run(args: &[String]) -> TaskResult {
     }
     println!(
         "  browser miner page: {}/  (mines for the node that serves it)",
+        urls[2]
+    );
+    println!(
+        "  watch the race:     {}/#tree-card  (the block tree: forks, reorganisations, who \
+         mined each block, where each node's tip is)",
         urls[2]
     );
     println!();

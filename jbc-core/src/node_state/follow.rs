@@ -22,7 +22,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{Action, NodeState, PeerId, PeerSource, Source, UNSUPPORTED_RETRY_MS};
+use super::{Action, NodeState, PeerId, PeerSource, SeenTip, Source, UNSUPPORTED_RETRY_MS};
 use crate::block::Block;
 use crate::chain::Accepted;
 use crate::peer::PeerError;
@@ -163,7 +163,8 @@ impl NodeState {
 
     /// A `block` event of `peer`'s stream: taken exactly as a relay from
     /// that peer — the chain decides, a new tip is stored, published and
-    /// relayed to every other peer, an orphan starts a sync with `peer`.
+    /// relayed to every other peer, an orphan starts a sync with `peer` —
+    /// and, when valid, recorded as the peer's tip.
     /// An invalid block gets the peer banned as a sync's would (a block
     /// from the future only waits); the stream is then closed with
     /// [`Action::Unfollow`]. `None`: `peer` has no open stream (the event
@@ -177,7 +178,17 @@ impl NodeState {
         if self.stream(peer) != Some(StreamState::Open) {
             return None;
         }
-        let taken = self.take_block(block.into(), Source::Followed, Some(peer), now_ms);
+        let block = block.into();
+        let seen = SeenTip {
+            height: block.index,
+            hash: block.hash,
+            seen_at_ms: now_ms,
+        };
+        let taken = self.take_block(block, Source::Followed, Some(peer), now_ms);
+        if taken.is_ok() {
+            // A valid block of its best chain: its tip when it sent it.
+            self.peers.saw_tip(peer, seen);
+        }
         if let Err(e) = &taken
             && *e != BlockError::TimestampInFuture
         {

@@ -88,7 +88,7 @@ use discovery::OwnUrl;
 pub use follow::StreamState;
 pub use peer_book::{
     AddPeerError, Added, MAX_LEARNED_PEERS, PeerBook, PeerHealth, PeerId, PeerInfo, PeerNotice,
-    PeerSource,
+    PeerSource, SeenTip,
 };
 
 /// Where a block that joined the best chain came from.

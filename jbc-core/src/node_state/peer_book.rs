@@ -1,7 +1,7 @@
 //! [`PeerBook`]: the peers a node knows and what it knows of them — where
-//! each came from, whether it answers, the height it reported, failures in a
-//! row and bans. Pure data: the node's decisions about peers read and write
-//! it; it never talks to a peer.
+//! each came from, whether it answers, the tip it reported last, failures
+//! in a row and bans. Pure data: the node's decisions about peers read and
+//! write it; it never talks to a peer.
 //!
 //! An address is not forgotten because its link failed (a partition of any
 //! length must heal): a peer that stops answering stays in the book, down,
@@ -13,6 +13,8 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use crate::hash::BlockHash;
 
 /// How long a peer that misbehaved in a sync is not synced from (PROTOCOL.md §6.1:
 /// at least 10 minutes), in milliseconds.
@@ -88,6 +90,8 @@ pub struct PeerInfo {
     pub health: PeerHealth,
     /// Height its last `/tip` reported (0 before).
     pub height: u64,
+    /// The last tip this node saw from it, if any ([`PeerBook::saw_tip`]).
+    pub last_tip: Option<SeenTip>,
     /// Failed requests in a row.
     pub failures: u32,
     /// The last ban it got (in force while `until_ms` is ahead).
@@ -124,6 +128,19 @@ pub struct Ban {
     pub until_ms: u64,
     /// What the peer did.
     pub reason: String,
+}
+
+/// A peer's best tip as this node last saw it: the answer to a `GET /tip`
+/// it sent, or the last `block` event of its `/events` stream (each such
+/// block joined its best chain, so it was its tip when sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SeenTip {
+    /// Height of the tip.
+    pub height: u64,
+    /// Hash of the tip.
+    pub hash: BlockHash,
+    /// When this node saw it (ms since the epoch).
+    pub seen_at_ms: u64,
 }
 
 /// What changed in a peer's state, for the driver's logs.
@@ -206,6 +223,7 @@ impl PeerBook {
                 source,
                 health: PeerHealth::Unknown,
                 height: 0,
+                last_tip: None,
                 failures: 0,
                 banned: None,
                 down_since_ms: None,
@@ -330,6 +348,14 @@ impl PeerBook {
     pub fn set_height(&mut self, id: PeerId, height: u64) {
         if let Some(peer) = self.get_mut(id) {
             peer.height = height;
+        }
+    }
+
+    /// Records the tip `id` reported last (`height` stays its last
+    /// `/tip`'s, set by the sync that asked for it).
+    pub fn saw_tip(&mut self, id: PeerId, tip: SeenTip) {
+        if let Some(peer) = self.get_mut(id) {
+            peer.last_tip = Some(tip);
         }
     }
 }

@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::follow::StreamState;
-use super::{Action, Durability, NodeState, PeerId, PeerSource, PeerSync, Source};
+use super::{Action, Durability, NodeState, PeerId, PeerSource, PeerSync, SeenTip, Source};
 use crate::block::Block;
 use crate::block::StoredHeader;
 use crate::chain::{Accepted, Chain};
@@ -75,7 +75,9 @@ impl NodeState {
     }
 
     /// The answer to a [`Action::Request`] sent to `peer` (or the error the
-    /// request ended with): the sync takes its next step. Blocks it stores
+    /// request ended with): a `/tip` answer of our network is recorded as
+    /// the peer's tip ([`PeerBook::saw_tip`](super::PeerBook::saw_tip)), and
+    /// the sync takes its next step. Blocks it stores
     /// are followed by an [`Action::Store`] with [`Durability::Deferred`];
     /// when the sync ends, a [`Action::Flush`] (if it stored anything), the
     /// relay of a new tip, and what the outcome means for the peer.
@@ -89,6 +91,18 @@ impl NodeState {
             // The peer was dropped meanwhile: nothing waits for this.
             return;
         };
+        // Its tip, as it said (a peer of another network's tip is no tip of ours).
+        if let Ok(Response::Tip(tip)) = &answer
+            && tip.params == *self.chain.params()
+        {
+            let (height, hash) = (tip.height, tip.hash);
+            let seen = SeenTip {
+                height,
+                hash,
+                seen_at_ms: now_ms,
+            };
+            self.peers.saw_tip(peer, seen);
+        }
         let mut target = Recording {
             chain: &mut self.chain,
             stored: Vec::new(),

@@ -10,9 +10,9 @@
 //!   to the store: events are handled and their storage actions carried out
 //!   under it, so the order of the database is the order of acceptance.
 //! - Readers do not wait for writes. `GET /tip` and `GET /status` read
-//!   [`Published`], which is replaced once an event's writes are done (so no
+//!   `Published`, which is replaced once an event's writes are done (so no
 //!   reader sees a block of the miner or of `POST /mined` that is not on disk
-//!   yet); bodies are read from a store [`Snapshot`], which takes no lock.
+//!   yet); bodies are read from a store [`Snapshot`](crate::store::Snapshot), which takes no lock.
 //! - Memory grows with headers, not with bytes: the chain is headers-only
 //!   ([`Chain::headers_only`]); bodies live in the store.
 //! - A block is durable before the node answers `accepted`, `reorg`, `side`
