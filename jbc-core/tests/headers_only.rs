@@ -196,3 +196,20 @@ fn a_header_compares_equal_to_its_block_only() {
     let hash: BlockHash = header.hash;
     assert_eq!(hash, blocks[0].hash);
 }
+
+#[test]
+fn the_top_of_the_tree_is_every_block_from_a_height_up() {
+    let blocks = blocks();
+    let mut chain = Chain::headers_only(params());
+    for block in &blocks {
+        chain.accept(block.clone(), NOW_MS).unwrap();
+    }
+    for from in [0, 1, 39, 40, 41, 43, 44, 1_000] {
+        let top: Vec<StoredHeader> = chain.headers_from_height(from).collect();
+        let want: Vec<StoredHeader> = chain.all_headers().filter(|h| h.index >= from).collect();
+        assert_eq!(top, want, "from {from}");
+    }
+    // Heights 40 and 41 hold two blocks each (the side branch).
+    assert_eq!(chain.headers_from_height(42).count(), 2);
+    assert_eq!(chain.headers_from_height(40).count(), 5);
+}

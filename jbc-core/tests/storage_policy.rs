@@ -806,6 +806,18 @@ impl Run {
         prop_assert!(self.chain.pooled_count() <= MAX_POOLED);
         let all: Vec<BlockHash> = self.chain.all_blocks().map(|b| b.hash).collect();
         prop_assert_eq!(&all, &self.model.stored);
+        // The top of the tree from any height is every stored block there
+        // or above (what `GET /tree` reads), also after pooled branches
+        // were connected and partly put back.
+        for from in 0..=self.chain.height() + 1 {
+            let top: Vec<_> = self.chain.headers_from_height(from).collect();
+            let want: Vec<_> = self
+                .chain
+                .all_headers()
+                .filter(|h| h.index >= from)
+                .collect();
+            prop_assert_eq!(top, want, "from {}", from);
+        }
         Ok(())
     }
 }

@@ -217,8 +217,7 @@ fn highest_headers(chain: &Chain, from: u64) -> (Vec<HeaderRow>, bool) {
     // A max-heap of the rows kept: the last in order is dropped first.
     let mut kept = BinaryHeap::with_capacity(MAX_TREE_ROWS + 1);
     let mut truncated = false;
-    let stored = chain.all_headers().enumerate();
-    for (seq, header) in stored.filter(|(_, header)| header.index >= from) {
+    for (seq, header) in chain.headers_from_height(from).enumerate() {
         let branch = if chain.is_best(&header.hash) {
             Branch::Best
         } else {

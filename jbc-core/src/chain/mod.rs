@@ -194,6 +194,10 @@ pub struct Chain {
     by_hash: BTreeMap<BlockHash, u32>,
     /// Ids of the best chain, by height.
     best: Vec<u32>,
+    /// The smallest id of a stored block at each height. A block's parent
+    /// has a smaller id, so every block at height h or above has an id of at
+    /// least `first_at[h]`: reads of the top of the tree start there.
+    first_at: Vec<u32>,
     /// The rules of a child of the best tip, kept as the tip moves: every
     /// block offered on the tip, every template and the pool floor need them.
     tip_rules: NextRules,
@@ -235,6 +239,7 @@ impl Chain {
             }],
             by_hash,
             best: alloc::vec![0],
+            first_at: alloc::vec![0],
             tip_rules,
             pool: Pool::default(),
             recent: VecDeque::new(),
@@ -370,6 +375,19 @@ impl Chain {
     /// rebuilds the same tree and best tip.
     pub fn all_headers(&self) -> impl ExactSizeIterator<Item = StoredHeader> {
         (0..self.links.len() as u32).map(|id| self.kept.header(id))
+    }
+
+    /// The headers of every stored block at height `from` or above, on any
+    /// branch, in the order they were stored; it reads only the blocks
+    /// stored since the first one at `from`, not the whole tree.
+    pub fn headers_from_height(&self, from: u64) -> impl Iterator<Item = StoredHeader> + '_ {
+        let start = usize::try_from(from)
+            .ok()
+            .and_then(|h| self.first_at.get(h))
+            .map_or(self.links.len() as u32, |&id| id);
+        (start..self.links.len() as u32)
+            .filter(move |&id| self.kept.index(id) >= from)
+            .map(|id| self.kept.header(id))
     }
 
     /// The whole blocks of a chain that keeps them (panics with a clear

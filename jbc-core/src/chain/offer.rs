@@ -234,6 +234,11 @@ impl Chain {
         // block's parent is kept too (its reach is at least as high).
         let links = self.links.split_off(mark);
         self.kept.truncate(mark);
+        // Heights first reached by a tentative block are reached again
+        // below if it is kept.
+        while self.first_at.last().is_some_and(|&id| id as usize >= mark) {
+            self.first_at.pop();
+        }
         for block in &tentative {
             self.by_hash.remove(&block.hash);
         }
@@ -362,6 +367,10 @@ impl Chain {
     fn push_link(&mut self, parent_id: u32, hash: BlockHash, difficulty: u32) -> u32 {
         let id = u32::try_from(self.links.len()).expect("fewer than 2^32 blocks");
         let chain_work = self.work_of(parent_id) + work(difficulty);
+        let height = self.kept.index(parent_id) as usize + 1;
+        if height == self.first_at.len() {
+            self.first_at.push(id);
+        }
         self.by_hash.insert(hash, id);
         self.links.push(Link {
             parent: parent_id,
