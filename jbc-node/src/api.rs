@@ -215,21 +215,9 @@ async fn blockchain(State(node): Shared) -> Result<Response, ApiError> {
             retry_after_secs: RETRY_AFTER_SECS,
         });
     };
-    let snapshot = snapshot_of(&node).await?;
-    Ok(crate::reads::best_blocks(
-        snapshot,
-        0,
-        u64::MAX,
-        Some(permit),
-    ))
-}
-
-/// A store snapshot, taken on a blocking thread (it may read the disk).
-async fn snapshot_of(node: &Arc<Node>) -> Result<crate::store::Snapshot, ApiError> {
-    let node = node.clone();
-    tokio::task::spawn_blocking(move || node.snapshot())
+    let take = move || node.snapshot();
+    crate::reads::best_blocks(take, 0, u64::MAX, Some(permit))
         .await
-        .map_err(|e| ApiError::Internal(format!("reading blocks: {e}")))?
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
@@ -249,13 +237,10 @@ async fn blocks(
     let Query(query) = query.map_err(|e| ApiError::Malformed(e.body_text()))?;
     let from = query.from.unwrap_or(0);
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-    let snapshot = snapshot_of(&node).await?;
-    Ok(crate::reads::best_blocks(
-        snapshot,
-        from,
-        u64::from(limit),
-        None,
-    ))
+    let take = move || node.snapshot();
+    crate::reads::best_blocks(take, from, u64::from(limit), None)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// `GET /blocks/{hash}`: any branch.
@@ -268,11 +253,13 @@ async fn block(
     let hash: BlockHash = hash
         .parse()
         .map_err(|e| ApiError::Malformed(format!("bad block hash: {e}")))?;
-    let snapshot = snapshot_of(&node).await?;
-    let json = tokio::task::spawn_blocking(move || snapshot.block_json(&hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?;
+    let json = tokio::task::spawn_blocking(move || {
+        let snapshot = node.snapshot().map_err(|e| e.to_string())?;
+        snapshot.block_json(&hash).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("reading a block: {e}")))?;
     json.map(crate::reads::one_block)
         .ok_or_else(|| ApiError::NotFound(format!("no block {hash}")))
 }

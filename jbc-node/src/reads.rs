@@ -18,7 +18,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::store::Snapshot;
+use futures::StreamExt;
+
+use crate::store::{Snapshot, StoreError};
 
 /// Whole-chain reads served at once. Each holds a snapshot and one chunk;
 /// a handful keep a 2-core node's CPU for the cheap routes while serving
@@ -47,30 +49,43 @@ impl Reads {
     }
 }
 
-/// The best chain's blocks at heights `from..from + count` of `snapshot`
-/// (cut at its tip) as a streamed JSON array; `permit` is held until the
-/// answer is written or the reader leaves.
-pub fn best_blocks(
-    snapshot: Snapshot,
+/// The best chain's blocks at heights `from..from + count` (cut at the
+/// tip) as a JSON array, read from a store snapshot `take` gives; `permit`
+/// is held until the answer is written or the reader leaves. The snapshot
+/// and the first chunk are read on one blocking thread; an answer that fits
+/// in that chunk is sent whole, a longer one is streamed.
+pub async fn best_blocks(
+    take: impl FnOnce() -> Result<Snapshot, StoreError> + Send + 'static,
     from: u64,
     count: u64,
     permit: Option<OwnedSemaphorePermit>,
-) -> Response {
-    let end = from
-        .saturating_add(count)
-        .min(snapshot.height().saturating_add(1));
-    let chunks = Chunks {
-        snapshot,
-        next: from,
-        end,
-        written: 0,
-        opened: false,
-        _permit: permit,
-    };
+) -> Result<Response, ReadError> {
+    let first = tokio::task::spawn_blocking(move || {
+        let snapshot = take().map_err(ReadError::Store)?;
+        let end = from
+            .saturating_add(count)
+            .min(snapshot.height().saturating_add(1));
+        let mut chunks = Chunks {
+            snapshot,
+            next: from,
+            end,
+            written: 0,
+            opened: false,
+            _permit: permit,
+        };
+        let first = chunks.next_chunk().map_err(ReadError::Read)?;
+        Ok::<_, ReadError>((first, chunks))
+    })
+    .await
+    .map_err(|e| ReadError::Task(e.to_string()))??;
+    let ((bytes, last), chunks) = first;
+    if last {
+        return Ok(json(Body::from(bytes)));
+    }
     // The state is `None` once the list is closed or a read failed (then
     // the answer is cut: the reader sees a broken body, never a
     // well-formed shorter list).
-    let stream = futures::stream::unfold(Some(chunks), |state| async move {
+    let rest = futures::stream::unfold(Some(chunks), |state| async move {
         let mut chunks = state?;
         let produced = tokio::task::spawn_blocking(move || {
             let chunk = chunks.next_chunk();
@@ -83,7 +98,22 @@ pub fn best_blocks(
             Err(e) => Some((Err(std::io::Error::other(e)), None)),
         }
     });
-    json(Body::from_stream(stream))
+    let stream = futures::stream::once(async move { Ok(bytes) }).chain(rest);
+    Ok(json(Body::from_stream(stream)))
+}
+
+/// Why a read could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// No snapshot could be taken.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The store could not be read.
+    #[error("reading blocks: {0}")]
+    Read(redb::Error),
+    /// The blocking task failed.
+    #[error("reading blocks: {0}")]
+    Task(String),
 }
 
 /// One block's JSON as the answer.

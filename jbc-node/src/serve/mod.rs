@@ -56,6 +56,12 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationTok
             continue;
         };
         let service = TowerToHyperService::new(app.clone());
+        // Answers are written as they are produced (streamed lists end with
+        // a small last chunk): without this, Nagle's algorithm holds that
+        // chunk until the client's delayed ACK, ~40 ms a request.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
         let (stream, stall) = stall::Watched::new(stream);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
