@@ -152,20 +152,19 @@ impl Chunks {
             out.push(b'[');
             self.opened = true;
         }
-        while self.next < self.end && out.len() < CHUNK_BYTES {
-            let mark = out.len();
-            if self.written > 0 {
-                out.push(b',');
-            }
-            if !self.snapshot.write_block_at(self.next, &mut out)? {
-                // Not in the snapshot (a page past the tip): the list ends.
-                out.truncate(mark);
-                self.end = self.next;
-                break;
-            }
-            self.written += 1;
-            self.next += 1;
+        let next = self.snapshot.write_blocks(
+            self.next,
+            self.end,
+            self.written == 0,
+            &mut out,
+            CHUNK_BYTES,
+        )?;
+        self.written += next - self.next;
+        // Fewer blocks than asked: the snapshot's best chain ends there.
+        if next < self.end && out.len() < CHUNK_BYTES {
+            self.end = next;
         }
+        self.next = next;
         let last = self.next >= self.end;
         if last {
             out.push(b']');

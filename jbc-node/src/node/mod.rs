@@ -33,7 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jbc_core::node_state::{Action, AddPeerError, NodeConfig, NodeState, PeerId, PeerSource};
+use jbc_core::node_state::{
+    Action, AddPeerError, Durability, NodeConfig, NodeState, PeerId, PeerSource,
+};
 use jbc_core::peer::TipInfo;
 use jbc_core::{Accepted, Block, BlockError, Chain, Params};
 use tokio::sync::{Notify, Semaphore, broadcast};
@@ -426,19 +428,28 @@ impl Node {
                     }
                 }
             }
+            // The writes of this event, made in one transaction at the end:
+            // the blocks stored, whether they must be on disk before anyone
+            // hears of them, and the lowest height where the best chain
+            // changed. Events are published after that commit.
+            let mut blocks: Vec<Arc<Block>> = Vec::new();
+            let mut durable = false;
+            let mut events = Vec::new();
             while let Some(action) = core.state.poll_action() {
-                let written = match action {
-                    Action::Store { blocks, durability } => {
-                        if durability == jbc_core::node_state::Durability::Deferred {
+                match action {
+                    Action::Store {
+                        blocks: stored,
+                        durability,
+                    } => {
+                        if durability == Durability::Deferred {
                             // Only sync defers its writes.
-                            self.metrics.blocks_synced(blocks.len());
+                            self.metrics.blocks_synced(stored.len());
                         }
-                        self.store.append(&blocks, durability)
+                        durable |= durability == Durability::Fsync;
+                        blocks.extend(stored);
                     }
-                    Action::Flush => self.store.flush(),
+                    Action::Flush => durable = true,
                     Action::TipChanged { change, source } => {
-                        // Under the lock, so events keep the order of the
-                        // changes; publishing never blocks.
                         tip_changed = true;
                         if !change.disconnected.is_empty() {
                             self.metrics.reorg(change.disconnected.len());
@@ -449,29 +460,31 @@ impl Node {
                             best_from = Some(best_from.map_or(first.index, |f| f.min(first.index)));
                         }
                         let body_of =
-                            |hash: &jbc_core::BlockHash| self.body_of(chain, &change, hash);
+                            |hash: &jbc_core::BlockHash| self.body_of(chain, &blocks, hash);
                         announce::tip_changed(
-                            |event| self.publish(event),
+                            |event| events.push(event),
                             chain,
                             body_of,
                             &change,
                             source,
                         );
-                        Ok(())
                     }
-                    other => {
-                        later.push(other);
-                        Ok(())
-                    }
-                };
-                if let Err(e) = written {
-                    return Err(self.fail(core, e));
+                    other => later.push(other),
                 }
             }
-            if let Some(from) = best_from
-                && let Err(e) = self.store.set_best(from, core.state.chain())
-            {
+            let durability = if durable {
+                Durability::Fsync
+            } else {
+                Durability::Deferred
+            };
+            let best = best_from.map(|from| (from, core.state.chain()));
+            if let Err(e) = self.store.commit(&blocks, durability, best) {
                 return Err(self.fail(core, e));
+            }
+            // Under the lock, so events keep the order of the changes;
+            // publishing never blocks.
+            for event in events {
+                self.publish(event);
             }
             let published = Arc::new(Published::of(&core.state));
             *self.published.write().unwrap_or_else(|p| p.into_inner()) = published;
@@ -498,15 +511,16 @@ impl Node {
         e
     }
 
-    /// The body of `hash`, which just joined the best chain in `change`:
-    /// stored by it, among the chain's recent bodies, or read back.
+    /// The body of `hash`, which just joined the best chain: stored by this
+    /// event (`pending`, not written yet), among the chain's recent bodies,
+    /// or read back.
     fn body_of(
         &self,
         chain: &Chain,
-        change: &Accepted,
+        pending: &[Arc<Block>],
         hash: &jbc_core::BlockHash,
     ) -> Option<Block> {
-        if let Some(block) = change.stored.iter().find(|b| b.hash == *hash) {
+        if let Some(block) = pending.iter().rev().find(|b| b.hash == *hash) {
             return Some(Block::clone(block));
         }
         if let Some(block) = chain.block(hash) {

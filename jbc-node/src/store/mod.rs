@@ -242,31 +242,51 @@ impl Store {
     }
 
     /// Appends `blocks` (parents first) in one transaction, as durable as
-    /// `durability` asks. An `Fsync` call also makes every earlier deferred
-    /// append durable, even with no blocks: a block acknowledged as
-    /// `duplicate` may be one that sync wrote a moment ago without fsync.
+    /// `durability` asks ([`Store::commit`] without a change of the best
+    /// chain).
     pub fn append<B: Borrow<Block>>(
         &self,
         blocks: &[B],
         durability: Durability,
     ) -> Result<(), StoreError> {
+        self.commit(blocks, durability, None)
+    }
+
+    /// Records the best chain of `chain` from height `from` up, without
+    /// fsync ([`Store::commit`] with no blocks).
+    pub fn set_best(&self, from: u64, chain: &Chain) -> Result<(), StoreError> {
+        self.commit::<Block>(&[], Durability::Deferred, Some((from, chain)))
+    }
+
+    /// Appends `blocks` (parents first) and, with `best = Some((from,
+    /// chain))`, records the best chain of `chain` from height `from` up
+    /// (forgetting heights above its tip), in one transaction, as durable as
+    /// `durability` asks. An `Fsync` call also makes every earlier deferred
+    /// commit durable, even with nothing to write: a block acknowledged as
+    /// `duplicate` may be one that sync wrote a moment ago without fsync.
+    pub fn commit<B: Borrow<Block>>(
+        &self,
+        blocks: &[B],
+        durability: Durability,
+        best: Option<(u64, &Chain)>,
+    ) -> Result<(), StoreError> {
         let durable = durability == Durability::Fsync;
-        if blocks.is_empty() {
+        if blocks.is_empty() && best.is_none() {
             if durable && self.unflushed.load(Ordering::Acquire) {
                 return self.flush();
             }
             return Ok(());
         }
+        let op = "appending blocks";
         let mut next_seq = self.next_seq.lock().unwrap_or_else(|p| p.into_inner());
-        let mut write = self.db.begin_write().map_err(io("appending blocks"))?;
+        let mut write = self.db.begin_write().map_err(io(op))?;
         if !durable {
             write
                 .set_durability(redb::Durability::None)
-                .map_err(io("appending blocks"))?;
+                .map_err(io(op))?;
         }
         let mut seq = *next_seq;
         {
-            let op = "appending blocks";
             let mut bodies = write.open_table(BLOCKS).map_err(io(op))?;
             let mut headers = write.open_table(HEADERS).map_err(io(op))?;
             let mut seq_of = write.open_table(SEQ_OF).map_err(io(op))?;
@@ -280,26 +300,15 @@ impl Store {
                 seq += 1;
             }
         }
-        write.commit().map_err(io("appending blocks"))?;
+        if let Some((from, chain)) = best {
+            open::write_best(&write, chain, from).map_err(io("recording the best chain"))?;
+        }
+        write.commit().map_err(io(op))?;
         *next_seq = seq;
         self.stored.store(seq, Ordering::Release);
         // A durable commit persists the earlier ones too.
         self.unflushed.store(!durable, Ordering::Release);
         Ok(())
-    }
-
-    /// Records the best chain of `chain` from height `from` up (every
-    /// height below is unchanged), and forgets heights above its tip: after
-    /// the blocks of a change of the best chain were appended. Committed
-    /// without fsync (see the module's Durability).
-    pub fn set_best(&self, from: u64, chain: &Chain) -> Result<(), StoreError> {
-        let op = "recording the best chain";
-        let mut write = self.db.begin_write().map_err(io(op))?;
-        write
-            .set_durability(redb::Durability::None)
-            .map_err(io(op))?;
-        open::write_best(&write, chain, from).map_err(io(op))?;
-        write.commit().map_err(io(op))
     }
 
     /// A consistent, read-only view of the stored blocks as of now, which

@@ -53,6 +53,54 @@ impl Snapshot {
         }
     }
 
+    /// Appends to `out` the JSON of the best chain's blocks from height
+    /// `from` (below `end`), each preceded by `,` unless `first`, until
+    /// `out` holds at least `budget` bytes: the height to continue from
+    /// (`end`, or where the snapshot's best chain ends, when done).
+    pub fn write_blocks(
+        &self,
+        mut from: u64,
+        end: u64,
+        mut first: bool,
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) -> Result<u64, redb::Error> {
+        if from == 0 && from < end && out.len() < budget {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.genesis.to_json().as_bytes());
+            first = false;
+            from = 1;
+        }
+        if from >= end || out.len() >= budget {
+            return Ok(from);
+        }
+        for entry in self.best.range(from..end)? {
+            let (height, seq) = entry?;
+            if height.value() != from {
+                // A gap: the best chain ends here in this snapshot.
+                return Ok(end.min(from));
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if !self.write_seq(seq.value(), out)? {
+                return Err(redb::StorageError::Corrupted(format!(
+                    "best block at {from} (#{}) is not stored",
+                    seq.value()
+                ))
+                .into());
+            }
+            from += 1;
+            if out.len() >= budget {
+                return Ok(from);
+            }
+        }
+        Ok(from)
+    }
+
     /// The JSON of the stored block `hash` (any branch, genesis included).
     pub fn block_json(&self, hash: &BlockHash) -> Result<Option<Vec<u8>>, redb::Error> {
         let mut out = Vec::new();
