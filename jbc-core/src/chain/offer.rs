@@ -2,6 +2,7 @@
 //! storage policy of §6.1 (store, pool or ignore) and fork choice by work.
 
 use alloc::collections::VecDeque;
+use alloc::collections::btree_map::Entry;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -328,12 +329,16 @@ impl Chain {
         if self.keeps_bodies() {
             return Err(LoadError::MissingBody(header.hash));
         }
-        if self.contains(&header.hash) {
-            return Ok(false);
-        }
         let parent_id = self.trusted_parent(&header)?;
+        // One search of the hash index, to refuse a duplicate and to index
+        // the block (a restart replays a million of these).
+        let id = u32::try_from(self.links.len()).expect("fewer than 2^32 blocks");
+        match self.by_hash.entry(header.hash) {
+            Entry::Occupied(_) => return Ok(false),
+            Entry::Vacant(slot) => slot.insert(id),
+        };
         self.pool.remove(&header.hash);
-        let id = self.push_link(parent_id, header.hash, header.difficulty);
+        self.link(parent_id, header.index, header.difficulty);
         self.kept.push_header(header);
         if self.work_of(id) > self.best_work() {
             self.set_best(id);
@@ -344,9 +349,15 @@ impl Chain {
 
     /// The id of a trusted block's parent, after [`check_linkage`].
     fn trusted_parent(&self, header: &StoredHeader) -> Result<u32, LoadError> {
-        let parent_id = self
-            .id(&header.prev_hash)
-            .ok_or(LoadError::UnknownParent(header.hash))?;
+        // Blocks are replayed in acceptance order: the parent is most often
+        // the block stored last.
+        let last = (self.links.len() - 1) as u32;
+        let parent_id = if self.kept.hash(last) == header.prev_hash {
+            last
+        } else {
+            self.id(&header.prev_hash)
+                .ok_or(LoadError::UnknownParent(header.hash))?
+        };
         check_linkage(header, &self.next_rules_for(parent_id)).map_err(|reason| {
             LoadError::Invalid {
                 hash: header.hash,
@@ -366,12 +377,19 @@ impl Chain {
     /// into `kept` under the same id).
     fn push_link(&mut self, parent_id: u32, hash: BlockHash, difficulty: u32) -> u32 {
         let id = u32::try_from(self.links.len()).expect("fewer than 2^32 blocks");
+        self.by_hash.insert(hash, id);
+        let height = self.kept.index(parent_id) + 1;
+        self.link(parent_id, height, difficulty)
+    }
+
+    /// The links and height index of a new stored block at `height` (whose
+    /// hash is indexed already): its id.
+    fn link(&mut self, parent_id: u32, height: u64, difficulty: u32) -> u32 {
+        let id = u32::try_from(self.links.len()).expect("fewer than 2^32 blocks");
         let chain_work = self.work_of(parent_id) + work(difficulty);
-        let height = self.kept.index(parent_id) as usize + 1;
-        if height == self.first_at.len() {
+        if height as usize == self.first_at.len() {
             self.first_at.push(id);
         }
-        self.by_hash.insert(hash, id);
         self.links.push(Link {
             parent: parent_id,
             chain_work: chain_work.into(),
