@@ -443,7 +443,6 @@ fn sync_outcome_name(outcome: &SyncOutcome) -> &'static str {
         SyncOutcome::FutureBlock { .. } => "future_block",
         SyncOutcome::OtherNetwork { .. } => "other_network",
         SyncOutcome::PeerFailed(_) => "peer_failed",
-        SyncOutcome::LocalFailure(_) => "local_failure",
         SyncOutcome::Misbehaved(_) => "misbehaved",
     }
 }
