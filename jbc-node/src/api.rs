@@ -49,6 +49,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_PAGE: u32 = 100;
 pub use crate::events::KEEP_ALIVE;
 
+#[cfg(test)]
+mod tests;
+
 /// Every error the API answers.
 #[derive(Debug)]
 pub enum ApiError {

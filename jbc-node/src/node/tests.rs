@@ -1,19 +1,13 @@
 //! A node that is stopping (a write failed) refuses every event and says
-//! so truthfully, and a failed task is answered as one, not as a storage
-//! failure.
+//! so: nothing is added, and the refusal names the stop, not the request.
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::response::IntoResponse;
 use jbc_core::node_state::{NodeConfig, PeerSource};
-use jbc_core::peer::ErrorBody;
 use jbc_core::{Block, Chain, Params};
-use tower::ServiceExt;
 
 use super::{AcceptError, AddPeer, Node, now_ms};
-use crate::api::{ApiError, app};
+use crate::events::Source;
 use crate::store::{Store, StoreError};
 
 /// A node on a fresh store in its own temporary directory (removed by the
@@ -41,29 +35,8 @@ fn next_block(chain: &Chain) -> Block {
         .expect("a nonce meets difficulty 1")
 }
 
-/// `request` through the router: the status and the error body.
-async fn answer(node: &Arc<Node>, request: Request<Body>) -> (StatusCode, ErrorBody) {
-    let response = app(node.clone(), None)
-        .oneshot(request)
-        .await
-        .expect("an answer");
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("a body");
-    let error = serde_json::from_slice(&body).expect("an error body");
-    (status, error)
-}
-
-fn post(path: &str, json: String) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(json))
-        .expect("a request")
-}
-
-#[tokio::test]
-async fn a_stopping_node_answers_503_and_adds_no_peer_and_no_block() {
+#[test]
+fn a_stopping_node_refuses_a_peer_and_a_block_as_stopping_and_adds_neither() {
     let (node, dir) = node("stopping");
     let block = next_block(&node.chain());
     // What a failed write leaves behind (see `Node::handle_as`).
@@ -74,58 +47,21 @@ async fn a_stopping_node_answers_503_and_adds_no_peer_and_no_block() {
         matches!(refused, Err(AddPeer::Stopping(StoreError::Stopped))),
         "{refused:?}"
     );
-    let peer = serde_json::json!({ "url": "http://127.0.0.1:9" }).to_string();
-    let (status, error) = answer(&node, post("/peers", peer)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(error.error, "unavailable");
-    assert_eq!(
-        error.message,
-        "the node is stopping after a storage failure"
-    );
     assert!(node.peer_views().is_empty(), "no peer was added");
-
-    let (status, error) = answer(&node, post("/mined", block.to_json())).await;
-    assert_eq!(
-        (status, error.error.as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    let refused = node.accept_block(block, Source::Submitted);
+    assert!(
+        matches!(refused, Err(AcceptError::Storage(StoreError::Stopped))),
+        "{refused:?}"
     );
     assert_eq!(node.chain().height(), 0, "no block was added");
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn a_bad_url_is_still_400_malformed_while_the_node_runs() {
+#[test]
+fn a_running_node_still_refuses_a_bad_url_as_such() {
     let (node, dir) = node("bad-url");
-    let peer = serde_json::json!({ "url": "ftp://127.0.0.1:9" }).to_string();
-    let (status, error) = answer(&node, post("/peers", peer)).await;
-    assert_eq!(
-        (status, error.error.as_str()),
-        (StatusCode::BAD_REQUEST, "malformed")
-    );
+    let refused = node.add_peer("ftp://127.0.0.1:9", PeerSource::Api);
+    assert!(matches!(refused, Err(AddPeer::BadUrl(_))), "{refused:?}");
     assert!(node.peer_views().is_empty());
     let _ = std::fs::remove_dir_all(dir);
-}
-
-#[tokio::test]
-async fn a_failed_task_is_answered_500_internal_not_as_a_storage_failure() {
-    // A task that ended without its answer (cancelled here; a panic reads
-    // the same way).
-    let task = tokio::spawn(std::future::pending::<()>());
-    task.abort();
-    let failed = task.await.expect_err("the task was cancelled");
-    let e = AcceptError::Task(failed);
-    assert!(
-        e.to_string()
-            .starts_with("the task accepting the block failed"),
-        "{e}"
-    );
-    let response = ApiError::from(e).into_response();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("a body");
-    let error: ErrorBody = serde_json::from_slice(&body).expect("an error body");
-    assert_eq!(error.error, "internal");
-    assert!(error.message.contains("cancelled"), "{}", error.message);
-    assert!(!error.message.contains("storage"), "{}", error.message);
 }
