@@ -85,7 +85,13 @@ pub fn peer_notice(url: &str, notice: &PeerNotice) {
         PeerNotice::Banned(_, why) => {
             tracing::warn!(peer = %url, reason = %why, minutes = 10, "peer misbehaved: not syncing from it")
         }
-        PeerNotice::Dropped => tracing::warn!(peer = %url, "peer dropped after failing repeatedly"),
+        // The state machine drops a peer for one of two causes, and says
+        // which only in the log line before for the second ("peer down",
+        // reason "other network").
+        PeerNotice::Dropped => tracing::warn!(
+            peer = %url,
+            "peer left the peer list: evicted to make room for a new address, or it serves another network"
+        ),
     }
 }
 
@@ -109,9 +115,6 @@ pub fn sync_ended(height: u64, url: &str, report: &SyncReport) {
         SyncOutcome::OtherNetwork { ours, theirs } => {
             tracing::warn!(peer = %url, ours = %ours.short(), theirs = %theirs.short(), "peer is on another network (different params)")
         }
-        SyncOutcome::LocalFailure(why) => {
-            tracing::error!(peer = %url, "sync stopped by a local failure: {why}")
-        }
         _ => {}
     }
 }
@@ -126,5 +129,53 @@ pub fn relayed(url: &str, answer: &Result<SubmitReply, PeerError>) {
             tracing::warn!(peer = %url, status, code = %body.error, "peer refused our block: {}", body.message)
         }
         Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use jbc_core::node_state::PeerNotice;
+
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `log` writes through `tracing`.
+    fn logged(log: impl FnOnce()) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = captured.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        String::from_utf8(bytes).expect("UTF-8 log")
+    }
+
+    #[test]
+    fn a_dropped_peer_is_logged_with_the_causes_of_a_drop_not_as_failing() {
+        let line = logged(|| super::peer_notice("http://127.0.0.1:9", &PeerNotice::Dropped));
+        assert!(line.contains("peer=http://127.0.0.1:9"), "{line}");
+        assert!(line.contains("evicted to make room"), "{line}");
+        assert!(line.contains("another network"), "{line}");
+        assert!(!line.contains("failing"), "{line}");
     }
 }

@@ -38,7 +38,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 use crate::events::{Event, Source};
-use crate::node::{AcceptError, Node};
+use crate::node::{AcceptError, AddPeer, Node};
 use jbc_core::node_state::PeerSource;
 
 /// Largest request body.
@@ -48,6 +48,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `limit` of `GET /blocks`.
 pub const DEFAULT_PAGE: u32 = 100;
 pub use crate::events::KEEP_ALIVE;
+
+#[cfg(test)]
+mod tests;
 
 /// Every error the API answers.
 #[derive(Debug)]
@@ -68,7 +71,8 @@ pub enum ApiError {
     Timeout,
     /// 503 `unavailable`: the node is stopping (after a storage failure).
     Unavailable(String),
-    /// 500 `internal`: the store could not be read.
+    /// 500 `internal`: the store could not be read, or a task of the node
+    /// failed (a bug); the message says which.
     Internal(String),
     /// 503 `busy` with `Retry-After: <secs>`: as many whole-chain reads
     /// as the node admits run already.
@@ -162,6 +166,18 @@ impl From<AcceptError> for ApiError {
         match e {
             AcceptError::Invalid(e) => ApiError::Invalid(e),
             AcceptError::Storage(e) => ApiError::Unavailable(e.to_string()),
+            AcceptError::Task(e) => {
+                ApiError::Internal(format!("the task accepting the block failed: {e}"))
+            }
+        }
+    }
+}
+
+impl From<AddPeer> for ApiError {
+    fn from(e: AddPeer) -> ApiError {
+        match e {
+            AddPeer::Stopping(e) => ApiError::Unavailable(e.to_string()),
+            AddPeer::BadUrl(_) | AddPeer::Full(_) => ApiError::Malformed(e.to_string()),
         }
     }
 }
@@ -348,7 +364,8 @@ struct NewPeer {
 }
 
 /// `POST /peers` with `{"url": "http://host:port"}`: 403 from a page of
-/// another site, 400 for a bad URL or a full list.
+/// another site, 400 for a bad URL or a full list, 503 while the node is
+/// stopping.
 async fn add_peer(
     State(node): Shared,
     headers: HeaderMap,
@@ -367,9 +384,9 @@ async fn add_peer(
         let node = node.clone();
         tokio::task::spawn_blocking(move || node.add_peer(&url, PeerSource::Api))
             .await
-            .map_err(|e| ApiError::Unavailable(format!("add peer task failed: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("the task adding the peer failed: {e}")))?
     };
-    added.map_err(|e| ApiError::Malformed(e.to_string()))?;
+    added?;
     Ok(Json(PeersBody {
         peers: node.peer_views(),
     }))

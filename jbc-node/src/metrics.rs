@@ -1,5 +1,7 @@
-//! [`Metrics`]: what `GET /metrics` shows, in the Prometheus text format
-//! (prometheus-client).
+//! [`Metrics`]: what `GET /metrics` shows, in the OpenMetrics text format
+//! (prometheus-client's text encoder: `# HELP` and `# TYPE` under each
+//! family's name, a counter's samples named `<family>_total`, `# EOF` at
+//! the end), served with the OpenMetrics [`CONTENT_TYPE`].
 //!
 //! Each node owns its own [`Registry`]: nothing is global, so several
 //! nodes in one process (the tests, the benches) never mix their figures.
@@ -34,8 +36,11 @@ use prometheus_client::registry::Registry;
 use crate::events::Source;
 use crate::status::StatusInfo;
 
-/// The `Content-Type` of the Prometheus text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of the OpenMetrics text format, version 1.0.0: what
+/// [`Metrics::scrape`] writes. (The older Prometheus text format,
+/// `text/plain; version=0.0.4`, has no `# EOF` and puts a counter's
+/// `# HELP` under the sample's name; a scraper told that would misread it.)
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Labels of `jbc_blocks_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -380,7 +385,8 @@ impl Metrics {
     }
 
     /// Sets the gauges from the node's `status` and the state of each of
-    /// its `peers` at `now_ms`, and encodes every series.
+    /// its `peers` at `now_ms`, and encodes every series as OpenMetrics
+    /// text (serve it as [`CONTENT_TYPE`]).
     pub fn scrape<'a>(
         &self,
         status: &StatusInfo,
@@ -437,7 +443,6 @@ fn sync_outcome_name(outcome: &SyncOutcome) -> &'static str {
         SyncOutcome::FutureBlock { .. } => "future_block",
         SyncOutcome::OtherNetwork { .. } => "other_network",
         SyncOutcome::PeerFailed(_) => "peer_failed",
-        SyncOutcome::LocalFailure(_) => "local_failure",
         SyncOutcome::Misbehaved(_) => "misbehaved",
     }
 }

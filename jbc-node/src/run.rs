@@ -257,6 +257,10 @@ async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Found>)
                 node.refresh_work();
             }
             Err(AcceptError::Storage(_)) => return,
+            Err(e @ AcceptError::Task(_)) => {
+                tracing::error!("{e}; this node's miner submits no more blocks");
+                return;
+            }
         }
     }
 }

@@ -23,9 +23,11 @@
 pub mod config;
 pub mod model;
 pub mod network;
+pub mod observations;
 pub mod plot;
 pub mod report;
 pub mod rng;
+pub mod schedule;
 pub mod script;
 pub mod world;
 

@@ -39,24 +39,14 @@
 //! }
 //! ```
 
-use jbc_core::{Block, BlockError, BlockHash, Chain, Params, Status};
+use jbc_core::{BlockError, BlockHash, Chain, Params, Status};
 
 use crate::config::Config;
 use crate::network::{Network, Topology};
-use crate::report::Observations;
-use crate::world::{Scripted, Setup, World};
-
-/// One block handed to one node at one time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Submission {
-    /// When, in ms of simulated time (after the epoch). Submissions at the
-    /// same time are handed out in list order.
-    pub at_ms: u64,
-    /// To which node (an index into the topology).
-    pub node: u32,
-    /// The block, given to `handle_block(block, Source::Submitted, now)`.
-    pub block: Block,
-}
+use crate::observations::Observations;
+pub use crate::schedule::Submission;
+use crate::schedule::{Scripted, Setup};
+use crate::world::World;
 
 /// A scripted run: the topology, params, epoch and schedule, and the network
 /// model the messages cross.

@@ -173,7 +173,6 @@ impl NodeState {
                 let why = alloc::string::ToString::to_string(e);
                 self.mark_down(peer, &why, now_ms);
             }
-            SyncOutcome::LocalFailure(_) => {}
             SyncOutcome::Misbehaved(m) => {
                 self.mark_up(peer);
                 let why = alloc::string::ToString::to_string(m);

@@ -1,8 +1,6 @@
 //! How a sync ended ([`SyncOutcome`], [`Misbehaviour`]) and what it did
 //! ([`SyncStats`], [`SyncReport`]).
 
-use alloc::string::String;
-
 use crate::hash::BlockHash;
 use crate::peer::PeerError;
 use crate::validation::BlockError;
@@ -91,9 +89,6 @@ pub enum SyncOutcome {
     },
     /// A request failed; the sync stopped there.
     PeerFailed(PeerError),
-    /// Our side could not keep a block (e.g. storage failed): not the
-    /// peer's fault.
-    LocalFailure(String),
     /// The peer broke the protocol; the sync stopped there.
     Misbehaved(Misbehaviour),
 }

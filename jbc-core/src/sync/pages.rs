@@ -274,7 +274,6 @@ impl SyncSession {
         self.stats.tip_changed |= done.tip_changed;
         match done.refused {
             None => Ok(()),
-            Some(Refusal::Local(why)) => Err(SyncOutcome::LocalFailure(why)),
             Some(Refusal::Invalid(reason)) => {
                 let (height, hash) = (first_height + done.taken as u64, hashes[done.taken]);
                 Err(match reason {

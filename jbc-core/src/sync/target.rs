@@ -1,7 +1,6 @@
 //! [`SyncTarget`]: what a sync stores into (a [`Chain`], or a node's
 //! wrapper of one that records what was stored).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::block::Block;
@@ -20,10 +19,6 @@ pub enum Refusal {
     /// rule is `timestamp_in_future`).
     #[error("{0}")]
     Invalid(BlockError),
-    /// The block could not be kept here (e.g. a storage failure): not the
-    /// peer's fault.
-    #[error("local failure: {0}")]
-    Local(String),
 }
 
 /// What a [`SyncTarget`] did with a page of blocks.

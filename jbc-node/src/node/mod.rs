@@ -51,6 +51,8 @@ use crate::store::{Store, StoreError};
 
 mod calls;
 pub mod follow;
+#[cfg(test)]
+mod tests;
 
 /// Timeout of one relay (`POST /mined` to a peer).
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -74,6 +76,11 @@ pub enum AcceptError {
     /// It is valid but could not be stored; the node is stopping.
     #[error(transparent)]
     Storage(StoreError),
+    /// The blocking task that offers it to the node failed (it panicked, or
+    /// the runtime is shutting down): neither the block's fault nor the
+    /// store's.
+    #[error("the task accepting the block failed: {0}")]
+    Task(tokio::task::JoinError),
 }
 
 /// Why a peer cannot be added.
@@ -85,6 +92,9 @@ pub enum AddPeer {
     /// The list of API peers is full.
     #[error(transparent)]
     Full(AddPeerError),
+    /// The node is stopping after a storage failure: nothing is added.
+    #[error(transparent)]
+    Stopping(StoreError),
 }
 
 /// What [`Node::core`] guards: the state machine.
@@ -346,7 +356,7 @@ impl Node {
         }
         let added = self
             .handle(|state| state.add_peer(url.clone(), source, now_ms()))
-            .map_err(|_| AddPeer::BadUrl(BadUrl("the node is stopping".into())))?
+            .map_err(AddPeer::Stopping)?
             .map_err(AddPeer::Full)?;
         if added {
             tracing::info!(peer = %url, ?source, "peer added");
@@ -381,16 +391,12 @@ impl Node {
         let node = self.clone();
         tokio::task::spawn_blocking(move || node.accept_block(block, source))
             .await
-            .map_err(|e| {
-                AcceptError::Storage(StoreError::Io {
-                    op: "accepting a block",
-                    source: e.into(),
-                })
-            })?
+            .map_err(AcceptError::Task)?
     }
 
     /// Runs one event through the state machine under the lock, carries out
-    /// its storage actions there, and the rest once the lock is released.
+    /// its storage actions and publishes its tip changes (`/events`, logs)
+    /// there, and the rest once the lock is released.
     /// Blocking (it may write); call it from a blocking thread.
     pub(crate) fn handle<R>(
         self: &Arc<Self>,

@@ -132,7 +132,7 @@ impl World {
             (Err(PeerError::Unreachable("offline".into())), at)
         } else {
             let tip = TipInfo::of(self.nodes[to as usize].state.chain());
-            let bytes = self.tip_bytes(&tip);
+            let bytes = self.sizes.tip(&tip);
             let at = self.transfer(to, from, bytes);
             (Ok(tip), at)
         };

@@ -1,11 +1,13 @@
 //! The links between simulated nodes: when a message sent now arrives
 //! (the sender's upload queue, the bandwidth, a latency draw), when a lost
-//! one is known lost, and which messages are lost — a node offline, the
-//! partition, or a node that cannot be dialled.
+//! one is known lost, and how long each body is on the wire. Which
+//! messages are lost is `faults`.
 
-use jbc_core::peer::PeerError;
+use jbc_core::Block;
+use jbc_core::peer::TipInfo;
 
 use super::World;
+use super::by_hash::ByHash;
 
 /// Bytes of a `GET /tip` or `GET /blocks?..` request and of the HTTP
 /// headers around every message; the bodies are counted at their real JSON
@@ -15,47 +17,34 @@ pub const HTTP_OVERHEAD_BYTES: u64 = 200;
 /// Pareto shape of the latency draws (SimBlock's).
 const LATENCY_SHAPE: f64 = 5.0;
 
+/// The JSON length of each block and each `GET /tip` answer, measured
+/// once: every relay of a block has the same body, and every node on a tip
+/// answers `/tip` the same.
+#[derive(Default)]
+pub(super) struct BodySizes {
+    block_json: ByHash<u64>,
+    tip_json: ByHash<u64>,
+}
+
+impl BodySizes {
+    /// The JSON length of `block`.
+    pub(super) fn block(&mut self, block: &Block) -> u64 {
+        *self
+            .block_json
+            .entry(block.hash)
+            .or_insert_with(|| block.to_json().len() as u64)
+    }
+
+    /// The JSON length of the `GET /tip` answer `info`.
+    pub(super) fn tip(&mut self, info: &TipInfo) -> u64 {
+        *self
+            .tip_json
+            .entry(info.hash)
+            .or_insert_with(|| serde_json::to_string(info).map_or(0, |s| s.len() as u64))
+    }
+}
+
 impl World {
-    /// An answer arriving at `node`: lost if `node` is offline now.
-    pub(super) fn received<T>(
-        &self,
-        node: u32,
-        answer: Result<T, PeerError>,
-    ) -> Result<T, PeerError> {
-        if self.offline(node) {
-            Err(PeerError::Unreachable("we were offline".into()))
-        } else {
-            answer
-        }
-    }
-
-    pub(super) fn is_offline_at(&self, (start, end): (u64, u64)) -> bool {
-        (start..end).contains(&self.now_us)
-    }
-
-    pub(super) fn offline(&self, node: u32) -> bool {
-        self.nodes[node as usize]
-            .offline
-            .is_some_and(|w| self.is_offline_at(w))
-    }
-
-    /// Whether a message from `a` to `b` sent now is lost: either end is
-    /// offline, or the partition separates them. (Whether `b` can be
-    /// dialled at all is [`World::dial_fails`].)
-    pub(super) fn cut(&self, a: u32, b: u32) -> bool {
-        if !self.faults() {
-            return false;
-        }
-        if self.offline(a) || self.offline(b) {
-            return true;
-        }
-        let Some((start_ms, end_ms)) = self.config.partition else {
-            return false;
-        };
-        let half = self.nodes.len() as u32 / 2;
-        (start_ms * 1000..end_ms * 1000).contains(&self.now_us) && (a < half) != (b < half)
-    }
-
     /// When a message of `bytes` from `from` sent now arrives at `to`: it
     /// waits for `from`'s upload link, takes `bytes` over the slower of the
     /// sender's upload and the receiver's download, then a latency draw.
@@ -115,19 +104,5 @@ impl World {
         );
         let mean_us = self.network.latency_ms[a][b] * 1000.0 * self.config.latency_scale;
         self.now_us + (2.0 * mean_us).round() as u64
-    }
-
-    /// Whether anything can make a message fail: offline nodes or a
-    /// partition.
-    pub(super) fn faults(&self) -> bool {
-        self.config.offline.is_some() || self.config.partition.is_some()
-    }
-
-    /// Whether a connection `from` opens to `to` now fails: `to` cannot be
-    /// dialled ([`Config::unreachable_share`](crate::Config::unreachable_share)),
-    /// or the link is [`World::cut`]. Answers on a connection the other end
-    /// opened are not dials: they only need the link.
-    pub(super) fn dial_fails(&self, from: u32, to: u32) -> bool {
-        self.unreachable[to as usize] || self.cut(from, to)
     }
 }

@@ -1,6 +1,8 @@
 //! [`Queue`]: the simulator's event queue, a timing wheel of 1 ms slots
 //! for the near future and a heap for the far future, popping events in
-//! exactly the (time, sequence) order one heap would.
+//! exactly the (time, sequence) order one heap would. The queue numbers
+//! the events it is given, so events at the same time leave in the order
+//! they were queued.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -47,6 +49,8 @@ pub(super) struct Queue<E> {
     far: BinaryHeap<Reverse<Scheduled<E>>>,
     /// The slot `current` holds.
     slot: u64,
+    /// The sequence number of the last event queued.
+    seq: u64,
 }
 
 impl<E> Queue<E> {
@@ -58,11 +62,20 @@ impl<E> Queue<E> {
             current: BinaryHeap::new(),
             far: BinaryHeap::new(),
             slot: 0,
+            seq: 0,
         }
     }
 
-    /// Adds an event (at or after the last one popped).
-    pub(super) fn push(&mut self, event: Scheduled<E>) {
+    /// Queues `event` at `at_us` (at or after the last one popped), after
+    /// every event queued before it for the same time.
+    pub(super) fn push(&mut self, at_us: u64, event: E) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.place(Scheduled { at_us, seq, event });
+    }
+
+    /// Puts a numbered event in its slot, the current heap, or the far heap.
+    fn place(&mut self, event: Scheduled<E>) {
         let slot = event.at_us / SLOT_US;
         if slot <= self.slot {
             self.current.push(Reverse(event));
@@ -93,7 +106,7 @@ impl<E> Queue<E> {
                 let Some(Reverse(next)) = self.far.pop() else {
                     break;
                 };
-                self.push(next);
+                self.place(next);
             }
             let bucket = std::mem::take(&mut self.wheel[(self.slot % WHEEL_SLOTS) as usize]);
             self.in_wheel -= bucket.len();
@@ -112,18 +125,15 @@ mod tests {
         let mut rng = Rng::new(3);
         let mut queue = Queue::new();
         let mut expected = Vec::new();
-        for seq in 0..5_000u64 {
+        // The queue numbers events from 1, in the order they are pushed.
+        for seq in 1..=5_000u64 {
             // Near (µs), same millisecond, and beyond the wheel.
             let at_us = match seq % 3 {
                 0 => rng.below(5_000),
                 1 => 1_500,
                 _ => rng.below(WHEEL_SLOTS * SLOT_US * 3),
             };
-            queue.push(Scheduled {
-                at_us,
-                seq,
-                event: (),
-            });
+            queue.push(at_us, ());
             expected.push((at_us, seq));
         }
         expected.sort();
@@ -134,13 +144,9 @@ mod tests {
             got.push((e.at_us, e.seq));
         }
         let now = got.last().unwrap().0;
-        for seq in 5_000..5_100u64 {
+        for seq in 5_001..=5_100u64 {
             let at_us = now + rng.below(2_000);
-            queue.push(Scheduled {
-                at_us,
-                seq,
-                event: (),
-            });
+            queue.push(at_us, ());
             expected.push((at_us, seq));
         }
         expected.sort();

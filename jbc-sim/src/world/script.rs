@@ -3,29 +3,10 @@
 //! `POST /mined` would, and the finished world answers what each node has.
 
 use jbc_core::node_state::Source;
-use jbc_core::{BlockError, BlockHash, Chain, Params, Status};
+use jbc_core::{BlockError, BlockHash, Chain, Status};
 
-use super::{Event, Mined, World};
-use crate::network::Topology;
-use crate::script::Submission;
-
-/// What a scripted run puts in place of the random topology, the sim
-/// params, [`super::EPOCH_MS`] and mining.
-pub(crate) struct Setup {
-    pub topology: Topology,
-    pub params: Params,
-    pub epoch_ms: u64,
-    /// The nodes that cannot be dialled.
-    pub unreachable: Vec<u32>,
-    pub script: Scripted,
-}
-
-/// The schedule and what each submission was answered.
-pub(crate) struct Scripted {
-    pub submissions: Vec<Submission>,
-    pub settle_ms: u64,
-    pub answers: Vec<Option<Result<Status, BlockError>>>,
-}
+use super::{Event, World};
+use crate::observations::{Mined, Observations};
 
 impl World {
     /// Queues every submission at its time (same-time ones in list order),
@@ -41,16 +22,14 @@ impl World {
         order.sort_by_key(|&i| script.submissions[i].at_ms);
         for &i in &order {
             let s = &script.submissions[i];
-            if !self.mined_index.contains_key(&s.block.hash) {
-                self.mined_index
-                    .insert(s.block.hash, self.mined.len() as u32);
-                self.mined.push(Mined {
+            if self.record.row_of(&s.block.hash).is_none() {
+                let first = Mined {
                     hash: s.block.hash,
                     height: s.block.index,
                     miner: s.node,
                     found_us: s.at_ms * 1000,
-                });
-                self.arrival.push(vec![u64::MAX; nodes]);
+                };
+                self.record.mined(first, nodes);
             }
         }
         for (i, s) in script.submissions.iter().enumerate() {
@@ -114,7 +93,7 @@ impl World {
     }
 
     /// The observations of the run, as [`World::run`] gives them.
-    pub(crate) fn into_observations(self) -> crate::report::Observations {
+    pub(crate) fn into_observations(self) -> Observations {
         self.observe()
     }
 }

@@ -241,8 +241,8 @@ impl World {
             else {
                 continue;
             };
-            let wire_bytes = self.block_bytes(&block) + EVENT_OVERHEAD_BYTES;
-            let mined = self.mined_index.get(hash).copied();
+            let wire_bytes = self.sizes.block(&block) + EVENT_OVERHEAD_BYTES;
+            let mined = self.record.row_of(hash);
             for i in 0..self.streams.served[node as usize].len() {
                 let served = self.streams.served[node as usize][i];
                 self.streams.blocks_sent += 1;
