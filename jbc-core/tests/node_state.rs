@@ -7,8 +7,8 @@
 mod mining;
 
 use jbc_core::node_state::{
-    Action, Durability, NodeConfig, NodeState, POLL_EVERY_MS, PeerHealth, PeerId, PeerNotice,
-    PeerSource, Source,
+    Action, DropCause, Durability, MAX_API_PEERS, NodeConfig, NodeState, POLL_EVERY_MS, PeerHealth,
+    PeerId, PeerNotice, PeerSource, Source,
 };
 use jbc_core::peer::{PeerError, TipInfo};
 use jbc_core::sync::{Request, Response, SyncConfig, SyncOutcome};
@@ -375,7 +375,11 @@ fn peers_that_keep_failing_stay_down_and_are_asked_again() {
         2,
         "down is noticed once per peer: {notices:?}"
     );
-    assert!(!notices.iter().any(|(_, n)| *n == PeerNotice::Dropped));
+    assert!(
+        !notices
+            .iter()
+            .any(|(_, n)| matches!(n, PeerNotice::Dropped(_)))
+    );
     // Both are asked again when their sync is due: a partition heals.
     let due = state.poll_timeout();
     assert!(due <= NOW_MS + POLL_EVERY_MS);
@@ -640,4 +644,49 @@ fn peers_down_for_more_than_an_hour_are_not_shared() {
         .map(|(id, _)| id)
         .collect();
     assert_eq!(shared, vec![ids[1]]);
+}
+
+/// The causes of the `Dropped` notices among `actions`.
+fn drops(actions: &[Action]) -> Vec<DropCause> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Peer {
+                notice: PeerNotice::Dropped(cause),
+                ..
+            } => Some(*cause),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_dropped_peer_is_noticed_with_its_cause() {
+    let mut state = NodeState::new(Chain::new(params()), NodeConfig::default());
+    // A peer of another network: its `/tip` derives another genesis.
+    state
+        .add_peer("http://127.0.0.1:1".into(), PeerSource::Api, NOW_MS)
+        .expect("room");
+    state.handle_timeout(NOW_MS);
+    let (peer, first) = first_requests(&mut state)[0];
+    let other = Chain::new(Params {
+        network: "another".into(),
+        ..params()
+    });
+    let seen = serve(&mut state, peer, first, &other, None);
+    assert_eq!(drops(&seen), vec![DropCause::OtherNetwork]);
+    assert!(state.peers().get(peer).is_none(), "it left the book");
+
+    // A full list of API peers that never answered makes room for one more.
+    for i in 0..MAX_API_PEERS {
+        let url = format!("http://127.0.0.2:{}", 1000 + i);
+        state.add_peer(url, PeerSource::Api, NOW_MS).expect("room");
+    }
+    assert_eq!(drops(&drain(&mut state)), vec![]);
+    let url = "http://127.0.0.3:1".to_string();
+    state
+        .add_peer(url, PeerSource::Api, NOW_MS + 1)
+        .expect("room made");
+    assert_eq!(drops(&drain(&mut state)), vec![DropCause::Evicted]);
+    assert_eq!(state.peers().iter().count(), MAX_API_PEERS);
 }

@@ -2,7 +2,7 @@
 //! lines and `/events` for a new best chain, peer state changes, the end of
 //! a sync and relays. Formatting only; no decisions.
 
-use jbc_core::node_state::PeerNotice;
+use jbc_core::node_state::{DropCause, PeerNotice};
 use jbc_core::peer::{PeerError, SubmitReply};
 use jbc_core::sync::{SyncOutcome, SyncReport};
 use jbc_core::{Accepted, Block, BlockHash, Chain};
@@ -85,13 +85,12 @@ pub fn peer_notice(url: &str, notice: &PeerNotice) {
         PeerNotice::Banned(_, why) => {
             tracing::warn!(peer = %url, reason = %why, minutes = 10, "peer misbehaved: not syncing from it")
         }
-        // The state machine drops a peer for one of two causes, and says
-        // which only in the log line before for the second ("peer down",
-        // reason "other network").
-        PeerNotice::Dropped => tracing::warn!(
-            peer = %url,
-            "peer left the peer list: evicted to make room for a new address, or it serves another network"
-        ),
+        PeerNotice::Dropped(cause @ DropCause::Evicted) => {
+            tracing::info!(peer = %url, reason = %cause, "peer dropped")
+        }
+        PeerNotice::Dropped(cause @ DropCause::OtherNetwork) => {
+            tracing::warn!(peer = %url, reason = %cause, "peer dropped")
+        }
     }
 }
 
@@ -137,7 +136,7 @@ mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    use jbc_core::node_state::PeerNotice;
+    use jbc_core::node_state::{DropCause, PeerNotice};
 
     /// Log output captured in memory.
     #[derive(Clone, Default)]
@@ -171,11 +170,25 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_peer_is_logged_with_the_causes_of_a_drop_not_as_failing() {
-        let line = logged(|| super::peer_notice("http://127.0.0.1:9", &PeerNotice::Dropped));
-        assert!(line.contains("peer=http://127.0.0.1:9"), "{line}");
-        assert!(line.contains("evicted to make room"), "{line}");
-        assert!(line.contains("another network"), "{line}");
-        assert!(!line.contains("failing"), "{line}");
+    fn a_dropped_peer_is_logged_with_its_cause_not_as_failing() {
+        let dropped = |cause| {
+            logged(|| super::peer_notice("http://127.0.0.1:9", &PeerNotice::Dropped(cause)))
+        };
+        let evicted = dropped(DropCause::Evicted);
+        assert!(evicted.contains("peer=http://127.0.0.1:9"), "{evicted}");
+        assert!(evicted.contains("evicted to make room"), "{evicted}");
+        assert!(
+            !evicted.contains("network") && !evicted.contains("failing"),
+            "{evicted}"
+        );
+        let other = dropped(DropCause::OtherNetwork);
+        assert!(
+            other.contains("WARN") && other.contains("another network"),
+            "{other}"
+        );
+        assert!(
+            !other.contains("evicted") && !other.contains("failing"),
+            "{other}"
+        );
     }
 }

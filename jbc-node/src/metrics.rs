@@ -325,7 +325,7 @@ impl Metrics {
 
     /// A peer's state changed: a dropped peer's sync ends without a report.
     pub fn peer_notice(&self, peer: PeerId, notice: &PeerNotice) {
-        if matches!(notice, PeerNotice::Dropped) {
+        if matches!(notice, PeerNotice::Dropped(_)) {
             self.sync_started
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -87,8 +87,8 @@ pub use config::{
 use discovery::OwnUrl;
 pub use follow::StreamState;
 pub use peer_book::{
-    AddPeerError, Added, MAX_LEARNED_PEERS, PeerBook, PeerHealth, PeerId, PeerInfo, PeerNotice,
-    PeerSource, SeenTip,
+    AddPeerError, Added, DropCause, MAX_API_PEERS, MAX_LEARNED_PEERS, PeerBook, PeerHealth, PeerId,
+    PeerInfo, PeerNotice, PeerSource, SeenTip,
 };
 
 /// Where a block that joined the best chain came from.
@@ -349,7 +349,7 @@ impl NodeState {
         };
         if let Some((old, url)) = evicted {
             self.forget(old);
-            let notice = PeerNotice::Dropped;
+            let notice = PeerNotice::Dropped(DropCause::Evicted);
             self.actions.push_back(Action::Peer {
                 peer: old,
                 url,

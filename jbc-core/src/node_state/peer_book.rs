@@ -152,9 +152,21 @@ pub enum PeerNotice {
     Down(String),
     /// It misbehaved: not synced from until the time given (ms); why.
     Banned(u64, String),
-    /// It left the book: evicted to make room for a new address, or of
-    /// another network.
-    Dropped,
+    /// It left the book; why.
+    Dropped(DropCause),
+}
+
+/// Why a peer left the book ([`PeerNotice::Dropped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DropCause {
+    /// Evicted to make room for a new address of the same source (one that
+    /// never answered, or down for long, goes first).
+    #[error("evicted to make room for a new address")]
+    Evicted,
+    /// It serves another network (a configured peer of another network is
+    /// kept, down, for the user to see instead).
+    #[error("it serves another network")]
+    OtherNetwork,
 }
 
 /// What [`PeerBook::add`] did.

@@ -4,7 +4,7 @@
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use super::{Action, NodeState, PeerHealth, PeerId, PeerNotice};
+use super::{Action, DropCause, NodeState, PeerHealth, PeerId, PeerNotice};
 use crate::hash::BlockHash;
 use crate::peer::PeerError;
 
@@ -92,7 +92,7 @@ impl NodeState {
         };
         self.peers.remove(peer);
         self.forget(peer);
-        let notice = PeerNotice::Dropped;
+        let notice = PeerNotice::Dropped(DropCause::OtherNetwork);
         self.actions.push_back(Action::Peer { peer, url, notice });
     }
 

@@ -44,7 +44,7 @@ impl Node {
                 }
             }
             Action::Peer { peer, url, notice } => {
-                if notice == PeerNotice::Dropped {
+                if matches!(notice, PeerNotice::Dropped(_)) {
                     // Its ids are never reused: forget its relay slots.
                     self.relay_permits
                         .lock()
