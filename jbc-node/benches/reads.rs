@@ -13,6 +13,9 @@
 //! `target/bench-reads/` for the next run), or with `-- --chains 20000x4000`
 //! for others. `cargo test --benches` runs it quickly with small sizes.
 
+mod common;
+
+use common::now_ms;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,30 +28,27 @@ use jbc_core::{Block, Params};
 use jbc_node::Config;
 use jbc_node::store::{Durability, Store};
 
-/// Difficulty 1 bit and blocks 10 ms apart, so retargeting keeps it there.
-const FLAGS: [&str; 10] = [
-    "--network",
-    "readsbench",
-    "--difficulty",
-    "1",
-    "--block-time-ms",
-    "10",
-    "--retarget-window",
-    "10",
-    "--min-difficulty",
-    "1",
-];
+/// The network of this benchmark: `--network readsbench` and [`common::DIFFICULTY_1`].
+const FLAGS: [&str; 10] = {
+    let d = common::DIFFICULTY_1;
+    [
+        "--network",
+        "readsbench",
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        d[4],
+        d[5],
+        d[6],
+        d[7],
+    ]
+};
 
 fn params() -> Params {
     let mut argv = vec!["jbc-node"];
     argv.extend_from_slice(&FLAGS);
     Config::try_parse_from(argv).expect("valid flags").params()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A data dir holding `blocks` blocks of `bytes` bytes of data, made once

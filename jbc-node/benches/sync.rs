@@ -9,6 +9,9 @@
 //! Run: `cargo bench -p jbc-node --bench sync` (`cargo test --benches` runs
 //! it in a quick mode with small sizes).
 
+mod common;
+
+use common::now_ms;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,20 +20,22 @@ use jbc_core::{Block, Chain, Params};
 use jbc_node::store::{Durability, Store};
 use jbc_node::{Config, RunningNode};
 
-/// Difficulty 1 bit, and blocks exactly 10 ms apart as the target asks, so
-/// retargeting keeps it there: blocks cost about 2 hashes.
-const FLAGS: [&str; 10] = [
-    "--network",
-    "syncbench",
-    "--difficulty",
-    "1",
-    "--block-time-ms",
-    "10",
-    "--retarget-window",
-    "10",
-    "--min-difficulty",
-    "1",
-];
+/// The network of this benchmark: `--network syncbench` and [`common::DIFFICULTY_1`].
+const FLAGS: [&str; 10] = {
+    let d = common::DIFFICULTY_1;
+    [
+        "--network",
+        "syncbench",
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        d[4],
+        d[5],
+        d[6],
+        d[7],
+    ]
+};
 
 fn params() -> Params {
     config(Path::new("unused"), &[]).params()
@@ -42,12 +47,6 @@ fn config(dir: &Path, extra: &[&str]) -> Config {
     argv.extend_from_slice(&FLAGS);
     argv.extend_from_slice(extra);
     Config::try_parse_from(argv).expect("valid flags")
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Mines `count` blocks on the tip of `chain`, 10 ms apart after its tip

@@ -14,7 +14,6 @@ use common::{DIFFICULTY_1_FLAGS, client, temp_dir};
 use jbc_core::{Block, Chain};
 use jbc_node::reads::MAX_WHOLE_CHAIN_READS;
 use jbc_node::serve::stall::WRITE_STALL_TIMEOUT;
-use jbc_node::store::{Durability, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_chain_reads_are_exact_admitted_a_few_at_a_time_and_let_go() {
@@ -22,14 +21,7 @@ async fn whole_chain_reads_are_exact_admitted_a_few_at_a_time_and_let_go() {
         let dir = temp_dir("reads");
         // 5,000 blocks of 4,000 bytes (about 20 MB of JSON: more than the
         // socket buffers take, so a reader that stops reading is stuck).
-        let params = common::params_of(&DIFFICULTY_1_FLAGS);
-        let mut chain = Chain::new(params.clone());
-        let blocks = common::extend_with(&mut chain, 5_000, |i| format!("{i:04}").repeat(1_000));
-        {
-            let (store, _, _) = Store::open(&dir, &params).expect("open");
-            store.append(&blocks, Durability::Deferred).expect("append");
-            store.flush().expect("flush");
-        }
+        let (chain, _) = common::data_dir_of(&dir, 5_000, |i| format!("{i:04}").repeat(1_000));
         let node = common::start(&dir, &DIFFICULTY_1_FLAGS).await;
         let url = node.url();
         let whole: Vec<Block> = chain.best_chain().cloned().collect();
@@ -155,21 +147,15 @@ async fn assert_serves(url: &str, best: &[Block], stored: &[Block]) {
 async fn reads_are_the_stored_blocks_across_a_reorganisation_and_a_restart() {
     tokio::time::timeout(Duration::from_secs(120), async {
         let dir = temp_dir("reads-reorg");
-        let params = common::params_of(&DIFFICULTY_1_FLAGS);
-        let mut chain = Chain::new(params.clone());
-        let blocks = common::extend_with(&mut chain, 2_000, |i| format!("block {i} ").repeat(40));
-        {
-            let (store, _, _) = Store::open(&dir, &params).expect("open");
-            store.append(&blocks, Durability::Deferred).expect("append");
-            store.flush().expect("flush");
-        }
+        let (chain, blocks) =
+            common::data_dir_of(&dir, 2_000, |i| format!("block {i} ").repeat(40));
         let node = common::start(&dir, &DIFFICULTY_1_FLAGS).await;
         let mut best: Vec<Block> = chain.best_chain().cloned().collect();
         let mut stored = blocks.clone();
         assert_serves(&node.url(), &best, &stored).await;
 
         // A heavier branch from height 1,990 takes over.
-        let mut rival = Chain::new(params.clone());
+        let mut rival = Chain::new(common::params_of(&DIFFICULTY_1_FLAGS));
         for block in &blocks[..1_990] {
             rival
                 .accept(block.clone(), common::now_ms())

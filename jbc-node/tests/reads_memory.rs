@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{DIFFICULTY_1_FLAGS, client, temp_dir};
-use jbc_core::Chain;
-use jbc_node::store::{Durability, Store};
 
 /// Readers at once.
 const READERS: usize = 64;
@@ -64,14 +62,7 @@ async fn read_whole(url: &str, expected: &[u8]) -> Option<bool> {
 async fn many_whole_chain_readers_cost_a_bounded_amount_of_memory() {
     tokio::time::timeout(Duration::from_secs(240), async {
         let dir = temp_dir("reads-memory");
-        let params = common::params_of(&DIFFICULTY_1_FLAGS);
-        let mut chain = Chain::new(params.clone());
-        let blocks = common::extend_with(&mut chain, 5_000, |i| format!("{i:04}").repeat(1_000));
-        {
-            let (store, _, _) = Store::open(&dir, &params).expect("open");
-            store.append(&blocks, Durability::Deferred).expect("append");
-            store.flush().expect("flush");
-        }
+        let (chain, blocks) = common::data_dir_of(&dir, 5_000, |i| format!("{i:04}").repeat(1_000));
         let expected = Arc::new(
             serde_json::to_vec(&chain.best_chain().cloned().collect::<Vec<_>>()).expect("json"),
         );

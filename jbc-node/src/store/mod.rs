@@ -118,6 +118,24 @@ pub enum StoreError {
     Stopped,
 }
 
+impl StoreError {
+    /// The database file at `path` cannot be opened.
+    pub(super) fn open(path: &Path, reason: impl ToString) -> StoreError {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A `map_err` for a damaged database at `path`.
+    pub(super) fn corrupt(path: &Path) -> impl Fn(String) -> StoreError + '_ {
+        move |reason| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
 /// Params as the flags that set them, for messages.
 fn params_line(p: &Params) -> String {
     format!(
@@ -218,14 +236,8 @@ impl Store {
     /// (`jbc-node export`).
     pub fn stored_params(dir: &Path) -> Result<Params, StoreError> {
         let path = dir.join(FILE_NAME);
-        let db = Database::open(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
+        let db = Database::open(&path).map_err(|e| StoreError::open(&path, e))?;
+        let corrupt = StoreError::corrupt(&path);
         let read = db.begin_read().map_err(|e| corrupt(e.to_string()))?;
         let meta = read.open_table(META).map_err(|e| corrupt(e.to_string()))?;
         let json = meta

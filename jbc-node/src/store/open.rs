@@ -28,14 +28,8 @@ pub(super) fn database(
     let db = Database::builder()
         .set_cache_size(cache_bytes)
         .create(&path)
-        .map_err(|e| StoreError::Open {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.clone(),
-        reason,
-    };
+        .map_err(|e| StoreError::open(&path, e))?;
+    let corrupt = StoreError::corrupt(&path);
 
     // The layout and params: written on first use, compared afterwards.
     let (format, stored_params) = {
@@ -71,7 +65,7 @@ pub(super) fn database(
                 .map_err(|e| corrupt(format!("stored params are unreadable: {e}")))?;
             if &stored != params {
                 return Err(StoreError::OtherNetwork {
-                    path,
+                    path: path.clone(),
                     stored: Box::new(stored),
                     configured: Box::new(params.clone()),
                 });
@@ -83,6 +77,7 @@ pub(super) fn database(
         upgrade(&db).map_err(|e| corrupt(format!("upgrading from {FORMAT_1}: {e}")))?;
     }
     drop_old_orphans(&db).map_err(|e| corrupt(e.to_string()))?;
+    drop(corrupt);
     Ok((db, path))
 }
 
@@ -158,10 +153,7 @@ pub(super) fn replay(
     path: &Path,
     params: &Params,
 ) -> Result<(Chain, u64, u64), StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let corrupt = StoreError::corrupt(path);
     let mut chain = Chain::headers_only(params.clone());
     let mut next_seq = 0;
     let mut count = 0;

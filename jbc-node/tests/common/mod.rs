@@ -279,3 +279,19 @@ pub fn extend_with(
         })
         .collect()
 }
+
+/// A data dir in `dir` holding a difficulty-1 chain of `count` blocks, block
+/// `i` with `data(i)`, written as an import would: the chain (which keeps
+/// its bodies) and the blocks.
+#[allow(dead_code)]
+pub fn data_dir_of(dir: &Path, count: u64, data: impl FnMut(u64) -> String) -> (Chain, Vec<Block>) {
+    let params = params_of(&DIFFICULTY_1_FLAGS);
+    let mut chain = Chain::new(params.clone());
+    let blocks = extend_with(&mut chain, count, data);
+    let (store, _, _) = jbc_node::store::Store::open(dir, &params).expect("open");
+    store
+        .append(&blocks, jbc_node::store::Durability::Deferred)
+        .expect("append");
+    store.flush().expect("flush");
+    (chain, blocks)
+}
