@@ -31,7 +31,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{TaskResult, cargo, root};
+use crate::{TaskResult, root};
 
 mod children;
 mod measured;
@@ -95,21 +95,8 @@ fn collect(options: &Options) -> Result<Measured, String> {
     let root = root();
 
     eprintln!("building the kernel benchmark (release)…");
-    let mut build = cargo();
-    build
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "jbc-core",
-            "--example",
-            "kernel_bench",
-        ])
-        .current_dir(&root);
-    run_with_timeout(&mut build, Duration::from_secs(1200), false)?;
-    let exe = crate::target_dir()
-        .join("release/examples")
-        .join(format!("kernel_bench{}", std::env::consts::EXE_SUFFIX));
+    let exe =
+        children::release_example(&root, "jbc-core", "kernel_bench", Duration::from_secs(1200))?;
 
     eprintln!("measuring the kernels ({secs} s each)…");
     let rust = run_with_timeout(

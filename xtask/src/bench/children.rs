@@ -9,23 +9,27 @@ use std::time::{Duration, Instant};
 use super::measured::{GpuRate, Rate, WasmRates};
 use crate::{TaskResult, cargo, root};
 
-/// Builds and runs `jbc-miner/examples/gpu_bench.rs` (release).
-pub(crate) fn gpu_rate(root: &std::path::Path, secs: f64) -> Result<GpuRate, String> {
+/// Builds `package`'s example `name` in release mode (within `limit`):
+/// the path of its binary.
+pub(crate) fn release_example(
+    root: &std::path::Path,
+    package: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<std::path::PathBuf, String> {
     let mut build = cargo();
     build
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "jbc-miner",
-            "--example",
-            "gpu_bench",
-        ])
+        .args(["build", "--release", "-p", package, "--example", name])
         .current_dir(root);
-    run_with_timeout(&mut build, Duration::from_secs(1800), false)?;
-    let exe = crate::target_dir()
+    run_with_timeout(&mut build, limit, false)?;
+    Ok(crate::target_dir()
         .join("release/examples")
-        .join(format!("gpu_bench{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Builds and runs `jbc-miner/examples/gpu_bench.rs` (release).
+pub(crate) fn gpu_rate(root: &std::path::Path, secs: f64) -> Result<GpuRate, String> {
+    let exe = release_example(root, "jbc-miner", "gpu_bench", Duration::from_secs(1800))?;
     let out = run_with_timeout(
         Command::new(&exe).args(["--secs", &secs.max(1.0).to_string()]),
         Duration::from_secs_f64(secs * 4.0 + 120.0),
