@@ -41,6 +41,7 @@ mod snapshot;
 pub mod tables;
 
 use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -298,6 +299,7 @@ impl Store {
                 .map_err(io(op))?;
         }
         let mut seq = *next_seq;
+        let mut appended = HashMap::with_capacity(if best.is_some() { blocks.len() } else { 0 });
         {
             let mut bodies = write.open_table(BLOCKS).map_err(io(op))?;
             let mut headers = write.open_table(HEADERS).map_err(io(op))?;
@@ -309,11 +311,15 @@ impl Store {
                 let header = encode_header(&StoredHeader::from(block));
                 headers.insert(seq, header.as_slice()).map_err(io(op))?;
                 seq_of.insert(&block.hash.0, seq).map_err(io(op))?;
+                if best.is_some() {
+                    appended.insert(block.hash, seq);
+                }
                 seq += 1;
             }
         }
         if let Some((from, chain)) = best {
-            open::write_best(&write, chain, from).map_err(io("recording the best chain"))?;
+            open::write_best(&write, chain, from, &appended)
+                .map_err(io("recording the best chain"))?;
         }
         write.commit().map_err(io(op))?;
         *next_seq = seq;

@@ -1,9 +1,10 @@
 //! Opening the block database: its meta (layout, params), the upgrade of an
 //! earlier layout, the replay of the headers and the repair of `best`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use jbc_core::{Block, Chain, Params};
+use jbc_core::{Block, BlockHash, Chain, Params};
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::{
@@ -206,17 +207,20 @@ fn repair_best(db: &Database, chain: &Chain) -> Result<(), redb::Error> {
         return Ok(());
     };
     let write = db.begin_write()?;
-    write_best(&write, chain, from)?;
+    write_best(&write, chain, from, &HashMap::new())?;
     write.commit()?;
     Ok(())
 }
 
 /// Writes `best` for heights `from..=` the tip of `chain` and removes the
-/// heights above the tip, in `write`.
+/// heights above the tip, in `write`. `appended` holds the sequence numbers
+/// of the blocks this transaction wrote (most of a change), by hash; the
+/// others are looked up.
 pub(super) fn write_best(
     write: &WriteTransaction,
     chain: &Chain,
     from: u64,
+    appended: &HashMap<BlockHash, u64>,
 ) -> Result<(), redb::Error> {
     let mut best = write.open_table(BEST)?;
     let seq_of = write.open_table(SEQ_OF)?;
@@ -229,12 +233,15 @@ pub(super) fn write_best(
         let hash = chain
             .hash_at(h)
             .ok_or_else(|| redb::StorageError::Corrupted(format!("no best block at {h}")))?;
-        let seq = seq_of
-            .get(&hash.0)?
-            .ok_or_else(|| {
-                redb::StorageError::Corrupted(format!("best block {hash} at {h} is not stored"))
-            })?
-            .value();
+        let seq = match appended.get(&hash) {
+            Some(&seq) => seq,
+            None => seq_of
+                .get(&hash.0)?
+                .ok_or_else(|| {
+                    redb::StorageError::Corrupted(format!("best block {hash} at {h} is not stored"))
+                })?
+                .value(),
+        };
         best.insert(h, seq)?;
     }
     Ok(())
