@@ -74,7 +74,9 @@ pub use block::{Block, MAX_DATA_BYTES, StoredHeader};
 pub use chain::{Accepted, Candidate, Chain, LoadError, Status};
 pub use hash::BlockHash;
 pub use header::Header;
-pub use miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking};
+pub use miner::{
+    Assignment, Job, MineOutcome, MinerConfig, MinerHandle, RoundPacer, mine, mine_blocking,
+};
 pub use params::{Params, genesis};
 pub use peer::{MemoryPeer, Peer};
 pub use pool::MAX_POOLED;

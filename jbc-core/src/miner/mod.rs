@@ -16,6 +16,16 @@
 //! one round. The handle also counts the hashes and rounds done by all its
 //! jobs, which is what a caller samples to show a hash rate.
 //!
+//! # Mining threads (`std`)
+//! With the `std` feature the handle is also the coordinator of mining
+//! threads (jbc-node's and jbc-miner's): [`MinerHandle::publish`] makes a
+//! [`Candidate`](crate::Candidate) the [`Assignment`] of a new generation,
+//! [`MinerHandle::next_assignment`] blocks a thread until there is one newer
+//! than the last it mined, [`MinerHandle::withdraw`] takes one whose block
+//! was found away, and [`MinerHandle::stop`] ends them all. The candidate
+//! itself comes from [`Candidate::from_rules`](crate::Candidate::from_rules),
+//! the one builder of a block to mine from [`NextRules`](crate::NextRules).
+//!
 //! # Round size
 //! A round cannot be interrupted, so it should be short (about 2 ms by
 //! default) yet long enough that the checks and yields between rounds cost
@@ -51,16 +61,21 @@
 //! assert_eq!(accepted.status, Status::NewTip);
 //! ```
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::ops::RangeInclusive;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Poll};
 
 use crate::hash::BlockHash;
 use crate::pow::{RoundResult, Template, mine_round};
+
+mod candidate;
+mod handle;
+mod pacer;
+
+pub use handle::{Assignment, Job, LANE_STRIDE, MinerHandle};
+pub use pacer::RoundPacer;
 
 /// The largest nonce a JavaScript number holds exactly (2^53 − 1): browser
 /// miners use `0..=MAX_JS_NONCE` (PROTOCOL.md §3).
@@ -126,143 +141,6 @@ impl MinerConfig {
             self.min_round,
             self.max_round,
         )
-    }
-}
-
-/// Chooses the size of the next round from how long the last one took.
-///
-/// After a round of `h` nonces that took `t` µs the ideal size is
-/// `h × target / t`; the pacer moves to it but by at most a factor of two per
-/// round (one slow round, e.g. the thread was descheduled, does not collapse
-/// the size), within `[min, max]`. A round measured as 0 µs (a coarse or
-/// frozen clock) doubles the size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RoundPacer {
-    target_us: u64,
-    min: u64,
-    max: u64,
-    size: u64,
-}
-
-impl RoundPacer {
-    /// A pacer aiming at rounds of `target_us` µs, starting at `first` nonces,
-    /// always within `[min, max]` (a `min` of 0 counts as 1; `max` is raised
-    /// to `min` if below it).
-    pub fn new(target_us: u64, first: u64, min: u64, max: u64) -> RoundPacer {
-        let min = min.max(1);
-        let max = max.max(min);
-        RoundPacer {
-            target_us,
-            min,
-            max,
-            size: first.clamp(min, max),
-        }
-    }
-
-    /// Nonces to try in the next round.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Records that a round of `hashes` nonces took `elapsed_us` µs.
-    pub fn observe(&mut self, hashes: u64, elapsed_us: u64) {
-        let current = u128::from(self.size);
-        let ideal = if elapsed_us == 0 {
-            current * 2
-        } else {
-            u128::from(hashes.max(1)) * u128::from(self.target_us) / u128::from(elapsed_us)
-        };
-        let next = ideal.clamp(current / 2, current * 2);
-        self.size = u64::try_from(next)
-            .unwrap_or(u64::MAX)
-            .clamp(self.min, self.max);
-    }
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    generation: AtomicU64,
-    hashes: AtomicU64,
-    rounds: AtomicU64,
-}
-
-/// Controls the miners that share it: starts generations of work, cancels
-/// them, and counts what they did. Cheap to clone (an `Arc`); `Send + Sync`.
-#[derive(Debug, Clone, Default)]
-pub struct MinerHandle {
-    shared: Arc<Shared>,
-}
-
-impl MinerHandle {
-    /// A handle with no current job.
-    pub fn new() -> MinerHandle {
-        MinerHandle::default()
-    }
-
-    /// Starts a new generation of work and returns its job: every earlier
-    /// job becomes stale, so miners working on an older template stop
-    /// within one round. Clone the job for each task or thread that mines
-    /// the new template.
-    pub fn new_job(&self) -> Job {
-        let generation = self.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        Job {
-            handle: self.clone(),
-            generation,
-        }
-    }
-
-    /// Makes every job stale: miners stop within one round.
-    pub fn cancel(&self) {
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// The current generation (0 before the first job).
-    pub fn generation(&self) -> u64 {
-        self.shared.generation.load(Ordering::Acquire)
-    }
-
-    /// Nonces tried by all jobs of this handle so far. Sample it twice to
-    /// get a hash rate: `hashes_per_sec = Δhashes × 10^6 / Δµs`.
-    pub fn hashes(&self) -> u64 {
-        self.shared.hashes.load(Ordering::Relaxed)
-    }
-
-    /// Rounds completed by all jobs of this handle so far.
-    pub fn rounds(&self) -> u64 {
-        self.shared.rounds.load(Ordering::Relaxed)
-    }
-}
-
-/// One generation of work, handed to every miner of the current template.
-#[derive(Debug, Clone)]
-pub struct Job {
-    handle: MinerHandle,
-    generation: u64,
-}
-
-impl Job {
-    /// Whether no newer job was started and no cancel happened since.
-    pub fn is_current(&self) -> bool {
-        self.handle.generation() == self.generation
-    }
-
-    /// This job's generation.
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// The handle this job belongs to.
-    pub fn handle(&self) -> &MinerHandle {
-        &self.handle
-    }
-
-    /// Adds one round of `hashes` nonces to the handle's counters. The
-    /// miners of this module do it themselves; a caller running its own
-    /// loop over [`mine_round`] calls it to keep the counts right.
-    pub fn record_round(&self, hashes: u64) {
-        let shared = &self.handle.shared;
-        shared.hashes.fetch_add(hashes, Ordering::Relaxed);
-        shared.rounds.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -440,38 +318,6 @@ pub fn mine_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pacer_moves_towards_the_target_by_at_most_double() {
-        let mut pacer = RoundPacer::new(2_000, 1_000, 10, 100_000);
-        // 1000 hashes in 100 µs: ideal 20 000, but only doubling allowed.
-        pacer.observe(1_000, 100);
-        assert_eq!(pacer.size(), 2_000);
-        // 2000 hashes in 2000 µs: on target, stays.
-        pacer.observe(2_000, 2_000);
-        assert_eq!(pacer.size(), 2_000);
-        // Very slow: halves, not more.
-        pacer.observe(2_000, 1_000_000);
-        assert_eq!(pacer.size(), 1_000);
-        // Frozen clock: doubles up to the max.
-        for _ in 0..40 {
-            pacer.observe(pacer.size(), 0);
-        }
-        assert_eq!(pacer.size(), 100_000);
-        // Never below the min.
-        for _ in 0..40 {
-            pacer.observe(pacer.size(), u64::MAX);
-        }
-        assert_eq!(pacer.size(), 10);
-    }
-
-    #[test]
-    fn pacer_bounds_are_sane() {
-        let pacer = RoundPacer::new(1, 0, 0, 0);
-        assert_eq!(pacer.size(), 1);
-        let pacer = RoundPacer::new(1, 5, 10, 3);
-        assert_eq!(pacer.size(), 10);
-    }
 
     #[test]
     fn split_covers_the_range_disjointly() {
