@@ -58,6 +58,7 @@ pub mod pow;
 pub mod sse;
 pub mod sync;
 pub mod validation;
+pub mod wire;
 
 /// The Rust examples of the repository's README.md and docs/async.md,
 /// compiled and run by `cargo test --doc` so the docs cannot drift from the

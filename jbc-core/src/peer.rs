@@ -22,6 +22,7 @@ use crate::chain::Chain;
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::validation::NextRules;
+use crate::wire::SubmitStatus;
 
 /// `Send` on native targets, nothing on `wasm32`.
 #[cfg(not(target_arch = "wasm32"))]
@@ -70,8 +71,9 @@ impl TipInfo {
 /// The 200 body of `POST /mined`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitReply {
-    /// `accepted`, `reorg`, `side`, `duplicate` or `orphan` (see [`crate::Status::as_str`]).
-    pub status: String,
+    /// What the node did with the block: `accepted`, `reorg`, `side`,
+    /// `duplicate`, `orphan` or `ignored`, or a status this build does not know.
+    pub status: SubmitStatus,
     /// Height of the submitted block.
     pub height: u64,
     /// Hash of the submitted block.
@@ -203,7 +205,7 @@ impl Peer for MemoryPeer {
             .accept(block.clone(), self.now_ms.get());
         ready(match result {
             Ok(accepted) => Ok(SubmitReply {
-                status: String::from(accepted.status.as_str()),
+                status: accepted.status.into(),
                 height,
                 hash,
             }),

@@ -10,11 +10,11 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures::executor::block_on;
 use jbc_core::miner::{
-    MAX_JS_NONCE, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking, mine_with_pause,
-    split_nonces, yield_now,
+    LANE_STRIDE, MAX_JS_NONCE, MineOutcome, MinerConfig, MinerHandle, mine, mine_blocking,
+    mine_with_pause, split_nonces, yield_now,
 };
 use jbc_core::pow::{RoundResult, Template, mine_round};
-use jbc_core::{BlockHash, Chain, Header, Params, Status};
+use jbc_core::{BlockHash, Candidate, Chain, Header, Params, Status};
 
 fn header(difficulty: u32, tag: u8) -> Header {
     Header {
@@ -338,4 +338,97 @@ fn miner_future_is_send_with_a_send_clock() {
         start.elapsed().as_micros() as u64
     });
     assert_send(&future);
+}
+
+fn candidate(difficulty: u32, tag: u8) -> Candidate {
+    Candidate {
+        header: header(difficulty, tag),
+        data: String::new(),
+    }
+}
+
+#[test]
+fn withdraw_only_takes_away_the_assignment_it_names() {
+    let handle = MinerHandle::new();
+    let first = handle.publish(candidate(NEVER, 1), 0);
+    let second = handle.publish(candidate(NEVER, 2), 0);
+    assert_eq!(second, first + 1);
+    handle.withdraw(first);
+    let current = handle.next_assignment(0).expect("the second is still there");
+    assert_eq!(current.generation(), second);
+    assert!(current.job.is_current());
+    handle.withdraw(second);
+    assert!(handle.current().is_none());
+    assert!(!current.job.is_current(), "a withdrawn assignment is stale");
+    handle.stop();
+    assert!(handle.next_assignment(0).is_none());
+    assert!(handle.is_stopped());
+}
+
+#[test]
+fn lanes_are_disjoint_and_whole() {
+    let handle = MinerHandle::new();
+    handle.publish(candidate(NEVER, 3), LANE_STRIDE - 1);
+    let assignment = handle.current().expect("published");
+    let lanes: Vec<_> = (0..256).map(|lane| assignment.lane(lane)).collect();
+    for pair in lanes.windows(2) {
+        assert_eq!(*pair[0].end() + 1, *pair[1].start());
+    }
+    // The first 255 are whole; the last one ends at the top of the nonce space.
+    assert!(lanes[..255].iter().all(|l| l.end() - l.start() == LANE_STRIDE - 1));
+    assert_eq!(*lanes[255].end(), u64::MAX);
+    assert_eq!(assignment.lane_start(1), 2 * LANE_STRIDE - 1);
+}
+
+/// Threads waiting in `next_assignment` all take a published assignment,
+/// mine it on their lanes, drop it within a round when the next one comes,
+/// and return on `stop`.
+#[test]
+fn threads_follow_the_published_assignments() {
+    let handle = MinerHandle::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let threads: Vec<_> = (0..3u64)
+        .map(|lane| {
+            let (handle, tx) = (handle.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while let Some(assignment) = handle.next_assignment(seen) {
+                    seen = assignment.generation();
+                    let config = MinerConfig {
+                        nonces: assignment.lane(lane),
+                        ..fixed_rounds(256)
+                    };
+                    let outcome =
+                        mine_blocking(&assignment.template, &assignment.job, &config, || 0);
+                    tx.send((lane, seen, outcome)).expect("the test listens");
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let never = handle.publish(candidate(NEVER, 4), 0);
+    // Difficulty 1: every lane finds a nonce in its first round.
+    let easy = handle.publish(candidate(1, 5), 0);
+    let mut found = Vec::new();
+    while found.len() < 3 {
+        let (lane, generation, outcome) = rx.recv().expect("a thread reports");
+        if generation == never {
+            assert!(matches!(outcome, MineOutcome::Cancelled { .. }), "{outcome:?}");
+            continue;
+        }
+        assert_eq!(generation, easy);
+        let MineOutcome::Found { nonce, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        let assignment = handle.current().expect("still published");
+        assert!(assignment.lane(lane).contains(&nonce));
+        assert!(assignment.block(nonce).hash_is_correct());
+        found.push(lane);
+    }
+    found.sort();
+    assert_eq!(found, [0, 1, 2]);
+    handle.stop();
+    for thread in threads {
+        thread.join().expect("a thread returns on stop");
+    }
 }

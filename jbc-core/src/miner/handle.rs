@@ -246,7 +246,7 @@ impl Assignment {
     /// The nonces of lane `lane`: [`LANE_STRIDE`] of them from
     /// [`Assignment::lane_start`], cut at `u64::MAX`. Each thread mines its
     /// own lane, so no two try the same nonce; with `base_nonce < 2^56`,
-    /// lanes `0..256` are whole and disjoint.
+    /// lanes `0..255` are whole, and lanes `0..256` disjoint.
     pub fn lane(&self, lane: u64) -> RangeInclusive<u64> {
         let start = self.lane_start(lane);
         start..=start.saturating_add(LANE_STRIDE - 1)
