@@ -301,7 +301,7 @@ async fn mined(
     let (height, hash) = (block.index, block.hash);
     let accepted = node.submit(block, Source::Submitted).await?;
     Ok(Json(SubmitReply {
-        status: accepted.status.as_str().into(),
+        status: accepted.status.into(),
         height,
         hash,
     }))

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 pub use jbc_core::node_state::Source;
 
-/// Interval of SSE keep-alive comments: a follower that hears nothing for
-/// three of them drops the stream (a link that failed without a word).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Interval of SSE keep-alive comments (PROTOCOL.md §7): a follower that
+/// hears nothing for three of them drops the stream (a link that failed
+/// without a word).
+pub const KEEP_ALIVE: Duration = Duration::from_millis(jbc_core::wire::KEEP_ALIVE_MS);
 
 /// The periodic `status` event.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,10 +1,12 @@
 //! [`Miner`]: N OS threads mining the current template on disjoint nonce
 //! ranges, with jbc-core's [`mine_blocking`] in short rounds (about 1 ms, [`ROUND_US`]).
 //!
-//! [`Miner::set_work`] starts a new generation of jbc-core's
-//! [`MinerHandle`]; every thread checks its [`Job`] after each round, so all
-//! of them drop stale work within one round and pick up the new template
-//! (waiting on a condition variable, not polling). Each thread records the
+//! The threads take their work from jbc-core's mining coordinator, a
+//! [`MinerHandle`]: [`Miner::set_work`] publishes a new
+//! [`Assignment`](jbc_core::Assignment) (a new generation), every thread
+//! checks its [`Job`](jbc_core::Job) after each round, so all of them drop
+//! stale work within one round and pick up the new template (waiting in
+//! [`MinerHandle::next_assignment`], not polling). Each thread records the
 //! generation it is working on ([`Miner::threads_on`]), which is how tests
 //! and the `miner_switch` benchmark measure the switch time.
 //!
@@ -14,13 +16,13 @@
 //! timestamp every 2 s) does not make a block found on the old one stale.
 
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use jbc_core::miner::{Job, MineOutcome, MinerConfig, MinerHandle, mine_blocking, split_nonces};
-use jbc_core::{Block, Candidate, Template};
+use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking, split_nonces};
+use jbc_core::{Block, Candidate};
 use tokio::sync::mpsc;
 
 /// Target length of one mining round, in microseconds: a thread notices new
@@ -28,41 +30,12 @@ use tokio::sync::mpsc;
 /// rounds costs nothing measurable at this size.
 pub const ROUND_US: u64 = 1_000;
 
-/// A block found by a mining thread.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// The block.
-    pub block: Block,
-}
-
-/// The work all threads share.
-#[derive(Debug)]
-struct Work {
-    job: Job,
-    candidate: Candidate,
-    template: Template,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    work: Option<Arc<Work>>,
-    stopped: bool,
-}
-
-#[derive(Debug)]
-struct Shared {
-    handle: MinerHandle,
-    slot: Mutex<Slot>,
-    wake: Condvar,
-    /// Per thread: the generation it is mining (0 = none yet).
-    on_generation: Vec<AtomicU64>,
-    stopped: AtomicBool,
-}
-
 /// The mining threads of a node.
 #[derive(Debug)]
 pub struct Miner {
-    shared: Arc<Shared>,
+    handle: MinerHandle,
+    /// Per thread: the generation it is mining (0 = none yet).
+    on_generation: Arc<Vec<AtomicU64>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     started: Instant,
     /// The last hash-rate sample.
@@ -81,32 +54,35 @@ struct RateSample {
 impl Miner {
     /// Starts `threads` mining threads (at least one), idle until
     /// [`Miner::set_work`]; found blocks go to `found`.
-    pub fn start(threads: usize, found: mpsc::UnboundedSender<Found>) -> Miner {
+    pub fn start(threads: usize, found: mpsc::UnboundedSender<Block>) -> Miner {
         let threads = threads.max(1);
-        let shared = Arc::new(Shared {
-            handle: MinerHandle::new(),
-            slot: Mutex::new(Slot::default()),
-            wake: Condvar::new(),
-            on_generation: (0..threads).map(|_| AtomicU64::new(0)).collect(),
-            stopped: AtomicBool::new(false),
-        });
+        let handle = MinerHandle::new();
+        let on_generation: Arc<Vec<AtomicU64>> =
+            Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
         let started = Instant::now();
         let ranges = split_nonces(0..=u64::MAX, threads as u64);
         let handles = ranges
             .into_iter()
             .enumerate()
             .filter_map(|(index, nonces)| {
-                let shared = shared.clone();
-                let found = found.clone();
+                let thread = MiningThread {
+                    handle: handle.clone(),
+                    on_generation: on_generation.clone(),
+                    index,
+                    nonces,
+                    found: found.clone(),
+                    started,
+                };
                 std::thread::Builder::new()
                     .name(format!("miner-{index}"))
-                    .spawn(move || mine_loop(&shared, index, nonces, &found, started))
+                    .spawn(move || thread.run())
                     .map_err(|e| tracing::error!("cannot start mining thread {index}: {e}"))
                     .ok()
             })
             .collect();
         Miner {
-            shared,
+            handle,
+            on_generation,
             threads: Mutex::new(handles),
             started,
             rate: Mutex::new(RateSample {
@@ -119,30 +95,18 @@ impl Miner {
 
     /// Replaces the work of every thread; returns its generation.
     pub fn set_work(&self, candidate: Candidate) -> u64 {
-        let template = candidate.template();
-        let mut slot = self.lock_slot();
-        // The new generation makes every thread's current job stale at once.
-        let job = self.shared.handle.new_job();
-        let generation = job.generation();
-        slot.work = Some(Arc::new(Work {
-            job,
-            candidate,
-            template,
-        }));
-        drop(slot);
-        self.shared.wake.notify_all();
-        generation
+        // Each thread mines its own range of the whole nonce space.
+        self.handle.publish(candidate, 0)
     }
 
     /// The generation of the latest work.
     pub fn generation(&self) -> u64 {
-        self.shared.handle.generation()
+        self.handle.generation()
     }
 
     /// Whether every thread is working on `generation` (or a later one).
     pub fn threads_on(&self, generation: u64) -> bool {
-        self.shared
-            .on_generation
+        self.on_generation
             .iter()
             .all(|g| g.load(Ordering::Acquire) >= generation)
     }
@@ -164,12 +128,12 @@ impl Miner {
 
     /// Number of mining threads.
     pub fn thread_count(&self) -> usize {
-        self.shared.on_generation.len()
+        self.on_generation.len()
     }
 
     /// Hashes computed so far by all threads.
     pub fn hashes(&self) -> u64 {
-        self.shared.handle.hashes()
+        self.handle.hashes()
     }
 
     /// Time since the miner started.
@@ -200,18 +164,11 @@ impl Miner {
 
     /// Stops every thread and waits for them (each ends within one round).
     pub fn stop(&self) {
-        self.shared.stopped.store(true, Ordering::Release);
-        self.lock_slot().stopped = true;
-        self.shared.handle.cancel();
-        self.shared.wake.notify_all();
+        self.handle.stop();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for handle in handles {
             let _ = handle.join();
         }
-    }
-
-    fn lock_slot(&self) -> std::sync::MutexGuard<'_, Slot> {
-        self.shared.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -221,56 +178,41 @@ impl Drop for Miner {
     }
 }
 
-/// One mining thread: wait for work newer than the last, mine it until it
-/// is found, replaced or the range is used up, repeat.
-fn mine_loop(
-    shared: &Shared,
+/// One mining thread and what it needs.
+struct MiningThread {
+    handle: MinerHandle,
+    on_generation: Arc<Vec<AtomicU64>>,
     index: usize,
     nonces: RangeInclusive<u64>,
-    found: &mpsc::UnboundedSender<Found>,
+    found: mpsc::UnboundedSender<Block>,
     started: Instant,
-) {
-    let config = MinerConfig {
-        nonces,
-        target_round_us: ROUND_US,
-        ..MinerConfig::default()
-    };
-    let clock_us = || started.elapsed().as_micros() as u64;
-    let mut last_generation = 0;
-    loop {
-        let work = {
-            let mut slot = shared.slot.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if slot.stopped {
-                    return;
-                }
-                match &slot.work {
-                    Some(work) if work.job.generation() > last_generation => break work.clone(),
-                    _ => {
-                        slot = shared
-                            .wake
-                            .wait_timeout(slot, Duration::from_millis(500))
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
+}
+
+impl MiningThread {
+    /// Waits for work newer than the last, mines it until it is found,
+    /// replaced or the range is used up, and repeats until the stop.
+    fn run(self) {
+        let config = MinerConfig {
+            nonces: self.nonces.clone(),
+            target_round_us: ROUND_US,
+            ..MinerConfig::default()
+        };
+        let started = self.started;
+        let clock_us = || started.elapsed().as_micros() as u64;
+        let mut last_generation = 0;
+        while let Some(assignment) = self.handle.next_assignment(last_generation) {
+            last_generation = assignment.generation();
+            self.on_generation[self.index].store(last_generation, Ordering::Release);
+            match mine_blocking(&assignment.template, &assignment.job, &config, clock_us) {
+                MineOutcome::Found { nonce, .. } => {
+                    if self.found.send(assignment.block(nonce)).is_err() {
+                        return;
                     }
                 }
+                // Replaced: the loop picks up the new work. Used up (2^64 /
+                // threads nonces, never in practice): wait for new work.
+                MineOutcome::Cancelled { .. } | MineOutcome::Exhausted => {}
             }
-        };
-        last_generation = work.job.generation();
-        shared.on_generation[index].store(last_generation, Ordering::Release);
-        if shared.stopped.load(Ordering::Acquire) {
-            return;
-        }
-        match mine_blocking(&work.template, &work.job, &config, clock_us) {
-            MineOutcome::Found { nonce, .. } => {
-                let block = work.candidate.block(nonce);
-                if found.send(Found { block }).is_err() {
-                    return;
-                }
-            }
-            // Replaced: the loop picks up the new work. Used up (2^64 /
-            // threads nonces, never in practice): wait for new work.
-            MineOutcome::Cancelled { .. } | MineOutcome::Exhausted => {}
         }
     }
 }

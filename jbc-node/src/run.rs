@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jbc_core::Block;
 use jbc_core::node_state::{NodeConfig, PeerSource};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,9 +15,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::events::Source;
 use crate::metrics::Task;
-use crate::miner::{Found, Miner};
+use crate::miner::Miner;
 use crate::node::{AcceptError, Node, now_ms};
-use crate::peers::normalize_url;
 use crate::store::Store;
 
 /// How often the miner's template is rebuilt with a fresh timestamp.
@@ -117,7 +117,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     // What this node announces to the peers it adds (PROTOCOL.md §7.1), known
     // before the first peer is added.
     if let Some(url) = &config.public_url {
-        let url = normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;
+        let url = jbc_core::wire::normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;
         node.set_own_url(url, true);
     } else if addr.ip().is_loopback() {
         node.set_own_url(format!("http://{addr}"), false);
@@ -219,31 +219,31 @@ async fn status_loop(node: Arc<Node>) {
 }
 
 /// Feeds the miner's blocks into the state machine; refreshes its template.
-async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Found>) {
+async fn mining_loop(node: Arc<Node>, mut found: mpsc::UnboundedReceiver<Block>) {
     node.refresh_work();
     let mut refresh = tokio::time::interval(REFRESH_WORK_EVERY);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.tick().await;
     loop {
-        let found = tokio::select! {
+        let block = tokio::select! {
             () = node.shutdown_token().cancelled() => return,
             _ = refresh.tick() => {
                 node.metrics().task_wakeup(Task::Mining);
                 node.refresh_work();
                 continue;
             }
-            found = found.recv() => match found {
-                Some(found) => found,
+            block = found.recv() => match block {
+                Some(block) => block,
                 None => return,
             },
         };
         node.metrics().task_wakeup(Task::Mining);
-        if found.block.prev_hash != node.chain().tip().hash {
+        if block.prev_hash != node.chain().tip().hash {
             // Found on a tip that was already replaced (or a second thread
             // found one on the same tip): it would only be `ignored`.
             continue;
         }
-        match node.submit(found.block, Source::Local).await {
+        match node.submit(block, Source::Local).await {
             Ok(accepted) if accepted.tip_changed() => {}
             Ok(accepted) => {
                 tracing::debug!(

@@ -1,4 +1,4 @@
-//! The reqwest peer against hostile or dead servers: answers are bounded in
+//! The node's peer client (jbc-client) against hostile or dead servers: answers are bounded in
 //! bytes, errors are typed, and a dead peer stalls neither the API nor relay.
 
 mod common;
@@ -9,7 +9,7 @@ use axum::routing::{get, post as route_post};
 use common::*;
 use jbc_core::peer::{Peer, PeerError};
 use jbc_core::{Block, BlockHash};
-use jbc_node::peers::{HttpPeer, http_client};
+use jbc_node::peers::client;
 
 async fn serve(app: axum::Router) -> String {
     serve_on_loopback(app).await.0
@@ -35,7 +35,7 @@ async fn hostile_answers_are_refused_not_swallowed() {
                 }),
             );
         let url = serve(app).await;
-        let peer = HttpPeer::new(url, http_client());
+        let peer = client().peer(&url).expect("a URL");
         assert!(matches!(peer.tip().await, Err(PeerError::BadAnswer(m)) if m.contains("larger")));
         assert!(matches!(
             peer.blocks(0, 10).await,
@@ -49,7 +49,7 @@ async fn hostile_answers_are_refused_not_swallowed() {
             other => panic!("{other:?}"),
         }
         // Nobody listening.
-        let dead = HttpPeer::new("http://127.0.0.1:9".into(), http_client());
+        let dead = client().peer("http://127.0.0.1:9").expect("a URL");
         assert!(matches!(dead.tip().await, Err(PeerError::Unreachable(_))));
     })
     .await

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use jbc_client::HttpPeer;
 use jbc_core::Block;
 use jbc_core::node_state::{Action, NodeState, PeerId, PeerNotice};
 use jbc_core::peer::{Peer, PeerError};
@@ -13,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use super::{Node, RELAY_TIMEOUT, now_ms};
 use crate::announce;
-use crate::peers::{HttpPeer, MAX_RELAYS_IN_FLIGHT};
+use crate::peers::MAX_RELAYS_IN_FLIGHT;
 
 impl Node {
     /// Carries out an action that needs no lock: relays, requests, peer and
@@ -66,7 +67,8 @@ impl Node {
     fn http_peer(&self, peer: PeerId) -> Option<HttpPeer> {
         let core = self.read();
         let info = core.state.peers().get(peer)?;
-        Some(HttpPeer::new(info.url.clone(), self.client.clone()))
+        // The book holds normalised URLs only.
+        HttpPeer::new(&info.url, &self.client).ok()
     }
 
     /// POSTs `block` to `peer` in the background, bounded by
@@ -106,15 +108,10 @@ impl Node {
 
     /// Starts reading `peer`'s `/events` (see [`super::follow`]).
     fn follow(self: &Arc<Self>, peer: PeerId) {
-        let Some(url) = self.read().state.peers().get(peer).map(|p| p.url.clone()) else {
+        let Some(client) = self.http_peer(peer) else {
             return;
         };
-        let task = tokio::spawn(super::follow::follow(
-            self.clone(),
-            peer,
-            url,
-            self.stream_client.clone(),
-        ));
+        let task = tokio::spawn(super::follow::follow(self.clone(), peer, client));
         let old = self
             .streams
             .lock()
@@ -126,7 +123,7 @@ impl Node {
     }
 
     /// Sends a sync request to `peer` in the background and feeds the
-    /// answer back (every request is bounded in time by [`HttpPeer`]).
+    /// answer back (every request is bounded in time and bytes by [`HttpPeer`]).
     fn request(self: &Arc<Self>, peer: PeerId, request: Request) {
         let Some(client) = self.http_peer(peer) else {
             return;
@@ -194,9 +191,13 @@ impl Node {
 
     /// Checks whether a learned address serves our network (`GET /tip`).
     fn check_candidate(self: &Arc<Self>, url: String) {
-        let client = HttpPeer::new(url.clone(), self.client.clone());
-        self.spawn_call(async move { client.tip().await }, move |state, answer| {
-            state.handle_candidate(url, answer, now_ms());
-        });
+        // Learned addresses come normalised from `GET /peers` lists.
+        let client = HttpPeer::new(&url, &self.client);
+        self.spawn_call(
+            async move { client.map_err(|e| PeerError::Unreachable(e.0))?.tip().await },
+            move |state, answer| {
+                state.handle_candidate(url, answer, now_ms());
+            },
+        );
     }
 }

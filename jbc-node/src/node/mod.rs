@@ -37,6 +37,7 @@ use jbc_core::node_state::{
     Action, AddPeerError, Durability, NodeConfig, NodeState, PeerId, PeerSource,
 };
 use jbc_core::peer::TipInfo;
+use jbc_core::wire::{BadUrl, normalize_url};
 use jbc_core::{Accepted, Block, BlockError, Chain, Params};
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -45,7 +46,7 @@ use crate::announce;
 use crate::events::{Event, Source, StatusEvent};
 use crate::metrics::{Metrics, Task};
 use crate::miner::Miner;
-use crate::peers::{BadUrl, PeerView, http_client, normalize_url};
+use crate::peers::PeerView;
 use crate::status::StatusInfo;
 use crate::store::{Store, StoreError};
 
@@ -158,11 +159,10 @@ pub struct Node {
     block_data: String,
     events: broadcast::Sender<Event>,
     miner: Option<Miner>,
-    client: reqwest::Client,
+    /// The client of every call to a peer, streams included.
+    client: jbc_client::Client,
     /// Relay permits per peer (RAII: a finished relay gives its permit back).
     relay_permits: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
-    /// The client of `/events` streams (no total timeout).
-    stream_client: reqwest::Client,
     /// The task reading each followed peer's stream, to abort on `Unfollow`.
     streams: Mutex<HashMap<PeerId, tokio::task::AbortHandle>>,
     /// Wakes the timer task when an event moved the state machine's timeout
@@ -208,9 +208,8 @@ impl Node {
             block_data,
             events: broadcast::channel(EVENTS_CAPACITY).0,
             miner,
-            client: http_client(),
+            client: crate::peers::client(),
             relay_permits: Mutex::new(HashMap::new()),
-            stream_client: follow::stream_client(),
             streams: Mutex::new(HashMap::new()),
             timer: Notify::new(),
             timer_armed_ms: AtomicU64::new(0),
