@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use jbc_core::pow::Template;
 use jbc_core::pow::gpu::{Dispatch, MAX_DISPATCH_NONCES, NO_RESULT};
-use jbc_core::{BlockHash, Header};
+use jbc_core::{BlockHash, Header, RoundPacer};
 use jbc_miner::GpuMiner;
-use jbc_miner::work::Pacer;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -38,13 +37,10 @@ fn main() {
         data_hash: BlockHash::ZERO,
         nonce: 0,
     });
-    let mut pacer = Pacer::new(
-        Duration::from_millis(50),
-        1 << 12,
-        u64::from(MAX_DISPATCH_NONCES),
-    );
+    // Dispatches of about 50 ms, from 2^12 nonces up.
+    let mut pacer = RoundPacer::new(50_000, 1 << 12, 1 << 12, u64::from(MAX_DISPATCH_NONCES));
     let mut nonce = 0u64;
-    let mut run = |pacer: &mut Pacer| -> (u64, Duration) {
+    let mut run = |pacer: &mut RoundPacer| -> (u64, Duration) {
         let dispatch = Dispatch::new(nonce, pacer.size() as u32).expect("non-empty");
         let started = Instant::now();
         let best = gpu
@@ -52,7 +48,7 @@ fn main() {
             .expect("dispatch");
         let took = started.elapsed();
         assert_eq!(best, NO_RESULT, "difficulty 64 is never met");
-        pacer.record(took);
+        pacer.observe(u64::from(dispatch.count()), took.as_micros() as u64);
         nonce += u64::from(dispatch.count());
         (u64::from(dispatch.count()), took)
     };

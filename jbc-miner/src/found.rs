@@ -1,5 +1,6 @@
 //! What the mining threads report: a [`Found`] nonce with the [`Device`]
-//! that found it, and the [`Counters`] of nonces tried by each device.
+//! that found it, and the GPU's [`Counters`] (the CPU threads count theirs
+//! in jbc-core's [`MinerHandle`](jbc_core::MinerHandle)).
 
 use std::sync::atomic::AtomicU64;
 
@@ -23,11 +24,9 @@ pub struct Found {
     pub device: Device,
 }
 
-/// Nonces tried so far, by device.
+/// Nonces tried so far by the GPU.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// By the CPU threads together.
-    pub cpu_hashes: AtomicU64,
     /// By the GPU: every dispatch that completed (up to its hit).
     pub gpu_hashes: AtomicU64,
     /// The part of `gpu_hashes` whose job was replaced (a new tip, or its

@@ -1,34 +1,35 @@
 //! The GPU thread's mining loop: keeps the [`Pipeline`] full of dispatches
-//! of the current job, reads them oldest first, and sends a hit only when
-//! its job is still the current one.
+//! of the current [`Assignment`], reads them oldest first, and sends a hit
+//! only when its assignment is still the current one.
 //!
-//! - **A new tip switches at once**: every submission re-reads the work's
-//!   generation, so the next dispatch after a new job is published is on
-//!   it. The dispatches of the old job that are already in flight run out
+//! - **A new tip switches at once**: every submission re-reads the
+//!   [`MinerHandle`]'s generation, so the next dispatch after a new
+//!   assignment is published is on it. The dispatches of the old one that
+//!   are already in flight run out
 //!   (the GPU cannot take them back) and are read and discarded: a result
 //!   whose generation is not the current one is never sent, so no block is
 //!   built on an old tip.
 //! - **Sizing by measurement**: the GPU's time on a dispatch is from when it
 //!   could start (its submission, or the previous completion when it was
 //!   queued behind one) to its completion; over at least two target times
-//!   of such dispatches, the [`Pacer`] sizes the next ones to the target
-//!   time at the measured rate. The pacer is kept across jobs, so the size
-//!   keeps adapting as the tip moves.
+//!   of such dispatches, the pacer sizes the next ones to the target
+//!   time at the measured rate (jbc-core's [`RoundPacer`], at most ×2 a
+//!   step). The pacer is kept across assignments, so the size keeps
+//!   adapting as the tip moves.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use jbc_core::RoundResult;
 use jbc_core::pow::gpu::{Dispatch, MAX_DISPATCH_NONCES};
+use jbc_core::{Assignment, MinerHandle, RoundPacer, RoundResult};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::found::{Counters, Device, Found};
 use crate::gpu::{GpuMiner, GpuMinerError};
 use crate::pipeline::Pipeline;
-use crate::work::{Job, Pacer, Work};
 
-/// Dispatches start this small and grow (at most ×4 a dispatch) to the
+/// Dispatches start this small and grow (at most ×2 a measurement) to the
 /// target time.
 const MIN_DISPATCH_NONCES: u64 = 1 << 12;
 
@@ -36,9 +37,9 @@ const MIN_DISPATCH_NONCES: u64 = 1 << 12;
 pub struct GpuLoop<'a> {
     pipeline: Pipeline<'a>,
     lane: u64,
-    pacer: Pacer,
-    /// The job being submitted, and the next nonce of its lane.
-    job: Option<(Arc<Job>, u64)>,
+    pacer: RoundPacer,
+    /// The assignment being submitted, and the next nonce of its lane.
+    job: Option<(Arc<Assignment>, u64)>,
     /// The generation whose block this loop found: nothing more is
     /// submitted for it.
     found_generation: Option<u64>,
@@ -61,8 +62,9 @@ impl<'a> GpuLoop<'a> {
         Ok(GpuLoop {
             pipeline: gpu.pipeline()?,
             lane,
-            pacer: Pacer::new(
-                dispatch_target,
+            pacer: RoundPacer::new(
+                dispatch_target.as_micros() as u64,
+                MIN_DISPATCH_NONCES,
                 MIN_DISPATCH_NONCES,
                 u64::from(MAX_DISPATCH_NONCES),
             ),
@@ -78,7 +80,8 @@ impl<'a> GpuLoop<'a> {
     /// dispatch boundaries.
     pub fn with_dispatch_sizes(mut self, min: u64, max: u64) -> GpuLoop<'a> {
         let max = max.clamp(1, u64::from(MAX_DISPATCH_NONCES));
-        self.pacer = Pacer::new(self.pacer.target(), min.clamp(1, max), max);
+        let min = min.clamp(1, max);
+        self.pacer = RoundPacer::new(self.pacer.target_us(), min, min, max);
         self
     }
 
@@ -92,15 +95,16 @@ impl<'a> GpuLoop<'a> {
         self.pacer.size()
     }
 
-    /// Submits dispatches of the work's current job until the pipeline is
-    /// full (none when there is no job, or its block was found here).
-    pub fn fill(&mut self, work: &Work) -> Result<(), GpuMinerError> {
-        let generation = work.generation();
-        if self.job.as_ref().map(|(job, _)| job.generation) != Some(generation) {
+    /// Submits dispatches of the handle's current assignment until the
+    /// pipeline is full (none when there is none, or its block was found
+    /// here).
+    pub fn fill(&mut self, handle: &MinerHandle) -> Result<(), GpuMinerError> {
+        let generation = handle.generation();
+        if self.job.as_ref().map(|(job, _)| job.generation()) != Some(generation) {
             let found = self.found_generation;
-            self.job = work
+            self.job = handle
                 .current()
-                .filter(|job| Some(job.generation) != found)
+                .filter(|job| Some(job.generation()) != found)
                 .map(|job| {
                     let start = job.lane_start(self.lane);
                     (job, start)
@@ -120,7 +124,7 @@ impl<'a> GpuLoop<'a> {
                 break;
             };
             self.pipeline
-                .submit(&dispatch, &dispatch.uniform(&job.template), job.generation)?;
+                .submit(&dispatch, &dispatch.uniform(&job.template), job.generation())?;
             // At the top of the nonce space, wrap around to 0.
             *nonce = dispatch.last().checked_add(1).unwrap_or(0);
         }
@@ -128,12 +132,12 @@ impl<'a> GpuLoop<'a> {
     }
 
     /// Waits for the oldest dispatch and counts its hashes. Returns a
-    /// [`Found`] when it holds a valid nonce of the job that is still the
-    /// work's current one; `None` otherwise (nothing found, nothing in
-    /// flight, or a result of a replaced job, which is discarded).
+    /// [`Found`] when it holds a valid nonce of the assignment that is still
+    /// the handle's current one; `None` otherwise (nothing found, nothing in
+    /// flight, or a result of a replaced assignment, which is discarded).
     pub fn complete(
         &mut self,
-        work: &Work,
+        handle: &MinerHandle,
         counters: &Counters,
     ) -> Result<Option<Found>, GpuMinerError> {
         let Some(done) = self.pipeline.complete_oldest()? else {
@@ -145,8 +149,9 @@ impl<'a> GpuLoop<'a> {
         self.last_completed = Some(done.completed);
         self.window.0 += u64::from(done.dispatch.count());
         self.window.1 += done.completed.saturating_duration_since(began);
-        if self.window.1 >= 2 * self.pacer.target() {
-            self.pacer.record_nonces(self.window.0, self.window.1);
+        if self.window.1 >= 2 * Duration::from_micros(self.pacer.target_us()) {
+            let elapsed_us = u64::try_from(self.window.1.as_micros()).unwrap_or(u64::MAX);
+            self.pacer.observe(self.window.0, elapsed_us);
             self.window = (0, Duration::ZERO);
         }
         let hashes = done.hashes();
@@ -155,7 +160,7 @@ impl<'a> GpuLoop<'a> {
             .job
             .as_ref()
             .map(|(job, _)| job)
-            .filter(|job| job.generation == done.tag && work.generation() == done.tag);
+            .filter(|job| job.generation() == done.tag && handle.generation() == done.tag);
         let Some(job) = job else {
             counters
                 .gpu_stale_hashes
@@ -176,24 +181,27 @@ impl<'a> GpuLoop<'a> {
         }
     }
 
-    /// Mines until [`Work::stop`], sending every hit to `found`.
+    /// Mines until [`MinerHandle::stop`], sending every hit to `found`.
     pub fn run(
         &mut self,
-        work: &Work,
+        handle: &MinerHandle,
         counters: &Counters,
         found: &UnboundedSender<Found>,
     ) -> Result<(), GpuMinerError> {
-        while !work.stopped() {
-            self.fill(work)?;
+        while !handle.is_stopped() {
+            self.fill(handle)?;
             if self.in_flight() == 0 {
                 // No job, or only the one whose block was found: wait for
                 // another (`fill` takes it).
-                if work.next_job(self.found_generation.unwrap_or(0)).is_none() {
+                if handle
+                    .next_assignment(self.found_generation.unwrap_or(0))
+                    .is_none()
+                {
                     break;
                 }
                 continue;
             }
-            if let Some(hit) = self.complete(work, counters)? {
+            if let Some(hit) = self.complete(handle, counters)? {
                 let _ = found.send(hit);
             }
         }

@@ -6,9 +6,13 @@
 //! jbc-core's kernels and, with `--gpu`, on a GPU through wgpu with
 //! jbc-core's WGSL shader ([`jbc_core::pow::gpu`]).
 //!
-//! - [`client`]: [`NodeClient`], the node's routes a miner needs.
-//! - [`work`]: the job shared by the mining threads, and round sizing.
+//! The node's API is called with jbc-client's [`HttpPeer`](jbc_client::HttpPeer)
+//! (jbc-core's wire rules: every answer bounded while it is read), and the
+//! mining threads take their work from jbc-core's mining coordinator, a
+//! [`MinerHandle`](jbc_core::MinerHandle).
+//!
 //! - [`threads`]: the CPU threads and the GPU thread.
+//! - [`found`]: what the threads report.
 //! - [`gpu`]: [`GpuMiner`], the wgpu device running the shader.
 //! - [`pipeline`]: [`Pipeline`], several GPU dispatches in flight.
 //! - [`gpu_loop`]: [`GpuLoop`], the GPU thread's loop over the pipeline.
@@ -31,7 +35,6 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod client;
 pub mod found;
 pub mod gpu;
 pub mod gpu_error;
@@ -40,9 +43,7 @@ pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod threads;
-pub mod work;
 
-pub use client::NodeClient;
 pub use gpu::GpuMiner;
 pub use gpu_loop::GpuLoop;
 pub use pipeline::Pipeline;

@@ -1,9 +1,11 @@
 //! What a run of the miner did: every submission, the blocks a node took,
 //! and the CPU's and the GPU's hashes and rates apart.
 
+use std::fmt;
 use std::time::Duration;
 
 use jbc_core::BlockHash;
+use jbc_core::wire::SubmitStatus;
 
 use crate::found::Device;
 use crate::gpu::AdapterSummary;
@@ -17,11 +19,53 @@ pub struct Submitted {
     pub hash: BlockHash,
     /// Who mined it.
     pub device: Device,
-    /// The node's 200 status (`accepted`, `ignored`, …), or
-    /// `rejected <code>` / `unsubmitted` when no node took it.
-    pub status: String,
+    /// What became of it.
+    pub status: SubmitOutcome,
     /// The node that answered.
     pub node: String,
+}
+
+/// What became of a submitted block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// A node answered 200 with this status.
+    Answered(SubmitStatus),
+    /// A node refused it with this protocol error code (e.g. `bad_pow`).
+    Rejected(String),
+    /// No node could be reached.
+    Unsubmitted,
+}
+
+impl SubmitOutcome {
+    /// Whether a node took the block as its new best tip.
+    pub fn is_new_tip(&self) -> bool {
+        matches!(self, SubmitOutcome::Answered(status) if status.is_new_tip())
+    }
+
+    /// The node's status (`accepted`, `ignored`, …), or `rejected` /
+    /// `unsubmitted`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SubmitOutcome::Answered(status) => status.as_str(),
+            SubmitOutcome::Rejected(_) => "rejected",
+            SubmitOutcome::Unsubmitted => "unsubmitted",
+        }
+    }
+}
+
+impl fmt::Display for SubmitOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitOutcome::Rejected(code) => write!(f, "rejected {code}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+impl PartialEq<&str> for SubmitOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// What a run did.

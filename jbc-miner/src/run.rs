@@ -1,6 +1,7 @@
-//! The coordinator: asks a node for work, publishes jobs to the mining
-//! threads, submits what they find, follows `/events` to switch tips at
-//! once, fails over between nodes, and draws the live line.
+//! The coordinator: asks a node for work (jbc-client's [`HttpPeer`]),
+//! publishes it to the mining threads through jbc-core's [`MinerHandle`],
+//! submits what they find, follows `/events` to switch tips at once, fails
+//! over between nodes, and draws the live line.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,15 +9,15 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use jbc_core::peer::TipInfo;
-use jbc_core::{BlockHash, Candidate, Header, NextRules};
+use jbc_client::{Client, HttpPeer, Timeouts};
+use jbc_core::peer::{Peer, PeerError, TipInfo};
+use jbc_core::wire::{BadUrl, StreamEvent};
+use jbc_core::{Candidate, MinerHandle, NextRules};
 use tokio::sync::{Notify, mpsc};
 
-use crate::client::{ClientError, NodeClient, TipEvent};
 use crate::gpu::{AdapterSummary, GpuMiner};
-pub use crate::report::{Report, Submitted, format_rate};
+pub use crate::report::{Report, SubmitOutcome, Submitted, format_rate};
 use crate::threads::{self, Counters, Device, Found};
-use crate::work::Work;
 
 /// How the miner runs.
 #[derive(Debug, Clone)]
@@ -47,8 +48,8 @@ pub enum MinerError {
     #[error("nothing to mine with: --threads 0 needs --gpu")]
     NoDevices,
     /// A node URL is not usable.
-    #[error(transparent)]
-    BadNode(#[from] ClientError),
+    #[error("--node: {0}")]
+    BadNode(#[from] BadUrl),
 }
 
 /// A job is refreshed (new timestamp) after this long on the same tip.
@@ -56,25 +57,37 @@ const JOB_MAX_AGE: Duration = Duration::from_secs(30);
 /// Pause before reconnecting to `/events`.
 const EVENTS_RETRY: Duration = Duration::from_secs(1);
 
+/// A miner's timeouts: longer than a node's for a call (a busy node may
+/// take a while to store a block before it answers `POST /mined`).
+const TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(3),
+    call: Duration::from_secs(10),
+    page: Duration::from_secs(20),
+    stream_answer: Duration::from_secs(10),
+    stream_silence: Duration::from_millis(jbc_core::wire::STREAM_SILENCE_MS),
+};
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A random u64 from the standard library's randomly keyed hasher.
-fn random_u64() -> u64 {
+/// A random base nonce below 2^56 (so that every lane of the threads is
+/// whole, see [`jbc_core::Assignment::lane`]), from the standard library's
+/// randomly keyed hasher.
+fn random_base_nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(now_ms() as u128);
-    hasher.finish()
+    hasher.finish() >> 8
 }
 
 struct Coordinator {
     options: Options,
-    clients: Vec<NodeClient>,
+    nodes: Vec<HttpPeer>,
     active: usize,
-    work: Arc<Work>,
+    handle: MinerHandle,
     counters: Arc<Counters>,
     bar: ProgressBar,
     tip: Option<TipInfo>,
@@ -96,10 +109,8 @@ struct Rates {
 }
 
 impl Rates {
-    fn update(&mut self, counters: &Counters) {
+    fn update(&mut self, cpu: u64, gpu: u64) {
         let now = Instant::now();
-        let cpu = counters.cpu_hashes.load(Ordering::Relaxed);
-        let gpu = counters.gpu_hashes.load(Ordering::Relaxed);
         if let Some((then, cpu0, gpu0)) = self.last {
             let dt = now.duration_since(then).as_secs_f64();
             if dt > 0.0 {
@@ -138,22 +149,22 @@ impl Coordinator {
     /// Fetches `/tip`, trying the active node first, then the others in order.
     /// Returns whether the node in use changed.
     async fn refresh(&mut self) -> bool {
-        let n = self.clients.len();
+        let n = self.nodes.len();
         let mut errors = Vec::new();
         for step in 0..n {
             let i = (self.active + step) % n;
-            match self.clients[i].tip().await {
+            match self.nodes[i].tip().await {
                 Ok(tip) => {
                     let switched = i != self.active;
                     if switched || self.last_error.is_some() || self.tip.is_none() {
-                        self.say(format!("mining for {}", self.clients[i].url()));
+                        self.say(format!("mining for {}", self.nodes[i].url()));
                     }
                     self.active = i;
                     self.last_error = None;
                     self.on_tip(tip);
                     return switched;
                 }
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(format!("{}: {e}", self.nodes[i].url())),
             }
         }
         self.error(format!("no node answers (retrying): {}", errors.join("; ")));
@@ -162,21 +173,11 @@ impl Coordinator {
 
     fn on_tip(&mut self, tip: TipInfo) {
         let same = self.job_next.as_ref() == Some(&tip.next)
-            && self.work.generation() == self.job_generation
+            && self.handle.generation() == self.job_generation
             && self.job_started.elapsed() < JOB_MAX_AGE;
         if !same {
-            let candidate = Candidate {
-                header: Header {
-                    index: tip.next.index,
-                    timestamp_ms: now_ms().max(tip.next.min_timestamp_ms),
-                    difficulty: tip.next.difficulty,
-                    prev_hash: tip.next.prev_hash,
-                    data_hash: BlockHash::sha256(self.options.data.as_bytes()),
-                    nonce: 0,
-                },
-                data: self.options.data.clone(),
-            };
-            self.job_generation = self.work.publish(candidate, random_u64());
+            let candidate = Candidate::from_rules(&tip.next, self.options.data.clone(), now_ms());
+            self.job_generation = self.handle.publish(candidate, random_base_nonce());
             self.job_next = Some(tip.next);
             self.job_started = Instant::now();
         }
@@ -186,49 +187,46 @@ impl Coordinator {
     /// Submits a found block: to the active node, then to the others if it
     /// cannot be reached. Returns true when the run should stop.
     async fn submit(&mut self, found: Found) -> bool {
-        let Some(job) = self
-            .work
+        let Some(assignment) = self
+            .handle
             .current()
-            .filter(|job| job.generation == found.generation)
+            .filter(|a| a.generation() == found.generation)
         else {
-            return false; // found on a job that was replaced meanwhile
+            return false; // found on work that was replaced meanwhile
         };
-        self.work.clear(found.generation);
-        let block = job.block(found.nonce);
-        let n = self.clients.len();
-        let mut status = String::from("unsubmitted");
+        self.handle.withdraw(found.generation);
+        let block = assignment.block(found.nonce);
+        let n = self.nodes.len();
+        let mut status = SubmitOutcome::Unsubmitted;
         let mut node = String::new();
         for step in 0..n {
             let i = (self.active + step) % n;
-            let client = &self.clients[i];
+            let client = &self.nodes[i];
             node = client.url().to_string();
             match client.submit(&block).await {
                 Ok(reply) => {
-                    status = reply.status;
+                    status = SubmitOutcome::Answered(reply.status);
                     break;
                 }
-                Err(ClientError::Refused {
-                    body, status: code, ..
-                }) => {
-                    status = format!("rejected {}", body.error);
+                Err(PeerError::Api { status: code, body }) => {
                     self.say(format!(
                         "the node at {node} rejected block #{} ({code} {}): {}",
                         block.index, body.error, body.message
                     ));
+                    status = SubmitOutcome::Rejected(body.error);
                     break;
                 }
-                Err(e) => self.say(format!("error: {e}")),
+                Err(e) => self.say(format!("error: {node}: {e}")),
             }
         }
         let device = match found.device {
             Device::Cpu => "CPU",
             Device::Gpu => "GPU",
         };
-        let taken = matches!(status.as_str(), "accepted" | "reorg");
-        if taken {
+        if status.is_new_tip() {
             self.report.blocks_found += 1;
         }
-        if !status.starts_with("rejected") {
+        if !matches!(status, SubmitOutcome::Rejected(_)) {
             self.say(format!(
                 "block #{} {} mined on the {device}: {status} by {node}",
                 block.index, block.hash
@@ -247,7 +245,10 @@ impl Coordinator {
     }
 
     fn draw(&mut self) {
-        self.rates.update(&self.counters);
+        self.rates.update(
+            self.handle.hashes(),
+            self.counters.gpu_hashes.load(Ordering::Relaxed),
+        );
         let mut parts = Vec::new();
         if let Some(tip) = &self.tip {
             parts.push(format!(
@@ -271,23 +272,26 @@ impl Coordinator {
             ));
         }
         parts.push(format!("blocks found {}", self.report.blocks_found));
-        parts.push(self.clients[self.active].url().to_string());
+        parts.push(self.nodes[self.active].url().to_string());
         self.bar.set_message(parts.join(" · "));
         self.bar.tick();
     }
 }
 
-/// Follows `/events` of `client` forever (reconnecting), waking `notify`
-/// on every tip change.
-async fn follow(client: NodeClient, notify: Arc<Notify>) {
+/// Follows `/events` of `node` until aborted (reconnecting after
+/// [`EVENTS_RETRY`]), waking `notify` when the stream opens (the tip may
+/// have changed while it was not) and on every `block` or `reorg`.
+async fn follow(node: HttpPeer, notify: Arc<Notify>) {
     loop {
-        let result = client
-            .follow_events(|event| match event {
-                TipEvent::Connected | TipEvent::Changed => notify.notify_one(),
-            })
-            .await;
         // A failure is reported by the /tip polling; just retry.
-        let _ = result;
+        if let Ok(mut stream) = node.events().await {
+            notify.notify_one();
+            while let Ok(Some(event)) = stream.next().await {
+                if matches!(event, StreamEvent::Block(_) | StreamEvent::Reorg) {
+                    notify.notify_one();
+                }
+            }
+        }
         tokio::time::sleep(EVENTS_RETRY).await;
     }
 }
@@ -305,10 +309,11 @@ pub async fn run(
     if options.threads == 0 && gpu.is_none() {
         return Err(MinerError::NoDevices);
     }
-    let clients = options
+    let client = Client::new(concat!("jbc-miner/", env!("CARGO_PKG_VERSION")), TIMEOUTS);
+    let nodes = options
         .nodes
         .iter()
-        .map(|url| NodeClient::new(url))
+        .map(|url| client.peer(url))
         .collect::<Result<Vec<_>, _>>()?;
     let bar = if options.progress {
         let bar = ProgressBar::new_spinner();
@@ -321,20 +326,20 @@ pub async fn run(
         ProgressBar::hidden()
     };
     let started = Instant::now();
-    let work = Arc::new(Work::default());
+    let handle = MinerHandle::new();
     let counters = Arc::new(Counters::default());
-    // Unbounded: at most one message per thread per job, and the job is
-    // cleared on the first one.
+    // Unbounded: at most one message per thread per assignment, and the
+    // assignment is withdrawn on the first one.
     let (found_tx, mut found_rx) = mpsc::unbounded_channel();
-    let mut handles = threads::spawn_cpu(options.threads, &work, &counters, &found_tx);
+    let mut threads = threads::spawn_cpu(options.threads, &handle, &found_tx);
     let gpu_name = gpu.as_ref().map(|g| g.adapter().clone());
     let (gpu_error_tx, mut gpu_error_rx) = mpsc::unbounded_channel();
     if let Some(gpu) = gpu {
-        handles.push(threads::spawn_gpu(
+        threads.push(threads::spawn_gpu(
             gpu,
             options.threads as u64,
             options.gpu_dispatch,
-            &work,
+            &handle,
             &counters,
             &found_tx,
             move |message| {
@@ -345,9 +350,9 @@ pub async fn run(
     drop(found_tx);
     let mut c = Coordinator {
         options,
-        clients,
+        nodes,
         active: 0,
-        work: work.clone(),
+        handle: handle.clone(),
         counters: counters.clone(),
         bar,
         tip: None,
@@ -370,7 +375,7 @@ pub async fn run(
         ));
     }
     let notify = Arc::new(Notify::new());
-    let mut events = tokio::spawn(follow(c.clients[0].clone(), notify.clone()));
+    let mut events = tokio::spawn(follow(c.nodes[0].clone(), notify.clone()));
     let mut poll = tokio::time::interval(c.options.poll);
     let mut draw = tokio::time::interval(Duration::from_millis(250));
     tokio::pin!(shutdown);
@@ -396,16 +401,16 @@ pub async fn run(
         };
         if switched {
             events.abort();
-            events = tokio::spawn(follow(c.clients[c.active].clone(), notify.clone()));
+            events = tokio::spawn(follow(c.nodes[c.active].clone(), notify.clone()));
         }
     }
     events.abort();
-    work.stop();
+    handle.stop();
     // Each thread returns within one round.
-    for handle in handles {
-        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    for thread in threads {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
-    c.report.cpu_hashes = counters.cpu_hashes.load(Ordering::Relaxed);
+    c.report.cpu_hashes = handle.hashes();
     c.report.gpu_hashes = counters.gpu_hashes.load(Ordering::Relaxed);
     c.report.gpu_stale_hashes = counters.gpu_stale_hashes.load(Ordering::Relaxed);
     c.report.gpu_adapter = c.gpu_name.clone();

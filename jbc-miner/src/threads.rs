@@ -1,25 +1,30 @@
-//! The mining threads: CPU threads running jbc-core's fastest kernel, and
-//! one GPU thread driving the shader through wgpu ([`GpuLoop`]). Each takes
-//! the current [`Job`](crate::work::Job) from [`Work`], mines its own nonce
-//! lane in rounds sized by a [`Pacer`], checks the generation between rounds
-//! (so a new tip replaces the job within one round), and sends what it
-//! finds.
+//! The mining threads: CPU threads running jbc-core's [`mine_blocking`] on
+//! its fastest kernel, and one GPU thread driving the shader through wgpu
+//! ([`GpuLoop`]). Each takes the current [`Assignment`](jbc_core::Assignment)
+//! from jbc-core's [`MinerHandle`], mines its own nonce lane in rounds sized
+//! by a [`RoundPacer`](jbc_core::RoundPacer), checks the generation between
+//! rounds (so a new tip replaces the work within one round), and sends what
+//! it finds.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use jbc_core::RoundResult;
+use jbc_core::miner::{MineOutcome, MinerConfig, MinerHandle, mine_blocking};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use crate::found::{Counters, Device, Found};
 use crate::gpu::GpuMiner;
 use crate::gpu_loop::GpuLoop;
-use crate::work::{Pacer, Work};
 
 /// Target duration of a CPU round: a new tip is picked up within about 2 ms.
 pub const CPU_ROUND: Duration = Duration::from_millis(2);
+
+/// Fewest nonces in a CPU round (and the first round's size).
+const MIN_CPU_ROUND: u64 = 1 << 10;
+
+/// Most nonces in a CPU round.
+const MAX_CPU_ROUND: u64 = 1 << 24;
 
 /// Default target duration of a GPU dispatch. With
 /// [`PIPELINE_DEPTH`](crate::pipeline::PIPELINE_DEPTH) of them in flight,
@@ -29,55 +34,49 @@ pub const CPU_ROUND: Duration = Duration::from_millis(2);
 /// after the other: 2–5 ms on a busy machine) stays a small part of it.
 pub const GPU_DISPATCH: Duration = Duration::from_millis(20);
 
-/// Starts `threads` CPU mining threads (lanes `0..threads`).
+/// Starts `threads` CPU mining threads (lanes `0..threads`); they count
+/// their hashes in `handle`.
 pub fn spawn_cpu(
     threads: usize,
-    work: &Arc<Work>,
-    counters: &Arc<Counters>,
+    handle: &MinerHandle,
     found: &UnboundedSender<Found>,
 ) -> Vec<JoinHandle<()>> {
     (0..threads)
         .map(|lane| {
-            let (work, counters, found) = (work.clone(), counters.clone(), found.clone());
+            let (handle, found) = (handle.clone(), found.clone());
             std::thread::Builder::new()
                 .name(format!("cpu-{lane}"))
-                .spawn(move || cpu_thread(lane as u64, &work, &counters, &found))
+                .spawn(move || cpu_thread(lane as u64, &handle, &found))
                 .expect("spawn a mining thread")
         })
         .collect()
 }
 
-fn cpu_thread(lane: u64, work: &Work, counters: &Counters, found: &UnboundedSender<Found>) {
+/// Mines lane `lane` of each assignment until it is found, replaced, or
+/// the handle stops.
+fn cpu_thread(lane: u64, handle: &MinerHandle, found: &UnboundedSender<Found>) {
+    let started = Instant::now();
+    let clock_us = || started.elapsed().as_micros() as u64;
     let mut seen = 0;
-    let mut pacer = Pacer::new(CPU_ROUND, 1 << 10, 1 << 24);
-    while let Some(job) = work.next_job(seen) {
-        seen = job.generation;
-        let mut nonce = job.lane_start(lane);
-        while work.generation() == job.generation {
-            let started = Instant::now();
-            let size = pacer.size();
-            match jbc_core::mine_round(&job.template, nonce, size) {
-                RoundResult::Found { nonce: hit, .. } => {
-                    counters
-                        .cpu_hashes
-                        .fetch_add(hit - nonce + 1, Ordering::Relaxed);
-                    let _ = found.send(Found {
-                        generation: job.generation,
-                        nonce: hit,
-                        device: Device::Cpu,
-                    });
-                    break;
-                }
-                RoundResult::Exhausted { next_nonce } => {
-                    let next = next_nonce.unwrap_or(0);
-                    counters
-                        .cpu_hashes
-                        .fetch_add(next.wrapping_sub(nonce), Ordering::Relaxed);
-                    // At the top of the nonce space, wrap around to 0.
-                    nonce = next;
-                }
-            }
-            pacer.record(started.elapsed());
+    while let Some(assignment) = handle.next_assignment(seen) {
+        seen = assignment.generation();
+        let config = MinerConfig {
+            nonces: assignment.lane(lane),
+            target_round_us: CPU_ROUND.as_micros() as u64,
+            first_round: MIN_CPU_ROUND,
+            min_round: MIN_CPU_ROUND,
+            max_round: MAX_CPU_ROUND,
+        };
+        // Replaced or stopped: the loop takes the next one. Used up (2^56
+        // nonces, never in practice): wait for the next one.
+        if let MineOutcome::Found { nonce, .. } =
+            mine_blocking(&assignment.template, &assignment.job, &config, clock_us)
+        {
+            let _ = found.send(Found {
+                generation: seen,
+                nonce,
+                device: Device::Cpu,
+            });
         }
     }
 }
@@ -90,17 +89,17 @@ pub fn spawn_gpu(
     gpu: GpuMiner,
     lane: u64,
     dispatch_target: Duration,
-    work: &Arc<Work>,
+    handle: &MinerHandle,
     counters: &Arc<Counters>,
     found: &UnboundedSender<Found>,
     on_error: impl FnOnce(String) + Send + 'static,
 ) -> JoinHandle<()> {
-    let (work, counters, found) = (work.clone(), counters.clone(), found.clone());
+    let (handle, counters, found) = (handle.clone(), counters.clone(), found.clone());
     std::thread::Builder::new()
         .name("gpu".into())
         .spawn(move || {
             let result = GpuLoop::new(&gpu, lane, dispatch_target)
-                .and_then(|mut gpu_loop| gpu_loop.run(&work, &counters, &found));
+                .and_then(|mut gpu_loop| gpu_loop.run(&handle, &counters, &found));
             if let Err(e) = result {
                 on_error(e.to_string());
             }

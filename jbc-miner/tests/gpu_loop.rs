@@ -9,9 +9,8 @@ mod common;
 use std::time::Duration;
 
 use jbc_core::pow::Template;
-use jbc_core::{BlockHash, Candidate, Header, RoundResult, mine_round};
+use jbc_core::{BlockHash, Candidate, Header, MinerHandle, RoundResult, mine_round};
 use jbc_miner::threads::{Counters, Device, Found};
-use jbc_miner::work::Work;
 use jbc_miner::{GpuLoop, GpuMiner};
 use proptest::prelude::*;
 
@@ -32,7 +31,7 @@ fn candidate(difficulty: u32, seed: u64) -> Candidate {
 }
 
 /// Drives `gpu_loop` until it reports a hit (at most `limit` dispatches).
-fn next_hit(gpu_loop: &mut GpuLoop<'_>, work: &Work, counters: &Counters) -> Found {
+fn next_hit(gpu_loop: &mut GpuLoop<'_>, work: &MinerHandle, counters: &Counters) -> Found {
     for _ in 0..100_000 {
         gpu_loop.fill(work).expect("submit");
         assert!(
@@ -63,7 +62,7 @@ fn every_vector_block_is_found_at_its_nonce_by_the_loop() {
     let Some(gpu) = common::shared_gpu("loop vectors") else {
         return;
     };
-    let work = Work::default();
+    let work = MinerHandle::new();
     let counters = Counters::default();
     // Dispatches of 97 nonces, so the hits lie several dispatches deep.
     let mut gpu_loop = GpuLoop::new(gpu, 0, TARGET)
@@ -110,7 +109,7 @@ proptest! {
         max_dispatch in prop_oneof![1u64..300, 300u64..1 << 16],
     ) {
         let Some(gpu) = common::shared_gpu("loop proptest") else { return Ok(()); };
-        let work = Work::default();
+        let work = MinerHandle::new();
         let counters = Counters::default();
         let job = candidate(difficulty, seed);
         let template = job.template();
@@ -131,7 +130,7 @@ fn a_job_replaced_mid_pipeline_never_yields_a_hit() {
         return;
     };
     for round in 0..4u64 {
-        let work = Work::default();
+        let work = MinerHandle::new();
         let counters = Counters::default();
         let mut gpu_loop = GpuLoop::new(gpu, 0, TARGET).expect("pipeline");
         // The old tip: difficulty 0, so every dispatch of it holds a hit.

@@ -1,14 +1,15 @@
 //! The CPU miner against real nodes on 127.0.0.1 port 0: it lands blocks,
 //! fails over from a dead node, and survives nodes that never answer; its
-//! client reports refusals with the node's code and passes any 200 status on.
+//! client (jbc-client's) reports refusals with the node's code and passes
+//! any 200 status on.
 
 mod common;
 
 use std::time::Duration;
 
+use jbc_client::{Client, Timeouts};
+use jbc_core::peer::{Peer, PeerError};
 use jbc_core::{BlockHash, Candidate, Chain, Header, RoundResult, Status, mine_round};
-use jbc_miner::NodeClient;
-use jbc_miner::client::ClientError;
 use jbc_miner::threads::Device;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +85,9 @@ async fn nothing_to_mine_with_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reports_refusals_and_any_status_the_node_gives() {
     let node = common::start_node("client", 12).await;
-    let client = NodeClient::new(&node.url()).expect("a URL");
+    let client = Client::new("miner-test", Timeouts::default())
+        .peer(&node.url())
+        .expect("a URL");
     let tip = client.tip().await.expect("GET /tip");
     let candidate = Candidate {
         header: Header {
@@ -103,7 +106,7 @@ async fn the_client_reports_refusals_and_any_status_the_node_gives() {
         .find(|&n| template.hash_with_nonce(n).leading_zero_bits() < tip.next.difficulty)
         .expect("most nonces are invalid");
     match client.submit(&candidate.block(bad)).await {
-        Err(ClientError::Refused { status, body, .. }) => {
+        Err(PeerError::Api { status, body }) => {
             assert_eq!(status, 422);
             assert_eq!(body.error, "bad_pow");
         }
@@ -121,16 +124,14 @@ async fn the_client_reports_refusals_and_any_status_the_node_gives() {
     );
     let again = client.submit(&block).await.expect("POST").status;
     assert_ne!(again, "accepted");
-    assert!(!again.is_empty());
-    // A node that is not there.
-    let dead = NodeClient::new(&common::dead_url()).expect("a URL");
+    assert!(!again.as_str().is_empty());
+    // A node that is not there: unreachable, and the error names it.
+    let dead_url = common::dead_url();
+    let dead = Client::new("miner-test", Timeouts::default())
+        .peer(&dead_url)
+        .expect("a URL");
     let error = dead.tip().await.unwrap_err();
-    assert!(matches!(error, ClientError::Unreachable { .. }));
-    assert!(
-        error
-            .to_string()
-            .starts_with("cannot reach the node at http://127.0.0.1:"),
-        "{error}"
-    );
+    assert!(matches!(error, PeerError::Unreachable(_)));
+    assert!(error.to_string().contains(&dead_url), "{error}");
     node.shutdown().await.expect("clean shutdown");
 }
