@@ -30,7 +30,7 @@ const state = {
   jobSeq: 0,
   mining: false,
   workers: [],      // {worker, ready, hashes, rate, index, prevHash, jobId, lastHashes, lastTick}
-  found: [],        // {timeMs, index, hash, status, code, message}
+  found: [],        // {timeMs, index, hash, device, status, newTip, code, message}
   chain: [],        // recent best-chain blocks, oldest first
   sources: new Map(), // block hash -> source from /events
   errors: {},       // kind -> message
@@ -332,7 +332,9 @@ async function onFound(msg) {
   try {
     const reply = JSON.parse(await state.node.submit(msg.blockJson));
     entry.status = reply.status;
-    if (['accepted', 'reorg'].includes(reply.status)) state.acceptedHeight = reply.height;
+    // Whether the node took it as its new tip: jbc-core's SubmitStatus says.
+    entry.newTip = reply.new_tip;
+    if (reply.new_tip) state.acceptedHeight = reply.height;
     setError('block', null);
   } catch (error) {
     entry.status = 'rejected';
@@ -408,7 +410,7 @@ function renderFound() {
   $('found-empty').hidden = state.found.length > 0;
   $('found').replaceChildren(...state.found.slice(0, 50).map((f) => {
     const tr = document.createElement('tr');
-    const ok = ['accepted', 'reorg'].includes(f.status);
+    const ok = f.newTip === true;
     const cls = ok ? 'ok' : f.status === 'rejected' ? 'bad' : 'info';
     const said = f.status === 'rejected' ? `${f.code}: ${f.message}`
       : f.status === 'ignored' ? 'ignored (stale: the node has more work elsewhere; not stored)'

@@ -1,23 +1,26 @@
 //! [`FetchPeer`]: jbc-core's [`Peer`] over the browser's `fetch`, usable from
-//! a page or a Web Worker. Every request has a timeout and every answer a
-//! size limit.
+//! a page or a Web Worker, by jbc-core's wire rules
+//! ([`jbc_core::wire`]): the same routes, URL check and status decoding as
+//! the native client, and every answer read chunk by chunk and refused
+//! (its stream cancelled) as soon as it passes its route's limit. Every
+//! request also has a timeout.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use jbc_core::peer::{ErrorBody, Peer, PeerError, SubmitReply, TipInfo};
+use jbc_core::peer::{Peer, PeerError, SubmitReply, TipInfo};
+use jbc_core::wire::{self, AnswerBody, BadUrl, Route, normalize_url};
 use jbc_core::{Block, BlockHash};
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestInit, RequestMode, Response};
+use web_sys::{
+    AbortSignal, Headers, ReadableStreamDefaultReader, ReadableStreamReadResult, Request,
+    RequestInit, RequestMode, Response,
+};
 
-/// How long one request may take, in milliseconds.
+/// How long one request may take, its answer read, in milliseconds.
 pub const REQUEST_TIMEOUT_MS: u32 = 10_000;
-/// The largest answer read, in bytes (a full `/blocks` page of 500 blocks of
-/// at most ~25 KiB each fits).
-pub const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 #[wasm_bindgen]
 extern "C" {
@@ -33,45 +36,37 @@ pub struct FetchPeer {
 }
 
 impl FetchPeer {
-    /// A peer at `url` (`http://` or `https://`; a trailing `/` is ignored).
-    pub fn new(url: &str) -> Result<FetchPeer, String> {
-        let url = url.trim();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!(
-                "node URL must start with http:// or https://, got {url:?}"
-            ));
-        }
+    /// A peer at `url`, checked and normalised by [`normalize_url`].
+    pub fn new(url: &str) -> Result<FetchPeer, BadUrl> {
         Ok(FetchPeer {
-            base: url.trim_end_matches('/').to_string(),
+            base: normalize_url(url)?,
         })
     }
 
-    /// The base URL, without a trailing `/`.
+    /// The base URL, normalised.
     pub fn url(&self) -> &str {
         &self.base
     }
 
-    /// One request: the HTTP status and the body text.
-    async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Result<(u16, String), PeerError> {
-        let url = format!("{}{path}", self.base);
+    /// Sends `route` and reads its answer, at most the route's limit
+    /// (checked as each chunk arrives): the status and the body.
+    async fn call(&self, route: Route<'_>) -> Result<(u16, Vec<u8>), PeerError> {
+        let method = route.method().as_str();
+        let url = format!("{}{}", self.base, route.path());
         let unreachable =
             |e: JsValue| PeerError::Unreachable(format!("{method} {url}: {}", describe(&e)));
         let init = RequestInit::new();
         init.set_method(method);
         init.set_mode(RequestMode::Cors);
+        // The signal also aborts reading the body.
         init.set_signal(Some(&AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS)));
-        if let Some(body) = body {
+        if let Some(body) = route.body() {
             let headers = Headers::new().map_err(unreachable)?;
             headers
                 .set("content-type", "application/json")
                 .map_err(unreachable)?;
             init.set_headers(&headers);
-            init.set_body(&JsValue::from_str(body));
+            init.set_body(&JsValue::from_str(&body));
         }
         let request = Request::new_with_str_and_init(&url, &init).map_err(unreachable)?;
         let response: Response = JsFuture::from(global_fetch(&request))
@@ -79,44 +74,39 @@ impl FetchPeer {
             .map_err(unreachable)?
             .dyn_into()
             .map_err(|_| PeerError::BadAnswer("fetch did not return a Response".into()))?;
-        let status = response.status();
-        let text = JsFuture::from(response.text().map_err(unreachable)?)
-            .await
-            .map_err(unreachable)?
-            .as_string()
-            .unwrap_or_default();
-        if text.len() > MAX_ANSWER_BYTES {
-            return Err(PeerError::BadAnswer(format!(
-                "{method} {url}: answer of {} bytes is over the {MAX_ANSWER_BYTES}-byte limit",
-                text.len()
-            )));
+        let declared = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|len| len.trim().parse::<u64>().ok());
+        let mut body = AnswerBody::new(&route, declared)?;
+        if let Some(stream) = response.body() {
+            let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+            // Each turn reads one chunk; the request's timeout ends the stream.
+            loop {
+                let read: ReadableStreamReadResult = JsFuture::from(reader.read())
+                    .await
+                    .map_err(unreachable)?
+                    .unchecked_into();
+                if read.get_done().unwrap_or(true) {
+                    break;
+                }
+                let chunk = js_sys::Uint8Array::new(&read.get_value());
+                // Checked before the chunk is copied out of JavaScript.
+                let pushed = if chunk.length() as usize > route.answer_limit() {
+                    Err(wire::too_large(route.answer_limit()))
+                } else {
+                    body.push(&chunk.to_vec())
+                };
+                if let Err(e) = pushed {
+                    // Stop the download; the answer is refused either way.
+                    let _ = reader.cancel();
+                    return Err(e);
+                }
+            }
         }
-        Ok((status, text))
-    }
-
-    /// A request whose 2xx answer is JSON of type `T`; any other status is an API error.
-    async fn json<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Result<T, PeerError> {
-        let (status, text) = self.request(method, path, body).await?;
-        if (200..300).contains(&status) {
-            serde_json::from_str(&text)
-                .map_err(|e| PeerError::BadAnswer(format!("{method} {path}: {e}")))
-        } else {
-            Err(api_error(status, &text))
-        }
-    }
-}
-
-/// The error of a non-2xx answer: its `{"error", "message"}` body, or a
-/// description of the status when the body is not one.
-fn api_error(status: u16, text: &str) -> PeerError {
-    match serde_json::from_str::<ErrorBody>(text) {
-        Ok(body) => PeerError::Api { status, body },
-        Err(_) => PeerError::BadAnswer(format!("HTTP {status} without an error body")),
+        Ok((response.status(), body.into_bytes()))
     }
 }
 
@@ -132,28 +122,22 @@ pub(crate) fn describe(value: &JsValue) -> String {
 
 impl Peer for FetchPeer {
     async fn tip(&self) -> Result<TipInfo, PeerError> {
-        self.json("GET", "/tip", None).await
+        let (status, body) = self.call(Route::Tip).await?;
+        wire::decode(status, &body)
     }
 
     async fn blocks(&self, from: u64, limit: u32) -> Result<Vec<Block>, PeerError> {
-        self.json("GET", &format!("/blocks?from={from}&limit={limit}"), None)
-            .await
+        let (status, body) = self.call(Route::Blocks { from, limit }).await?;
+        wire::decode(status, &body)
     }
 
     async fn block(&self, hash: BlockHash) -> Result<Option<Block>, PeerError> {
-        let (status, text) = self
-            .request("GET", &format!("/blocks/{hash}"), None)
-            .await?;
-        match status {
-            200..=299 => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| PeerError::BadAnswer(format!("GET /blocks/{hash}: {e}"))),
-            404 => Ok(None),
-            _ => Err(api_error(status, &text)),
-        }
+        let (status, body) = self.call(Route::Block(hash)).await?;
+        wire::decode_block(status, &body)
     }
 
     async fn submit(&self, block: &Block) -> Result<SubmitReply, PeerError> {
-        self.json("POST", "/mined", Some(&block.to_json())).await
+        let (status, body) = self.call(Route::Mined(block)).await?;
+        wire::decode(status, &body)
     }
 }

@@ -7,8 +7,7 @@ use core::fmt;
 use jbc_core::header::MAX_DIFFICULTY;
 use jbc_core::pow::gpu::{Dispatch, GpuError};
 use jbc_core::{
-    Block, BlockHash, Candidate, Header, MAX_DATA_BYTES, NextRules, RoundResult, Template,
-    mine_round,
+    Block, Candidate, Header, MAX_DATA_BYTES, NextRules, RoundResult, Template, mine_round,
 };
 
 /// The largest nonce a browser miner uses: 2^53 − 1 (`Number.MAX_SAFE_INTEGER`),
@@ -90,7 +89,8 @@ pub struct BlockToMine {
 impl BlockToMine {
     /// The child described by `next` (the `next` object of `GET /tip`) with
     /// `data`, stamped `timestamp_ms` raised to `next.min_timestamp` when the
-    /// clock is behind (as [`jbc_core::Chain::next_template`] does).
+    /// clock is behind: jbc-core's [`Candidate::from_rules`], once `data` and
+    /// the difficulty are checked.
     pub fn new(next: &NextRules, data: String, timestamp_ms: u64) -> Result<BlockToMine, JobError> {
         if data.len() > MAX_DATA_BYTES {
             return Err(JobError::DataTooLarge(data.len()));
@@ -101,15 +101,7 @@ impl BlockToMine {
                 next.difficulty
             )));
         }
-        let header = Header {
-            index: next.index,
-            timestamp_ms: timestamp_ms.max(next.min_timestamp_ms),
-            difficulty: next.difficulty,
-            prev_hash: next.prev_hash,
-            data_hash: BlockHash::sha256(data.as_bytes()),
-            nonce: 0,
-        };
-        let candidate = Candidate { header, data };
+        let candidate = Candidate::from_rules(next, data, timestamp_ms);
         let template = candidate.template();
         Ok(BlockToMine {
             candidate,
@@ -197,6 +189,7 @@ impl BlockToMine {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use jbc_core::BlockHash;
 
     fn next(difficulty: u32) -> NextRules {
         // Median time past 999: the smallest valid timestamp is 1 000.

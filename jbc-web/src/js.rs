@@ -10,8 +10,9 @@
 
 use alloc::string::{String, ToString};
 
-use jbc_core::peer::{Peer, PeerError};
-use jbc_core::{Block, RoundResult};
+use jbc_core::peer::{Peer, PeerError, SubmitReply};
+use jbc_core::wire::SubmitStatus;
+use jbc_core::{Block, BlockHash, RoundResult};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -320,7 +321,7 @@ impl NodeClient {
     pub fn new(url: &str) -> Result<NodeClient, JsValue> {
         FetchPeer::new(url)
             .map(|peer| NodeClient { peer })
-            .map_err(|message| js_error("malformed", &message, None))
+            .map_err(|e| js_error("malformed", &e.0, None))
     }
 
     /// The node's base URL.
@@ -349,16 +350,38 @@ impl NodeClient {
     }
 
     /// `POST /mined` with a block's JSON; resolves to the reply
-    /// `{"status", "height", "hash"}` as JSON, rejects with the node's code
-    /// (e.g. `bad_pow`) when it refuses the block.
+    /// `{"status", "height", "hash"}` as JSON with `new_tip`: whether the
+    /// node took the block as its new best tip (`accepted` or `reorg`, by
+    /// jbc-core's `SubmitStatus`); rejects with the node's code (e.g.
+    /// `bad_pow`) when it refuses the block.
     pub fn submit(&self, block_json: String) -> js_sys::Promise {
         let peer = self.peer.clone();
         future_to_promise(async move {
             let block = Block::from_json(&block_json)
                 .map_err(|e| js_error("malformed", &alloc::format!("not a block: {e}"), None))?;
             let reply = peer.submit(&block).await.map_err(peer_error)?;
-            Ok(to_json(&reply).into())
+            Ok(to_json(&Submitted::of(&reply)).into())
         })
+    }
+}
+
+/// What [`NodeClient::submit`] resolves to.
+#[derive(serde::Serialize)]
+struct Submitted<'a> {
+    status: &'a SubmitStatus,
+    height: u64,
+    hash: BlockHash,
+    new_tip: bool,
+}
+
+impl Submitted<'_> {
+    fn of(reply: &SubmitReply) -> Submitted<'_> {
+        Submitted {
+            status: &reply.status,
+            height: reply.height,
+            hash: reply.hash,
+            new_tip: reply.status.is_new_tip(),
+        }
     }
 }
 

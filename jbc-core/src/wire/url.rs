@@ -41,8 +41,8 @@ pub fn normalize_url(url: &str) -> Result<String, BadUrl> {
     if authority.contains('@') {
         return Err(bad("must not contain credentials"));
     }
-    let (host, port) = split_host_port(authority).map_err(|why| bad(why))?;
-    check_path(path).map_err(|why| bad(why))?;
+    let (host, port) = split_host_port(authority).map_err(&bad)?;
+    check_path(path).map_err(bad)?;
     let default_port = if scheme == "http" { 80 } else { 443 };
     let mut normal = format!("{scheme}://{}", host.to_ascii_lowercase());
     if let Some(port) = port.filter(|p| *p != default_port) {
