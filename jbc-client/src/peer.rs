@@ -1,8 +1,6 @@
 //! [`HttpPeer`]: one node's API over reqwest, by jbc-core's wire rules.
 
-use std::future::Future;
-
-use jbc_core::peer::{MaybeSend, Peer, PeerError, SubmitReply, TipInfo};
+use jbc_core::peer::{Peer, PeerError, SubmitReply, TipInfo};
 use jbc_core::wire::{self, AnswerBody, BadUrl, Method, Route, normalize_url};
 use jbc_core::{Block, BlockHash};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -107,7 +105,10 @@ impl HttpPeer {
 /// Reads `response`'s body chunk by chunk into an [`AnswerBody`], which
 /// refuses it (and so drops the connection) as soon as it passes the
 /// route's limit.
-async fn read_answer(route: &Route<'_>, mut response: reqwest::Response) -> Result<Vec<u8>, PeerError> {
+async fn read_answer(
+    route: &Route<'_>,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, PeerError> {
     let mut body = AnswerBody::new(route, response.content_length())?;
     while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
         body.push(&chunk)?;
@@ -116,41 +117,23 @@ async fn read_answer(route: &Route<'_>, mut response: reqwest::Response) -> Resu
 }
 
 impl Peer for HttpPeer {
-    fn tip(&self) -> impl Future<Output = Result<TipInfo, PeerError>> + MaybeSend {
-        async move {
-            let (status, body) = self.call(Route::Tip).await?;
-            wire::decode(status, &body)
-        }
+    async fn tip(&self) -> Result<TipInfo, PeerError> {
+        let (status, body) = self.call(Route::Tip).await?;
+        wire::decode(status, &body)
     }
 
-    fn blocks(
-        &self,
-        from: u64,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<Block>, PeerError>> + MaybeSend {
-        async move {
-            let (status, body) = self.call(Route::Blocks { from, limit }).await?;
-            wire::decode(status, &body)
-        }
+    async fn blocks(&self, from: u64, limit: u32) -> Result<Vec<Block>, PeerError> {
+        let (status, body) = self.call(Route::Blocks { from, limit }).await?;
+        wire::decode(status, &body)
     }
 
-    fn block(
-        &self,
-        hash: BlockHash,
-    ) -> impl Future<Output = Result<Option<Block>, PeerError>> + MaybeSend {
-        async move {
-            let (status, body) = self.call(Route::Block(hash)).await?;
-            wire::decode_block(status, &body)
-        }
+    async fn block(&self, hash: BlockHash) -> Result<Option<Block>, PeerError> {
+        let (status, body) = self.call(Route::Block(hash)).await?;
+        wire::decode_block(status, &body)
     }
 
-    fn submit(
-        &self,
-        block: &Block,
-    ) -> impl Future<Output = Result<SubmitReply, PeerError>> + MaybeSend {
-        async move {
-            let (status, body) = self.call(Route::Mined(block)).await?;
-            wire::decode(status, &body)
-        }
+    async fn submit(&self, block: &Block) -> Result<SubmitReply, PeerError> {
+        let (status, body) = self.call(Route::Mined(block)).await?;
+        wire::decode(status, &body)
     }
 }

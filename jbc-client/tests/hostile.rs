@@ -93,7 +93,10 @@ fn client() -> Client {
 fn assert_refused_as_too_large(answer: Result<impl std::fmt::Debug, PeerError>) {
     match answer {
         Err(PeerError::BadAnswer(m)) => {
-            assert!(m.contains("larger") && m.contains(&SMALL_ANSWER_BYTES.to_string()), "{m}")
+            assert!(
+                m.contains("larger") && m.contains(&SMALL_ANSWER_BYTES.to_string()),
+                "{m}"
+            )
         }
         other => panic!("an oversized answer was taken: {other:?}"),
     }
@@ -107,7 +110,9 @@ async fn an_endless_answer_is_refused_without_reading_it_all() {
     let block = Block::new(1, 1, "x".into(), BlockHash::ZERO, 1, 0);
     assert_refused_as_too_large(node.submit(&block).await);
     for _ in 0..2 {
-        let sent = sent.recv_timeout(Duration::from_secs(60)).expect("the node reports");
+        let sent = sent
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the node reports");
         eprintln!("the hostile node sent {sent} of {MEANT} bytes");
         assert!(
             sent > SMALL_ANSWER_BYTES as u64 && sent < SENT_AT_MOST,
@@ -121,8 +126,13 @@ async fn a_declared_oversized_answer_is_refused_before_its_body() {
     let (url, sent) = hostile_node(Answer::Declared, 1);
     let node = client().peer(&url).expect("a URL");
     assert_refused_as_too_large(node.peer_urls().await);
-    let sent = sent.recv_timeout(Duration::from_secs(60)).expect("the node reports");
-    assert!(sent < SENT_AT_MOST, "the node got to send {sent} bytes of {MEANT}");
+    let sent = sent
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the node reports");
+    assert!(
+        sent < SENT_AT_MOST,
+        "the node got to send {sent} bytes of {MEANT}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,8 +146,13 @@ async fn a_stream_event_past_its_bound_ends_the_stream() {
         other => panic!("an endless event was taken: {other:?}"),
     }
     drop(events);
-    let sent = sent.recv_timeout(Duration::from_secs(60)).expect("the node reports");
-    assert!(sent < SENT_AT_MOST, "the node got to send {sent} bytes of {MEANT}");
+    let sent = sent
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the node reports");
+    assert!(
+        sent < SENT_AT_MOST,
+        "the node got to send {sent} bytes of {MEANT}"
+    );
 }
 
 #[tokio::test]

@@ -354,7 +354,9 @@ fn withdraw_only_takes_away_the_assignment_it_names() {
     let second = handle.publish(candidate(NEVER, 2), 0);
     assert_eq!(second, first + 1);
     handle.withdraw(first);
-    let current = handle.next_assignment(0).expect("the second is still there");
+    let current = handle
+        .next_assignment(0)
+        .expect("the second is still there");
     assert_eq!(current.generation(), second);
     assert!(current.job.is_current());
     handle.withdraw(second);
@@ -375,7 +377,11 @@ fn lanes_are_disjoint_and_whole() {
         assert_eq!(*pair[0].end() + 1, *pair[1].start());
     }
     // The first 255 are whole; the last one ends at the top of the nonce space.
-    assert!(lanes[..255].iter().all(|l| l.end() - l.start() == LANE_STRIDE - 1));
+    assert!(
+        lanes[..255]
+            .iter()
+            .all(|l| l.end() - l.start() == LANE_STRIDE - 1)
+    );
     assert_eq!(*lanes[255].end(), u64::MAX);
     assert_eq!(assignment.lane_start(1), 2 * LANE_STRIDE - 1);
 }
@@ -413,7 +419,10 @@ fn threads_follow_the_published_assignments() {
     while found.len() < 3 {
         let (lane, generation, outcome) = rx.recv().expect("a thread reports");
         if generation == never {
-            assert!(matches!(outcome, MineOutcome::Cancelled { .. }), "{outcome:?}");
+            assert!(
+                matches!(outcome, MineOutcome::Cancelled { .. }),
+                "{outcome:?}"
+            );
             continue;
         }
         assert_eq!(generation, easy);

@@ -123,8 +123,11 @@ impl<'a> GpuLoop<'a> {
             let Some(dispatch) = Dispatch::new(*nonce, size as u32) else {
                 break;
             };
-            self.pipeline
-                .submit(&dispatch, &dispatch.uniform(&job.template), job.generation())?;
+            self.pipeline.submit(
+                &dispatch,
+                &dispatch.uniform(&job.template),
+                job.generation(),
+            )?;
             // At the top of the nonce space, wrap around to 0.
             *nonce = dispatch.last().checked_add(1).unwrap_or(0);
         }

@@ -117,7 +117,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningNode> {
     // What this node announces to the peers it adds (PROTOCOL.md §7.1), known
     // before the first peer is added.
     if let Some(url) = &config.public_url {
-        let url = jbc_core::wire::normalize_url(url).map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;
+        let url = jbc_core::wire::normalize_url(url)
+            .map_err(|e| anyhow::anyhow!("--public-url: {}", e.0))?;
         node.set_own_url(url, true);
     } else if addr.ip().is_loopback() {
         node.set_own_url(format!("http://{addr}"), false);

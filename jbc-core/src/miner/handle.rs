@@ -239,8 +239,7 @@ impl Assignment {
     /// The first nonce of lane `lane`: `base_nonce + lane × 2^56`, wrapping
     /// at the top of the nonce space.
     pub fn lane_start(&self, lane: u64) -> u64 {
-        self.base_nonce
-            .wrapping_add(lane.wrapping_mul(LANE_STRIDE))
+        self.base_nonce.wrapping_add(lane.wrapping_mul(LANE_STRIDE))
     }
 
     /// The nonces of lane `lane`: [`LANE_STRIDE`] of them from

@@ -341,7 +341,10 @@ mod tests {
         let add = Route::AddPeer("http://a:1");
         assert_eq!(add.method(), Method::Post);
         assert_eq!(add.body().as_deref(), Some(r#"{"url":"http://a:1"}"#));
-        assert_eq!(Route::Block(BlockHash::ZERO).path(), format!("/blocks/{}", BlockHash::ZERO));
+        assert_eq!(
+            Route::Block(BlockHash::ZERO).path(),
+            format!("/blocks/{}", BlockHash::ZERO)
+        );
         assert_eq!(Route::Events.answer_limit(), SMALL_ANSWER_BYTES);
     }
 
@@ -352,7 +355,10 @@ mod tests {
         body.push(&vec![b'x'; SMALL_ANSWER_BYTES - 1]).unwrap();
         body.push(b"y").unwrap();
         let error = body.push(b"z").unwrap_err();
-        assert!(matches!(&error, PeerError::BadAnswer(m) if m.contains("larger")), "{error}");
+        assert!(
+            matches!(&error, PeerError::BadAnswer(m) if m.contains("larger")),
+            "{error}"
+        );
         assert_eq!(body.bytes().len(), SMALL_ANSWER_BYTES);
     }
 
@@ -360,14 +366,24 @@ mod tests {
     fn statuses_decode_to_one_rule() {
         // 200 only: another 2xx is not a success.
         assert!(decode::<u32>(200, b"5").is_ok_and(|n| n == 5));
-        assert!(matches!(decode::<u32>(204, b""), Err(PeerError::BadAnswer(_))));
-        assert!(matches!(decode::<u32>(200, b"<html>"), Err(PeerError::BadAnswer(_))));
+        assert!(matches!(
+            decode::<u32>(204, b""),
+            Err(PeerError::BadAnswer(_))
+        ));
+        assert!(matches!(
+            decode::<u32>(200, b"<html>"),
+            Err(PeerError::BadAnswer(_))
+        ));
         // A node's error body.
         let refused = decode::<u32>(422, br#"{"error":"bad_pow","message":"no"}"#);
-        assert!(matches!(refused, Err(PeerError::Api { status: 422, body }) if body.error == "bad_pow"));
+        assert!(
+            matches!(refused, Err(PeerError::Api { status: 422, body }) if body.error == "bad_pow")
+        );
         // A server without the route.
         let missing = decode::<u32>(404, b"Not Found");
-        assert!(matches!(missing, Err(PeerError::Api { status: 404, body }) if body.error == "not_found"));
+        assert!(
+            matches!(missing, Err(PeerError::Api { status: 404, body }) if body.error == "not_found")
+        );
         // Any other status without an error body names the status.
         match decode::<u32>(502, b"<h1>Bad\nGateway</h1>") {
             Err(PeerError::BadAnswer(m)) => {
@@ -381,7 +397,8 @@ mod tests {
 
     #[test]
     fn peer_lists_keep_only_node_urls() {
-        let body = br#"{"peers":[{"url":"http://a:1/","up":true},{"url":"ftp://b"},{"url":"HTTP://C"}]}"#;
+        let body =
+            br#"{"peers":[{"url":"http://a:1/","up":true},{"url":"ftp://b"},{"url":"HTTP://C"}]}"#;
         assert_eq!(
             decode_peer_list(200, body),
             Ok(vec![String::from("http://a:1"), String::from("http://c")])

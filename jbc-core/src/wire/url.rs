@@ -61,13 +61,19 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), &'static str>
         let end = authority.find(']').ok_or("has an unclosed [ in its host")?;
         let (host, after) = authority.split_at(end + 1);
         let inner = &host[1..host.len() - 1];
-        if !inner.contains(':') || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        if !inner.contains(':')
+            || !inner
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
         {
             return Err("has an invalid IPv6 address");
         }
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or("has an invalid port")?)),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or("has an invalid port")?),
+            ),
         }
     } else {
         match authority.split_once(':') {
@@ -111,7 +117,10 @@ fn check_path(path: &str) -> Result<(), &'static str> {
             return Err("has a malformed % escape");
         }
     }
-    if path.split('/').any(|segment| segment == "." || segment == "..") {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Err("must not have . or .. in its path");
     }
     Ok(())
@@ -170,6 +179,11 @@ mod tests {
     fn the_error_says_what_is_wrong() {
         let error = normalize_url("ftp://example").unwrap_err();
         assert!(error.0.contains("http://"), "{error}");
-        assert!(normalize_url("http://u:p@a").unwrap_err().0.contains("credentials"));
+        assert!(
+            normalize_url("http://u:p@a")
+                .unwrap_err()
+                .0
+                .contains("credentials")
+        );
     }
 }
