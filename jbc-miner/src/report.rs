@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use jbc_core::BlockHash;
-use jbc_core::wire::SubmitStatus;
+use jbc_core::peer::SubmitStatus;
 
 use crate::found::Device;
 use crate::gpu::AdapterSummary;

@@ -4,12 +4,12 @@
 //! protocol ([`api`]; the repository's `docs/PROTOCOL.md` §7), keeps the
 //! blocks whose branch has the work durably in redb ([`store`]), relays
 //! new tips to its peers and syncs from them (each request of jbc-core's
-//! stepwise `SyncSession` sent with a reqwest [`peers::HttpPeer`]). Every
+//! stepwise `SyncSession` sent with jbc-client's [`HttpPeer`](jbc_client::HttpPeer)). Every
 //! decision — what to store, what to relay, whom to sync with and whom to
 //! back off from — is made by jbc-core's sans-IO [`NodeState`](jbc_core::node_state::NodeState);
 //! [`node`] is its driver (one lock over the state machine and the store),
-//! and [`run`](mod@run) the composition root that wires it to axum, reqwest, redb
-//! and the mining threads.
+//! and [`run`](mod@run) the composition root that wires it to axum,
+//! jbc-client, redb and the mining threads.
 //!
 //! The binary `jbc-node` is a thin wrapper around [`run()`]; tests drive
 //! [`start`] (a full node on port 0) or [`app`] (the router alone).

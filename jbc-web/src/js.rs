@@ -10,8 +10,7 @@
 
 use alloc::string::{String, ToString};
 
-use jbc_core::peer::{Peer, PeerError, SubmitReply};
-use jbc_core::wire::SubmitStatus;
+use jbc_core::peer::{Peer, PeerError, SubmitReply, SubmitStatus};
 use jbc_core::{Block, BlockHash, RoundResult};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;

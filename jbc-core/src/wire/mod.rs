@@ -15,12 +15,13 @@
 //!   naming the status. `GET /blocks/{hash}` alone reads a 404 as "no such
 //!   block".
 //! - [`normalize_url`]: what a node's URL must look like.
-//! - [`SubmitStatus`]: the status of `POST /mined`, typed.
+//! - [`SubmitStatus`](crate::peer::SubmitStatus), the status of `POST /mined`
+//!   typed, is with the other JSON types in [`peer`](crate::peer).
 //! - [`decode_event`]: an event of `GET /events` as a follower reads it.
 //!
 //! ```
-//! use jbc_core::wire::{AnswerBody, Route, SubmitStatus, decode};
-//! use jbc_core::peer::{PeerError, SubmitReply};
+//! use jbc_core::wire::{AnswerBody, Route, decode};
+//! use jbc_core::peer::{PeerError, SubmitReply, SubmitStatus};
 //!
 //! let route = Route::Tip;
 //! assert_eq!((route.method().as_str(), route.path().as_str()), ("GET", "/tip"));
@@ -49,10 +50,8 @@ use crate::hash::BlockHash;
 use crate::peer::{ErrorBody, MAX_PAGE, PeerError};
 use crate::sse::SseEvent;
 
-mod status;
 mod url;
 
-pub use status::SubmitStatus;
 pub use url::{BadUrl, normalize_url};
 
 /// Most bytes of an answer to `GET /tip`, `GET /blocks/{hash}`,

@@ -1,7 +1,8 @@
 //! [`Peer`]: the node HTTP API of PROTOCOL.md §7 as an async trait, with the JSON
-//! types both sides share. jbc-core holds no HTTP client: jbc-node implements
-//! the trait with reqwest, jbc-web with the browser's `fetch`, tests in memory
-//! ([`MemoryPeer`]).
+//! types both sides share ([`SubmitStatus`] among them). jbc-core holds no
+//! HTTP client: jbc-client implements the trait with reqwest (for jbc-node
+//! and jbc-miner), jbc-web with the browser's `fetch`, both by the rules of
+//! [`wire`](crate::wire), and tests in memory ([`MemoryPeer`]).
 //!
 //! # Send or not
 //! A tokio node needs `Send` futures; a wasm page cannot produce them (its
@@ -22,7 +23,10 @@ use crate::chain::Chain;
 use crate::hash::BlockHash;
 use crate::params::Params;
 use crate::validation::NextRules;
-use crate::wire::SubmitStatus;
+
+mod status;
+
+pub use status::SubmitStatus;
 
 /// `Send` on native targets, nothing on `wasm32`.
 #[cfg(not(target_arch = "wasm32"))]
