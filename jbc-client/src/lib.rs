@@ -7,10 +7,12 @@
 //! looks like); this crate only moves the bytes, with reqwest and tokio:
 //!
 //! - [`Client`]: one connection pool and its [`Timeouts`].
-//! - [`HttpPeer`]: one node at a base URL: jbc-core's [`Peer`] (`GET /tip`,
-//!   `GET /blocks`, `POST /mined`) plus `GET /peers` and `POST /peers`.
-//!   Every answer is read chunk by chunk and refused as soon as it passes
-//!   its route's limit, so a hostile node costs at most that many bytes.
+//! - [`HttpPeer`]: one node at a base URL. It implements jbc-core's
+//!   [`Transport`] (send a route, read its answer), which makes it a
+//!   [`Peer`] (`GET /tip`, `GET /blocks`, `POST /mined`, decoded by
+//!   jbc-core), plus `GET /peers` and `POST /peers`. Every answer is read
+//!   chunk by chunk and refused as soon as it passes its route's limit, so a
+//!   hostile node costs at most that many bytes.
 //! - [`EventStream`]: a node's `GET /events` as it arrives, each event
 //!   bounded, dropped when it falls silent ([`HttpPeer::events`]).
 //!
@@ -27,6 +29,7 @@
 //! ```
 //!
 //! [`Peer`]: jbc_core::Peer
+//! [`Transport`]: jbc_core::wire::Transport
 #![warn(missing_docs)]
 
 mod events;

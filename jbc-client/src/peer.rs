@@ -1,8 +1,8 @@
-//! [`HttpPeer`]: one node's API over reqwest, by jbc-core's wire rules.
+//! [`HttpPeer`]: one node's API over reqwest: jbc-core's [`Transport`]
+//! (so also its [`Peer`](jbc_core::Peer)), by jbc-core's wire rules.
 
-use jbc_core::peer::{Peer, PeerError, SubmitReply, TipInfo};
-use jbc_core::wire::{self, AnswerBody, BadUrl, Method, Route, normalize_url};
-use jbc_core::{Block, BlockHash};
+use jbc_core::peer::PeerError;
+use jbc_core::wire::{self, AnswerBody, BadUrl, Method, Route, Transport, normalize_url};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 use crate::Client;
@@ -32,32 +32,6 @@ impl HttpPeer {
     /// The base URL, normalised.
     pub fn url(&self) -> &str {
         &self.base
-    }
-
-    /// Sends `route` and reads its answer, at most the route's limit
-    /// (checked as each chunk arrives): the status and the body.
-    async fn call(&self, route: Route<'_>) -> Result<(u16, Vec<u8>), PeerError> {
-        let timeouts = self.client.timeouts();
-        let method = match route.method() {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-        };
-        let mut request = self
-            .client
-            .http
-            .request(method, format!("{}{}", self.base, route.path()))
-            .timeout(if route.is_page() {
-                timeouts.page
-            } else {
-                timeouts.call
-            });
-        if let Some(body) = route.body() {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
-        }
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let body = read_answer(&route, response).await?;
-        Ok((status, body))
     }
 
     /// `GET /peers`: the URLs the node shares, normalised; entries that
@@ -116,24 +90,30 @@ async fn read_answer(
     Ok(body.into_bytes())
 }
 
-impl Peer for HttpPeer {
-    async fn tip(&self) -> Result<TipInfo, PeerError> {
-        let (status, body) = self.call(Route::Tip).await?;
-        wire::decode(status, &body)
-    }
-
-    async fn blocks(&self, from: u64, limit: u32) -> Result<Vec<Block>, PeerError> {
-        let (status, body) = self.call(Route::Blocks { from, limit }).await?;
-        wire::decode(status, &body)
-    }
-
-    async fn block(&self, hash: BlockHash) -> Result<Option<Block>, PeerError> {
-        let (status, body) = self.call(Route::Block(hash)).await?;
-        wire::decode_block(status, &body)
-    }
-
-    async fn submit(&self, block: &Block) -> Result<SubmitReply, PeerError> {
-        let (status, body) = self.call(Route::Mined(block)).await?;
-        wire::decode(status, &body)
+impl Transport for HttpPeer {
+    /// Sends `route` and reads its answer, at most the route's limit
+    /// (checked as each chunk arrives): the status and the body.
+    async fn call(&self, route: Route<'_>) -> Result<(u16, Vec<u8>), PeerError> {
+        let timeouts = self.client.timeouts();
+        let method = match route.method() {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut request = self
+            .client
+            .http
+            .request(method, format!("{}{}", self.base, route.path()))
+            .timeout(if route.is_page() {
+                timeouts.page
+            } else {
+                timeouts.call
+            });
+        if let Some(body) = route.body() {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = read_answer(&route, response).await?;
+        Ok((status, body))
     }
 }

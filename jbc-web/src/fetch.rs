@@ -1,17 +1,16 @@
-//! [`FetchPeer`]: jbc-core's [`Peer`] over the browser's `fetch`, usable from
-//! a page or a Web Worker, by jbc-core's wire rules
-//! ([`jbc_core::wire`]): the same routes, URL check and status decoding as
-//! the native client, and every answer read chunk by chunk and refused
-//! (its stream cancelled) as soon as it passes its route's limit. Every
-//! request also has a timeout.
+//! [`FetchPeer`]: jbc-core's [`Transport`] over the browser's `fetch` (and
+//! so its [`Peer`](jbc_core::Peer)), usable from a page or a Web Worker, by
+//! jbc-core's wire rules ([`jbc_core::wire`]): the same routes, URL check
+//! and status decoding as the native client, and every answer read chunk by
+//! chunk and refused (its stream cancelled) as soon as it passes its
+//! route's limit. Every request also has a timeout.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use jbc_core::peer::{Peer, PeerError, SubmitReply, TipInfo};
-use jbc_core::wire::{self, AnswerBody, BadUrl, Route, normalize_url};
-use jbc_core::{Block, BlockHash};
+use jbc_core::peer::PeerError;
+use jbc_core::wire::{self, AnswerBody, BadUrl, Route, Transport, normalize_url};
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -47,7 +46,9 @@ impl FetchPeer {
     pub fn url(&self) -> &str {
         &self.base
     }
+}
 
+impl Transport for FetchPeer {
     /// Sends `route` and reads its answer, at most the route's limit
     /// (checked as each chunk arrives): the status and the body.
     async fn call(&self, route: Route<'_>) -> Result<(u16, Vec<u8>), PeerError> {
@@ -118,26 +119,4 @@ pub(crate) fn describe(value: &JsValue) -> String {
         return format!("{name}: {message}");
     }
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
-}
-
-impl Peer for FetchPeer {
-    async fn tip(&self) -> Result<TipInfo, PeerError> {
-        let (status, body) = self.call(Route::Tip).await?;
-        wire::decode(status, &body)
-    }
-
-    async fn blocks(&self, from: u64, limit: u32) -> Result<Vec<Block>, PeerError> {
-        let (status, body) = self.call(Route::Blocks { from, limit }).await?;
-        wire::decode(status, &body)
-    }
-
-    async fn block(&self, hash: BlockHash) -> Result<Option<Block>, PeerError> {
-        let (status, body) = self.call(Route::Block(hash)).await?;
-        wire::decode_block(status, &body)
-    }
-
-    async fn submit(&self, block: &Block) -> Result<SubmitReply, PeerError> {
-        let (status, body) = self.call(Route::Mined(block)).await?;
-        wire::decode(status, &body)
-    }
 }

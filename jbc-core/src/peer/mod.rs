@@ -1,8 +1,10 @@
 //! [`Peer`]: the node HTTP API of PROTOCOL.md §7 as an async trait, with the JSON
 //! types both sides share ([`SubmitStatus`] among them). jbc-core holds no
-//! HTTP client: jbc-client implements the trait with reqwest (for jbc-node
-//! and jbc-miner), jbc-web with the browser's `fetch`, both by the rules of
-//! [`wire`](crate::wire), and tests in memory ([`MemoryPeer`]).
+//! HTTP client: a client moves bytes with a
+//! [`Transport`](crate::wire::Transport) (jbc-client with reqwest for
+//! jbc-node and jbc-miner, jbc-web with the browser's `fetch`), which is a
+//! `Peer` decoded by the rules of [`wire`](crate::wire); tests implement the
+//! trait in memory ([`MemoryPeer`]).
 //!
 //! # Send or not
 //! A tokio node needs `Send` futures; a wasm page cannot produce them (its

@@ -14,6 +14,8 @@
 //!   server without the route), anything else as [`PeerError::BadAnswer`]
 //!   naming the status. `GET /blocks/{hash}` alone reads a 404 as "no such
 //!   block".
+//! - [`Transport`]: all a client writes itself (send a route, read its
+//!   answer under the limit); every `Transport` is a [`Peer`](crate::peer::Peer).
 //! - [`normalize_url`]: what a node's URL must look like.
 //! - [`SubmitStatus`](crate::peer::SubmitStatus), the status of `POST /mined`
 //!   typed, is with the other JSON types in [`peer`](crate::peer).
@@ -50,8 +52,10 @@ use crate::hash::BlockHash;
 use crate::peer::{ErrorBody, MAX_PAGE, PeerError};
 use crate::sse::SseEvent;
 
+mod transport;
 mod url;
 
+pub use transport::Transport;
 pub use url::{BadUrl, normalize_url};
 
 /// Most bytes of an answer to `GET /tip`, `GET /blocks/{hash}`,
