@@ -70,7 +70,6 @@ use core::task::{Context, Poll};
 use crate::hash::BlockHash;
 use crate::pow::{RoundResult, Template, mine_round};
 
-mod candidate;
 mod handle;
 mod pacer;
 

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use jbc_core::node_state::AddPeerError;
 use jbc_core::peer::ErrorBody;
+use jbc_core::wire::BadUrl;
 
 use super::ApiError;
 use crate::node::{AcceptError, AddPeer};
-use crate::peers::BadUrl;
 use crate::store::StoreError;
 
 /// The status and body `error` answers.
