@@ -16,7 +16,7 @@
 //! - [`gpu`]: [`GpuMiner`], the wgpu device running the shader.
 //! - [`pipeline`]: [`Pipeline`], several GPU dispatches in flight.
 //! - [`gpu_loop`]: [`GpuLoop`], the GPU thread's loop over the pipeline.
-//! - [`run`](mod@run): the coordinator (failover, events, the live line).
+//! - [`run`](mod@run): the driver (failover, events, the live line).
 //! - [`report`]: [`Report`], what a run did, with each device's rate.
 //!
 //! The GPU path returns exactly what the CPU kernels return:

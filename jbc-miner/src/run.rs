@@ -1,4 +1,4 @@
-//! The coordinator: asks a node for work (jbc-client's [`HttpPeer`]),
+//! The driver: asks a node for work (jbc-client's [`HttpPeer`]),
 //! publishes it to the mining threads through jbc-core's [`MinerHandle`],
 //! submits what they find, follows `/events` to switch tips at once, fails
 //! over between nodes, and draws the live line.
@@ -83,7 +83,8 @@ fn random_base_nonce() -> u64 {
     hasher.finish() >> 8
 }
 
-struct Coordinator {
+/// What a run keeps between events: the nodes, the shared work, the live line.
+struct Driver {
     options: Options,
     nodes: Vec<HttpPeer>,
     active: usize,
@@ -129,7 +130,7 @@ impl Rates {
     }
 }
 
-impl Coordinator {
+impl Driver {
     fn say(&self, line: String) {
         if self.bar.is_hidden() {
             eprintln!("{line}");
@@ -348,7 +349,7 @@ pub async fn run(
         ));
     }
     drop(found_tx);
-    let mut c = Coordinator {
+    let mut c = Driver {
         options,
         nodes,
         active: 0,
