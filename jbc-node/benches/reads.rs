@@ -28,26 +28,12 @@ use jbc_core::{Block, Params};
 use jbc_node::Config;
 use jbc_node::store::{Durability, Store};
 
-/// The network of this benchmark: `--network readsbench` and [`common::DIFFICULTY_1`].
-const FLAGS: [&str; 10] = {
-    let d = common::DIFFICULTY_1;
-    [
-        "--network",
-        "readsbench",
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        d[4],
-        d[5],
-        d[6],
-        d[7],
-    ]
-};
+/// The network of this benchmark.
+const NETWORK: &str = "readsbench";
 
 fn params() -> Params {
     let mut argv = vec!["jbc-node"];
-    argv.extend_from_slice(&FLAGS);
+    argv.extend(common::flags(NETWORK));
     Config::try_parse_from(argv).expect("valid flags").params()
 }
 
@@ -110,7 +96,7 @@ impl Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_jbc-node"))
             .args(["--port", "0", "--data-dir"])
             .arg(dir)
-            .args(FLAGS)
+            .args(common::flags(NETWORK))
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

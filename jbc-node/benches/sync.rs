@@ -20,22 +20,8 @@ use jbc_core::{Block, Chain, Params};
 use jbc_node::store::{Durability, Store};
 use jbc_node::{Config, RunningNode};
 
-/// The network of this benchmark: `--network syncbench` and [`common::DIFFICULTY_1`].
-const FLAGS: [&str; 10] = {
-    let d = common::DIFFICULTY_1;
-    [
-        "--network",
-        "syncbench",
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        d[4],
-        d[5],
-        d[6],
-        d[7],
-    ]
-};
+/// The network of this benchmark.
+const NETWORK: &str = "syncbench";
 
 fn params() -> Params {
     config(Path::new("unused"), &[]).params()
@@ -44,7 +30,7 @@ fn params() -> Params {
 fn config(dir: &Path, extra: &[&str]) -> Config {
     let data = dir.to_string_lossy().to_string();
     let mut argv = vec!["jbc-node", "--port", "0", "--data-dir", &data];
-    argv.extend_from_slice(&FLAGS);
+    argv.extend(common::flags(NETWORK));
     argv.extend_from_slice(extra);
     Config::try_parse_from(argv).expect("valid flags")
 }

@@ -14,6 +14,13 @@ pub const DIFFICULTY_1: [&str; 8] = [
     "1",
 ];
 
+/// `--network NAME` and [`DIFFICULTY_1`]: a benchmark's network.
+pub fn flags(network: &'static str) -> Vec<&'static str> {
+    let mut flags = vec!["--network", network];
+    flags.extend_from_slice(&DIFFICULTY_1);
+    flags
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
