@@ -451,15 +451,15 @@ pub fn import(args: &ImportArgs) -> Result<ImportStats, ChainFilesError> {
         Some(store) => store,
         None => Store::open(&args.data_dir, chain.params())?.0,
     };
-    store.append(&to_write, Durability::Fsync)?;
-    // The best chain changed above the fork with the old one, at most.
+    // The best chain changed above the fork with the old one, at most: the
+    // blocks and the best chain in one fsynced transaction.
     let fork = to_write
         .iter()
         .map(|b| b.index)
         .min()
         .unwrap_or(height_before + 1);
-    store.set_best(fork.min(height_before + 1), &chain)?;
-    store.flush()?;
+    let best = Some((fork.min(height_before + 1), &chain));
+    store.commit(&to_write, Durability::Fsync, best)?;
     Ok(ImportStats {
         read,
         stored: to_write.len() as u64,

@@ -33,8 +33,8 @@ impl Node {
         event: impl FnOnce(&mut NodeState) -> R,
     ) -> Result<R, StoreError> {
         let mut later = Vec::new();
-        let mut tip_changed = false;
-        // The lowest height where the best chain changed, for the store.
+        // The lowest height where the best chain changed (for the store;
+        // `Some` when it changed at all).
         let mut best_from: Option<u64> = None;
         let mut wake_timer = false;
         let answer = {
@@ -75,7 +75,6 @@ impl Node {
                     }
                     Action::Flush => durable = true,
                     Action::TipChanged { change, source } => {
-                        tip_changed = true;
                         if !change.disconnected.is_empty() {
                             self.metrics.reorg(change.disconnected.len());
                         }
@@ -121,7 +120,7 @@ impl Node {
         for action in later {
             self.carry_out(action);
         }
-        if tip_changed {
+        if best_from.is_some() {
             self.refresh_work();
         }
         Ok(answer)
